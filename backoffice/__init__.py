@@ -1,0 +1,132 @@
+"""The staff back office: a Flask-AppBuilder application built by ``create_app``."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_appbuilder import AppBuilder
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backoffice.extensions import csrf, db, migrate
+from config import ConfigurationError, build_config
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    settings = build_config(overrides)
+    app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.config.update(settings)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    _load_keyring(app)
+    import backoffice.models  # noqa: F401 - registers every table on the metadata
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+
+    with app.app_context():
+        if not _schema_exists():
+            # A fresh database: FAB must not write permissions before migrations ran.
+            app.config["FAB_UPDATE_PERMS"] = False
+        appbuilder = AppBuilder()
+        appbuilder.init_app(app, db.session)
+        from backoffice.views import register_views
+
+        register_views(appbuilder)
+        if app.config["FAB_UPDATE_PERMS"]:
+            from backoffice.security import sync_roles
+
+            sync_roles(appbuilder)
+
+    _install_request_hooks(app)
+    _install_error_pages(app)
+    from backoffice.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _load_keyring(app: Flask) -> None:
+    from backoffice.services.crypto import Keyring, KeyringError
+
+    try:
+        app.extensions["keyring"] = Keyring.from_config(app.config)
+    except KeyringError as error:
+        if app.config["BACKOFFICE_ENV"] == "production":
+            raise ConfigurationError(str(error)) from None
+        log.warning("No key material yet: %s", error)
+
+
+def _schema_exists() -> bool:
+    return inspect(db.engine).has_table("ab_permission_view")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        # secure_delete overwrites deleted content, so erased data does not linger in pages.
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def _install_request_hooks(app: Flask) -> None:
+    from backoffice.security import commit_pending_audit, enforce_absolute_timeout
+
+    @app.before_request
+    def _before() -> None:
+        g.csp_nonce = secrets.token_urlsafe(16)
+        enforce_absolute_timeout()
+
+    @app.context_processor
+    def _nonce():
+        return {"csp_nonce": lambda: g.get("csp_nonce", "")}
+
+    @app.after_request
+    def _headers(response):
+        _security_headers(app, response)
+        return commit_pending_audit(response)
+
+
+def _security_headers(app: Flask, response) -> None:
+    nonce = g.get("csp_nonce", "")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; "
+        "font-src 'self' data:; "
+        "connect-src 'self'; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Permissions-Policy"] = "geolocation=(), camera=(), microphone=()"
+    if app.config["HSTS_ENABLED"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _install_error_pages(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    from backoffice.views.errors import render_error
+
+    for status in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(status, render_error)
+    app.register_error_handler(CSRFError, render_error)

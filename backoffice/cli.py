@@ -1,0 +1,133 @@
+"""Flask commands: keys, roles, demo data, audit checks and the anonymisation check."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+keys_cli = AppGroup("keys", help="Create and rotate the encryption keys.")
+roles_cli = AppGroup("roles", help="Keep roles and permissions in sync with the views.")
+demo_cli = AppGroup("demo", help="Demonstration data for a newcomer.")
+audit_cli = AppGroup("audit", help="Check the audit trail.")
+
+
+def register_commands(app: Flask) -> None:
+    for group in (keys_cli, roles_cli, demo_cli, audit_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(anonymise_command)
+
+
+def _key_file() -> Path:
+    path = current_app.config.get("BACKOFFICE_KEY_FILE")
+    if not path:
+        raise click.ClickException("Set BACKOFFICE_KEY_FILE to the path of the key file.")
+    return Path(path)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(path.with_suffix(".tmp"), path)
+
+
+@keys_cli.command("generate")
+@click.option("--force", is_flag=True, help="Replace an existing key file (data is then lost).")
+@click.option("--if-missing", is_flag=True, help="Do nothing when the key file exists.")
+def keys_generate(force: bool, if_missing: bool) -> None:
+    """Create a key file with a fresh root key and blind-index key."""
+    from backoffice.services.crypto import Keyring
+
+    path = _key_file()
+    if path.exists() and if_missing:
+        return
+    if path.exists() and not force:
+        raise click.ClickException(
+            f"{path} exists; refusing to overwrite keys (data would be lost)."
+        )
+    _write_private(path, Keyring.generate().to_json())
+    click.echo(f"Key file written to {path} (mode 600). Keep it out of database backups.")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Add a new active root key and re-wrap every data key with it."""
+    from backoffice.services.key_rotation import rotate
+
+    path = _key_file()
+    keyring = current_app.extensions.get("keyring")
+    if keyring is None:
+        raise click.ClickException("No key material loaded; run `keys generate` first.")
+    new_keyring = keyring.with_new_active_key()
+    # The file is written first: if re-wrapping stops half-way, both keys are still there
+    # and every data key stays readable.
+    _write_private(path, new_keyring.to_json())
+    current_app.extensions["keyring"] = new_keyring
+    count = rotate(new_keyring)
+    click.echo(f"Active key is now {new_keyring.active_id}; {count} data keys re-wrapped.")
+
+
+@roles_cli.command("sync")
+def roles_sync() -> None:
+    """Create the roles of DESIGN.md and give them exactly the declared permissions."""
+    from backoffice.security import sync_roles
+
+    appbuilder = current_app.appbuilder
+    appbuilder.add_permissions(update_perms=True)
+    sync_roles(appbuilder)
+    click.echo("Roles and permissions are in sync.")
+
+
+@demo_cli.command("seed")
+@click.option("--if-empty", is_flag=True, help="Only seed a database without organisations.")
+def demo_seed(if_empty: bool) -> None:
+    """Create demo organisations, one user per role and a demo API client."""
+    from backoffice.services.demo import seed
+
+    summary = seed(only_if_empty=if_empty)
+    if summary is None:
+        click.echo("Demo data already present.")
+        return
+    click.echo(summary)
+
+
+@demo_cli.command("logins")
+def demo_logins() -> None:
+    """Print the demo accounts and where the demo API key is."""
+    from backoffice.services.demo import USERS
+
+    click.echo(f"Demo logins (password: {current_app.config['DEMO_PASSWORD']}):")
+    for username, _first, role, organisation in USERS:
+        click.echo(f"  {username:<18} {role:<13} {organisation}")
+    click.echo(f"Demo API key: {Path(current_app.instance_path) / 'demo_api_key.txt'}")
+    click.echo("Open http://127.0.0.1:5000 and sign in.")
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check every audit event's seal; exit 1 when one was altered."""
+    from backoffice.services import audit
+
+    altered = audit.verify()
+    if altered:
+        click.echo(f"Altered audit events: {altered}", err=True)
+        sys.exit(1)
+    click.echo("Every audit event is intact.")
+
+
+@click.command("anonymise")
+@click.option("--lang", default="fr", show_default=True, help="Language of the narrative.")
+@click.option("--keep", multiple=True, help="An aggressor identifier to keep (repeatable).")
+def anonymise_command(lang: str, keep: tuple[str, ...]) -> None:
+    """Read a narrative on standard input and print the proposed redaction as JSON."""
+    from backoffice.services.anonymise import redact_for_cli
+
+    text = sys.stdin.read()
+    click.echo(json.dumps(redact_for_cli(text, lang, list(keep)), ensure_ascii=False))

@@ -1,0 +1,43 @@
+"""The audit trail: who did what, when, on which object. Never personal data in clear.
+
+Rows are append-only: the ORM refuses updates and deletes, PostgreSQL refuses them with a
+trigger, and each row carries an HMAC seal over its content so an edit made behind the
+application's back is detected by ``flask --app wsgi audit verify``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_appbuilder import Model
+from sqlalchemy import JSON, DateTime, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backoffice.models.base import utcnow
+
+
+class AuditEvent(Model):
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, default=utcnow, nullable=False, index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False, default="system")
+    organisation_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(60), nullable=False, index=True)
+    object_type: Mapped[str | None] = mapped_column(String(60), nullable=True, index=True)
+    object_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False, default="success")
+    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"{self.action} {self.object_type or ''} {self.object_id or ''}".strip()
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_changes(_mapper, _connection, _target) -> None:
+    raise PermissionError("Audit events are append-only.")

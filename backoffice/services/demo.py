@@ -1,0 +1,138 @@
+"""Demo data, so that a newcomer sees a living back office after ``make run``.
+
+Each area adds its own seeder to ``SEEDERS`` (a function taking the ``DemoContext``); they
+run in order after the organisations, users and API client exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from backoffice.extensions import db
+from backoffice.models.organisation import Organisation
+from backoffice.security import (
+    ADMIN,
+    COORDINATOR,
+    MODERATOR,
+    OUTREACH,
+    PARTNER_RELAY,
+    SOCIAL_WORKER,
+)
+from backoffice.services import api_keys
+
+JASMINE = "Médecins du Monde – Jasmine"
+AIDES = "AIDES"
+ACCEPTESS = "Acceptess-T"
+
+ORGANISATIONS = [
+    (
+        JASMINE,
+        "programme",
+        ["75", "13", "69", "31", "33", "59", "67", "44", "34", "06"],
+        "jasmine@medecinsdumonde.invalid",
+    ),
+    (AIDES, "health", ["75", "93", "94", "92", "13", "69", "59"], "alertes@aides.invalid"),
+    (ACCEPTESS, "community", ["75", "93", "95"], "contact@acceptess-t.invalid"),
+]
+
+# username, first name, role, organisation
+USERS = [
+    ("demo-admin", "Alex", ADMIN, JASMINE),
+    ("demo-moderator", "Morgane", MODERATOR, JASMINE),
+    ("demo-social-a", "Samia", SOCIAL_WORKER, AIDES),
+    ("demo-social-b", "Sacha", SOCIAL_WORKER, ACCEPTESS),
+    ("demo-coordinator", "Camille", COORDINATOR, JASMINE),
+    ("demo-outreach", "Olga", OUTREACH, JASMINE),
+    ("demo-relay", "Rita", PARTNER_RELAY, AIDES),
+]
+
+
+@dataclass
+class DemoContext:
+    organisations: dict[str, Organisation]
+    users: dict[str, object]
+    lines: list[str] = field(default_factory=list)
+
+
+SEEDERS: list[Callable[[DemoContext], None]] = []
+
+
+def seed(only_if_empty: bool = False) -> str | None:
+    """Everything a newcomer needs: organisations, users, API client and area data."""
+    if only_if_empty and db.session.scalar(select(func.count(Organisation.id))):
+        return None
+    context = seed_base()
+    key = _api_client()
+    for seeder in SEEDERS:
+        seeder(context)
+        db.session.commit()
+    password = current_app.config["DEMO_PASSWORD"]
+    lines = [
+        f"Demo logins (password: {password}):",
+        *[f"  {u:<18} {role:<13} {org}" for u, _f, role, org in USERS],
+        f"Demo API key (client demo-website): {key}",
+        f"  also written to {Path(current_app.instance_path) / 'demo_api_key.txt'}",
+        *context.lines,
+    ]
+    return "\n".join(lines)
+
+
+def seed_base() -> DemoContext:
+    """The three organisations and one user per role (idempotent)."""
+    organisations = {
+        name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
+    }
+    db.session.flush()
+    password = current_app.config["DEMO_PASSWORD"]
+    users = {
+        username: _user(username, first, role, organisations[org], password)
+        for username, first, role, org in USERS
+    }
+    db.session.commit()
+    return DemoContext(organisations=organisations, users=users)
+
+
+def _organisation(name: str, kind: str, departments: list[str], email: str) -> Organisation:
+    organisation = db.session.scalar(select(Organisation).where(Organisation.name == name))
+    if organisation is None:
+        organisation = Organisation(
+            name=name, kind=kind, departments=departments, contact_email=email, active=True
+        )
+        db.session.add(organisation)
+    return organisation
+
+
+def _user(username: str, first_name: str, role_name: str, organisation, password: str):
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        user = sm.add_user(
+            username=username,
+            first_name=first_name,
+            last_name="Démo",
+            email=f"{username}@demo.invalid",
+            role=sm.find_role(role_name),
+            password=password,
+        )
+    user.organisation_id = organisation.id
+    return user
+
+
+def _api_client() -> str:
+    from backoffice.models.api_client import ApiClient
+
+    path = Path(current_app.instance_path) / "demo_api_key.txt"
+    client = db.session.scalar(select(ApiClient).where(ApiClient.name == "demo-website"))
+    if client is None:
+        client, key = api_keys.create_client("demo-website", "The public website (demo)")
+    else:
+        key = api_keys.issue_key(client)
+    db.session.commit()
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return key

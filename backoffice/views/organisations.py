@@ -1,0 +1,63 @@
+"""Partner associations, managed by Admins."""
+
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField, SelectMultipleField
+
+from backoffice.extensions import db
+from backoffice.models.organisation import ORGANISATION_KINDS, Organisation
+from backoffice.security import ADMIN, ALL, COORDINATOR, READ
+from backoffice.services import audit
+from backoffice.services.vocabulary import DEPARTMENTS
+from backoffice.views.base import BackofficeModelView
+
+
+class OrganisationView(BackofficeModelView):
+    route_base = "/organisations"
+    datamodel = SQLAInterface(Organisation)
+    access = {ADMIN: ALL, COORDINATOR: READ}
+    list_title = _l("Partner associations")
+    show_title = _l("Partner association")
+    add_title = _l("Add a partner association")
+    edit_title = _l("Edit a partner association")
+    list_columns = ["name", "kind", "departments_label", "active"]
+    show_columns = ["name", "kind", "departments_label", "contact_email", "contact_phone", "active"]
+    add_columns = edit_columns = [
+        "name",
+        "kind",
+        "departments",
+        "contact_email",
+        "contact_phone",
+        "active",
+    ]
+    search_columns = ["name", "kind", "active"]
+    label_columns = {
+        "name": _l("Name"),
+        "kind": _l("Kind"),
+        "departments": _l("Departments served"),
+        "departments_label": _l("Departments served"),
+        "contact_email": _l("Contact email"),
+        "contact_phone": _l("Contact phone"),
+        "active": _l("Active"),
+    }
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(_l("Kind"), choices=list(ORGANISATION_KINDS.items())),
+        "departments": SelectMultipleField(
+            _l("Departments served"), choices=[(d, d) for d in DEPARTMENTS]
+        ),
+    }
+    base_order = ("name", "asc")
+
+    def post_add(self, item) -> None:
+        audit.record("organisation_created", item)
+        db.session.commit()
+
+    def post_update(self, item) -> None:
+        audit.record("organisation_updated", item)
+        db.session.commit()
+
+    def post_delete(self, item) -> None:
+        audit.record("organisation_deleted", object_type="Organisation", object_id=item.id)
+        db.session.commit()

@@ -1,0 +1,112 @@
+"""Staff accounts, managed by Admins: FAB's user view with the organisation and unlocking."""
+
+from __future__ import annotations
+
+from flask import flash, redirect
+from flask_appbuilder.actions import action
+from flask_appbuilder.models.sqla.filters import FilterNotEqual
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+
+from backoffice.extensions import db
+from backoffice.services import audit
+
+_ASSIGNABLE_ROLES = [
+    ["name", FilterNotEqual, "Superuser"],
+    ["name", FilterNotEqual, "Public"],
+]
+
+
+class StaffUserView(UserDBModelView):
+    route_base = "/users"
+    # Keep FAB's permission name: its profile and password pages refer to it.
+    class_permission_name = "UserDBModelView"
+
+    list_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
+    show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "active", "organisation", "roles"]}),
+        (_l("Personal Info"), {"fields": ["first_name", "last_name", "email"]}),
+        (
+            _l("Audit info"),
+            {
+                "fields": [
+                    "last_login",
+                    "login_count",
+                    "fail_login_count",
+                    "locked_until",
+                    "created_on",
+                    "changed_on",
+                ],
+                "expanded": False,
+            },
+        ),
+    ]
+    user_show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "organisation", "roles", "last_login"]}),
+        (_l("Personal Info"), {"fields": ["first_name", "last_name", "email"], "expanded": True}),
+    ]
+    add_columns = [
+        "first_name",
+        "last_name",
+        "username",
+        "active",
+        "email",
+        "organisation",
+        "roles",
+        "password",
+        "conf_password",
+    ]
+    edit_columns = [
+        "first_name",
+        "last_name",
+        "username",
+        "active",
+        "email",
+        "organisation",
+        "roles",
+    ]
+    search_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
+    label_columns = {
+        "organisation": _l("Organisation"),
+        "locked_until": _l("Locked until"),
+    }
+    add_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
+    edit_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
+    validators_columns = {}
+
+    def post_add(self, item) -> None:
+        audit.record("user_created", object_type="User", object_id=item.id)
+        db.session.commit()
+
+    def pre_update(self, item) -> None:
+        if not item.active:
+            self.appbuilder.sm.end_all_sessions(item)
+
+    def post_update(self, item) -> None:
+        audit.record(
+            "user_updated",
+            object_type="User",
+            object_id=item.id,
+            details={"roles": sorted(r.name for r in item.roles), "active": bool(item.active)},
+        )
+        db.session.commit()
+
+    def post_delete(self, item) -> None:
+        audit.record("user_deleted", object_type="User", object_id=item.id)
+        db.session.commit()
+
+    @action(
+        "unlock",
+        _l("Unlock"),
+        _l("Unlock the selected accounts?"),
+        "fa-unlock",
+        single=False,
+    )
+    def unlock(self, items):
+        from backoffice.security import unlock
+
+        for user in items if isinstance(items, list) else [items]:
+            unlock(user)
+        db.session.commit()
+        flash(str(_l("Account unlocked.")), "success")
+        return redirect(self.get_redirect())

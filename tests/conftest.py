@@ -1,0 +1,153 @@
+"""Shared fixtures.
+
+The database backend comes from ``TEST_DATABASE`` (``sqlite``, the default, or
+``postgresql``). Each session creates its own database — a file in a temporary folder, or a
+fresh PostgreSQL database dropped at the end — and builds the schema with the Alembic
+migrations, as production does. Tests that need no database live in ``tests/unit`` and
+import nothing from here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def backend() -> str:
+    return os.environ.get("TEST_DATABASE", "sqlite")
+
+
+def _postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_ADMIN_URL, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if backend() == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        return
+    import psycopg
+
+    if not _postgres_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL is mandatory in CI and did not answer at 127.0.0.1:5432")
+        pytest.skip("PostgreSQL did not answer at 127.0.0.1:5432: PostgreSQL run skipped")
+    name = f"backoffice_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        from backoffice.extensions import db
+
+        with contextlib.suppress(RuntimeError):
+            db.session.remove()
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def test_keyring():
+    from backoffice.services.crypto import Keyring
+
+    return Keyring.generate()
+
+
+def make_app(database_url: str, keyring, instance_dir, **overrides):
+    from backoffice import create_app
+
+    settings = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "BACKOFFICE_KEYS": keyring.to_json(),
+        "BACKOFFICE_KEY_FILE": None,
+        "INSTANCE_DIR": str(instance_dir),
+        "TESTING": True,
+        "RATELIMIT_ENABLED": False,
+        "SECRET_KEY": secrets.token_hex(16),
+        "SERVER_NAME": None,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+    settings.update(overrides)
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+def app(database_url, test_keyring, tmp_path_factory):
+    """The application on a migrated database with roles, organisations and demo users."""
+    from flask_migrate import upgrade
+
+    instance = tmp_path_factory.mktemp("instance")
+    application = make_app(database_url, test_keyring, instance)
+    with application.app_context():
+        upgrade()
+    # A second app, as after a deployment: it sees the schema and syncs permissions.
+    application = make_app(database_url, test_keyring, instance)
+    with application.app_context():
+        from backoffice.services.demo import seed_base
+
+        seed_base()
+    return application
+
+
+@pytest.fixture
+def app_context(app):
+    with app.app_context():
+        yield app
+        from backoffice.extensions import db
+
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(client, url: str) -> str:
+    page = client.get(url)
+    match = _CSRF_RE.search(page.get_data(as_text=True))
+    assert match, f"no CSRF token on {url} (status {page.status_code})"
+    return match.group(1)
+
+
+def login(client, username: str, password: str | None = None):
+    password = password or "demo-jasmine-2026"
+    token = csrf_token(client, "/login/")
+    return client.post(
+        "/login/",
+        data={"username": username, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def login_as(app):
+    """``login_as("demo-moderator")`` gives a logged-in test client."""
+
+    def _login(username: str):
+        client = app.test_client()
+        response = login(client, username)
+        assert response.status_code == 302, f"login of {username} failed"
+        assert "/login" not in response.headers.get("Location", "")
+        return client
+
+    return _login

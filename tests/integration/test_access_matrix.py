@@ -1,0 +1,110 @@
+"""Who may open what: every registered view and API route × every role, plus anonymous.
+
+``EXPECTED`` is the decision table, written here independently of the views' own
+declarations. A view or route registered without a line in it fails
+``test_every_view_has_a_decision``, so a new view cannot ship without someone deciding who
+may use it. Organisation boundaries inside a view are tested per area (cases, outreach…).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+ROLES = ["Admin", "Moderator", "SocialWorker", "Coordinator", "Outreach", "PartnerRelay"]
+USER_OF_ROLE = {
+    "Admin": "demo-admin",
+    "Moderator": "demo-moderator",
+    "SocialWorker": "demo-social-a",
+    "Coordinator": "demo-coordinator",
+    "Outreach": "demo-outreach",
+    "PartnerRelay": "demo-relay",
+}
+EVERYONE = set(ROLES)
+PUBLIC = "anonymous"
+
+# view name -> (entry URL, who may open it; PUBLIC is someone not signed in).
+EXPECTED: dict[str, tuple[str | None, set[str]]] = {
+    # FAB plumbing with no page of its own
+    "UtilView": (None, set()),
+    "LocaleView": (None, set()),
+    "DisabledSecurityApi": (None, set()),
+    "AuthDBView": ("/login/", {PUBLIC}),
+    "HomeIndexView": ("/", {PUBLIC, *EVERYONE}),
+    # accounts
+    "UserInfoEditView": ("/userinfoeditview/form", EVERYONE),
+    "ResetMyPasswordView": ("/resetmypassword/form", EVERYONE),
+    "ResetPasswordView": ("/resetpassword/form?pk=1", {"Admin"}),
+    "UserDBModelView": ("/users/list/", {"Admin"}),
+    "RoleModelView": ("/roles/list/", {"Admin"}),
+    "UserGroupModelView": ("/groups/list/", set()),
+    "UserStatsChartView": ("/userstatschartview/chart/", {"Admin"}),
+    # administration
+    "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
+    "ApiClientView": ("/api-clients/list/", {"Admin"}),
+    "AuditEventView": ("/audit/list/", {"Admin", "Coordinator"}),
+}
+
+
+def _registered_views(app) -> dict[str, object]:
+    return {view.class_permission_name: view for view in app.appbuilder.baseviews}
+
+
+def test_every_view_has_a_decision(app):
+    undecided = sorted(set(_registered_views(app)) - set(EXPECTED))
+    assert not undecided, f"views with no access decision in EXPECTED: {undecided}"
+
+
+def test_every_route_belongs_to_a_decided_view_or_is_static(app):
+    decided_prefixes = {
+        view.route_base for name, view in _registered_views(app).items() if name in EXPECTED
+    }
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.startswith("appbuilder."):
+            continue
+        view_name = rule.endpoint.split(".")[0]
+        assert view_name in {type(v).__name__ for v in app.appbuilder.baseviews} or any(
+            rule.rule.startswith(p) for p in decided_prefixes if p
+        ), f"route {rule.rule} ({rule.endpoint}) belongs to no decided view"
+
+
+def _cases():
+    for view_name, (url, allowed) in EXPECTED.items():
+        if url is None:
+            continue
+        for who in [PUBLIC, *ROLES]:
+            may = who in allowed
+            yield pytest.param(url, who, may, id=f"{view_name}-{who}")
+
+
+@pytest.mark.parametrize(("url", "who", "may"), list(_cases()))
+def test_access(app, login_as, url, who, may):
+    client = app.test_client() if who == PUBLIC else login_as(USER_OF_ROLE[who])
+    response = client.get(url)
+    if may:
+        assert response.status_code == 200, f"{who} should open {url}"
+    else:
+        assert response.status_code in (302, 401, 403, 404), f"{who} must not open {url}"
+        if response.status_code == 302:
+            location = response.headers["Location"]
+            assert "/login" in location or location.rstrip("/") in ("", "/", "http://localhost")
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_roles_hold_no_permission_outside_the_decisions(app, who):
+    """The database grants exactly what the table allows, not more (menu-only perms aside)."""
+    with app.app_context():
+        role = app.appbuilder.sm.find_role(who)
+        granted_views = {
+            pv.view_menu.name for pv in role.permissions if pv.permission.name != "menu_access"
+        }
+    allowed = {name for name, (_url, roles) in EXPECTED.items() if who in roles}
+    self_service = {"UserDBModelView", "UserInfoEditView", "ResetMyPasswordView"}
+    assert granted_views <= allowed | self_service, granted_views - allowed - self_service
+
+
+def test_nobody_holds_the_superuser_role(app):
+    with app.app_context():
+        from backoffice.models.user import StaffUser
+
+        for user in app.appbuilder.sm.session.query(StaffUser):
+            assert "Superuser" not in {r.name for r in user.roles}

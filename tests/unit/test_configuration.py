@@ -1,0 +1,49 @@
+"""Production refuses to start without its secrets; development has safe defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from config import ConfigurationError, build_config
+
+
+def test_production_without_secrets_refuses_to_start(monkeypatch):
+    for name in ("SECRET_KEY", "DATABASE_URL", "BACKOFFICE_KEYS", "BACKOFFICE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    with pytest.raises(ConfigurationError) as error:
+        build_config()
+    message = str(error.value)
+    assert "SECRET_KEY" in message and "DATABASE_URL" in message and "keys generate" in message
+
+
+def test_production_with_secrets_starts_with_secure_cookies(monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    settings = build_config()
+    assert settings["SESSION_COOKIE_SECURE"] is True
+    assert settings["HSTS_ENABLED"] is True
+    assert settings["FAB_UPDATE_PERMS"] is False
+
+
+def test_production_app_without_key_file_stops_with_a_clear_message(monkeypatch, tmp_path):
+    from backoffice import create_app
+
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite'}")
+    monkeypatch.setenv("BACKOFFICE_KEY_FILE", str(tmp_path / "missing.json"))
+    with pytest.raises(ConfigurationError, match="keys generate"):
+        create_app({"INSTANCE_DIR": str(tmp_path)})
+
+
+def test_development_defaults(monkeypatch):
+    monkeypatch.delenv("BACKOFFICE_ENV", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    settings = build_config()
+    assert settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")
+    assert "instance" in settings["SQLALCHEMY_DATABASE_URI"]
+    assert settings["BABEL_DEFAULT_LOCALE"] == "fr"
+    assert settings["AUTH_USER_REGISTRATION"] is False
