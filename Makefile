@@ -40,7 +40,7 @@ system-deps:
 run: $(VENV)/.runtime translations
 	@mkdir -p $(BACKOFFICE_INSTANCE_DIR)
 	$(FLASK) keys generate --if-missing
-	$(FLASK) db upgrade
+	$(FLASK) db upgrade heads
 	$(FLASK) roles sync
 	@$(FLASK) demo seed --if-empty
 	@$(FLASK) demo logins

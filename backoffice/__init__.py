@@ -54,6 +54,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from backoffice.cli import register_commands
 
     register_commands(app)
+    if app.config["SCHEDULER_ENABLED"]:
+        from backoffice.jobs import start_in_process
+
+        start_in_process(app)
     return app
 
 

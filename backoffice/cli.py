@@ -15,10 +15,11 @@ keys_cli = AppGroup("keys", help="Create and rotate the encryption keys.")
 roles_cli = AppGroup("roles", help="Keep roles and permissions in sync with the views.")
 demo_cli = AppGroup("demo", help="Demonstration data for a newcomer.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
+scheduler_cli = AppGroup("scheduler", help="Run the scheduled jobs.")
 
 
 def register_commands(app: Flask) -> None:
-    for group in (keys_cli, roles_cli, demo_cli, audit_cli):
+    for group in (keys_cli, roles_cli, demo_cli, audit_cli, scheduler_cli):
         app.cli.add_command(group)
     app.cli.add_command(anonymise_command)
 
@@ -120,6 +121,27 @@ def audit_verify() -> None:
         click.echo(f"Altered audit events: {altered}", err=True)
         sys.exit(1)
     click.echo("Every audit event is intact.")
+
+
+@scheduler_cli.command("run")
+def scheduler_run() -> None:
+    """Run the scheduler in the foreground (production: its own process)."""
+    from backoffice.jobs import JOBS, build_scheduler
+
+    click.echo(f"Scheduler started with jobs: {', '.join(sorted(JOBS)) or 'none'}")
+    build_scheduler(current_app._get_current_object(), blocking=True).start()
+
+
+@scheduler_cli.command("job")
+@click.argument("name")
+def scheduler_job(name: str) -> None:
+    """Run one job now, under its lock."""
+    from backoffice.jobs import JOBS, run_job
+
+    if name not in JOBS:
+        raise click.ClickException(f"Unknown job {name!r}; known: {', '.join(sorted(JOBS))}")
+    ran = run_job(current_app._get_current_object(), name)
+    click.echo("Done." if ran else "Already running elsewhere; nothing done.")
 
 
 @click.command("anonymise")

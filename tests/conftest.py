@@ -97,7 +97,7 @@ def app(database_url, test_keyring, tmp_path_factory):
     instance = tmp_path_factory.mktemp("instance")
     application = make_app(database_url, test_keyring, instance)
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
     # A second app, as after a deployment: it sees the schema and syncs permissions.
     application = make_app(database_url, test_keyring, instance)
     with application.app_context():
