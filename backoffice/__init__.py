@@ -95,9 +95,8 @@ def _install_request_hooks(app: Flask) -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
         enforce_absolute_timeout()
 
-    @app.context_processor
-    def _nonce():
-        return {"csp_nonce": lambda: g.get("csp_nonce", "")}
+    # A global, not a context variable: FAB's macros import baselib without context.
+    app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")
 
     @app.after_request
     def _headers(response):

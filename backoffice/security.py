@@ -68,9 +68,11 @@ class BackofficeSecurityManager(SecurityManager):
     security_api = DisabledSecurityApi
 
     def __init__(self, appbuilder) -> None:
+        from backoffice.views.second_factor import TwoStepAuthDBView
         from backoffice.views.users import StaffUserView
 
         self.userdbmodelview = StaffUserView
+        self.authdbview = TwoStepAuthDBView
         super().__init__(appbuilder)
 
     # -- sessions ------------------------------------------------------------------------
@@ -199,7 +201,36 @@ def declared_access(appbuilder) -> dict[str, dict[str, set[str]]]:
         if name in SELF_SERVICE:
             for role in ROLES:
                 grants[role].setdefault(name, set()).update(set(SELF_SERVICE[name]) & available)
+    _grant_menus(appbuilder, grants)
     return grants
+
+
+def _grant_menus(appbuilder, grants: dict[str, dict[str, set[str]]]) -> None:
+    """A menu entry shows for a role that may use its view; a category for any child."""
+    for role, views in grants.items():
+        usable = {
+            name
+            for name, permissions in views.items()
+            if permissions
+            - {
+                "can_userinfo",
+                "resetmypassword",
+                "userinfoedit",
+                "can_this_form_get",
+                "can_this_form_post",
+            }
+        }
+        for item in appbuilder.menu.get_list():
+            children = [c for c in item.childs if c.name != "-"] or [item]
+            shown = [
+                c
+                for c in children
+                if c.baseview is not None and c.baseview.class_permission_name in usable
+            ]
+            for child in shown:
+                grants[role].setdefault(child.name, set()).add("menu_access")
+            if shown and item.childs:
+                grants[role].setdefault(item.name, set()).add("menu_access")
 
 
 def sync_roles(appbuilder) -> None:

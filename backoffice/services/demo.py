@@ -71,10 +71,7 @@ def seed(only_if_empty: bool = False) -> str | None:
     for seeder in SEEDERS:
         seeder(context)
         db.session.commit()
-    password = current_app.config["DEMO_PASSWORD"]
     lines = [
-        f"Demo logins (password: {password}):",
-        *[f"  {u:<18} {role:<13} {org}" for u, _f, role, org in USERS],
         f"Demo API key (client demo-website): {key}",
         f"  also written to {Path(current_app.instance_path) / 'demo_api_key.txt'}",
         *context.lines,

@@ -9,6 +9,7 @@ def register_views(appbuilder) -> None:
     from backoffice.views.api_clients import ApiClientView
     from backoffice.views.audit import AuditEventView
     from backoffice.views.organisations import OrganisationView
+    from backoffice.views.second_factor import SecondFactorView
 
     appbuilder.add_view(
         OrganisationView,
@@ -26,6 +27,7 @@ def register_views(appbuilder) -> None:
         icon="fa-key",
         category="Administration",
     )
+    appbuilder.add_view_no_menu(SecondFactorView)
     appbuilder.add_view(
         AuditEventView,
         "audit",

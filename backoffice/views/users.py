@@ -67,8 +67,21 @@ class StaffUserView(UserDBModelView):
     ]
     search_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     label_columns = {
+        "first_name": _l("First name"),
+        "last_name": _l("Last name"),
+        "username": _l("Username"),
+        "email": _l("Email"),
+        "active": _l("Active"),
+        "roles": _l("Roles"),
         "organisation": _l("Organisation"),
+        "last_login": _l("Last login"),
+        "login_count": _l("Login count"),
+        "fail_login_count": _l("Failed logins"),
         "locked_until": _l("Locked until"),
+        "created_on": _l("Created on"),
+        "changed_on": _l("Changed on"),
+        "password": _l("Password"),
+        "conf_password": _l("Confirm password"),
     }
     add_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     edit_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}

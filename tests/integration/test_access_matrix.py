@@ -28,7 +28,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "UtilView": (None, set()),
     "LocaleView": (None, set()),
     "DisabledSecurityApi": (None, set()),
-    "AuthDBView": ("/login/", {PUBLIC}),
+    "TwoStepAuthDBView": ("/login/", {PUBLIC}),
+    "SecondFactorView": ("/account/second-factor/", EVERYONE),
     "HomeIndexView": ("/", {PUBLIC, *EVERYONE}),
     # accounts
     "UserInfoEditView": ("/userinfoeditview/form", EVERYONE),
