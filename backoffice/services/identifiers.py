@@ -100,6 +100,25 @@ _PHONE_PUNCTUATION = frozenset("+.-()/")
 # (0590…, 0696…) but have their own country code in E.164.
 _OVERSEAS_REGIONS: tuple[str, ...] = ("GP", "MQ", "GF", "RE", "YT")
 _SAINT_PIERRE_PREFIX = "508"
+# National-number prefixes the French plan gives the overseas departments (ARCEP ranges):
+# only numbers starting so are worth re-parsing per region, which is slow.
+_OVERSEAS_PREFIXES: tuple[str, ...] = (
+    "590",
+    "690",
+    "691",
+    "596",
+    "696",
+    "697",
+    "594",
+    "694",
+    "262",
+    "263",
+    "692",
+    "693",
+    "269",
+    "639",
+    "508",
+)
 
 
 def _is_dash(ch: str) -> bool:
@@ -159,6 +178,8 @@ def _parse_phone(text: str) -> phonenumbers.PhoneNumber:
 def _overseas(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber | None:
     """The overseas E.164 form of a +33 number dialled the metropolitan way, if there is one."""
     national = str(number.national_number)
+    if not national.startswith(_OVERSEAS_PREFIXES):
+        return None
     attempts = [("0" + national, region) for region in _OVERSEAS_REGIONS]
     if national.startswith(_SAINT_PIERRE_PREFIX):
         attempts.append(("+508" + national[3:], None))
