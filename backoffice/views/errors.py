@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 
@@ -20,6 +21,10 @@ def _messages() -> dict[int, str]:
 
 
 def render_error(error):
+    if not hasattr(g, "user"):
+        # CSRF and some errors are raised before FAB's before_request sets g.user, which the
+        # page layout needs.
+        g.user = current_user
     status = error.code if isinstance(error, HTTPException) else 500
     if not isinstance(error, HTTPException):
         error = InternalServerError()

@@ -184,3 +184,12 @@ def test_outside_redirect_after_login_is_refused(app, fresh_user):
 def test_language_switch_to_english(client):
     client.get("/lang/en")
     assert "does not exist" in client.get("/no/such/page").get_data(as_text=True)
+
+
+def test_expired_form_of_a_signed_in_user_gets_a_clear_page(app, fresh_user):
+    client = app.test_client()
+    login(client, fresh_user, PASSWORD)
+    response = client.post("/resetmypassword/form", data={"password": "x", "conf_password": "x"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "formulaire a expiré" in body
