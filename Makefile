@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export BACKOFFICE_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: run test test-sqlite test-postgresql lint translations bench system-deps clean
+.PHONY: run test test-sqlite test-postgresql lint translations messages bench system-deps clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -69,3 +69,9 @@ bench: $(VENV)/.dev translations
 
 clean:
 	rm -rf $(VENV) instance
+
+# After adding UI strings: extract them, merge into fr/en, fill French from the glossary.
+messages: $(VENV)/.runtime
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output . >/dev/null
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages --no-fuzzy-matching >/dev/null
+	$(BIN)/python tools/fill_catalogue.py translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json

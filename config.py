@@ -97,7 +97,7 @@ def _security_settings(production: bool) -> dict:
         ),
         "AUTH_TYPE": AUTH_DB,
         "AUTH_USER_REGISTRATION": False,
-        "AUTH_ROLE_ADMIN": "Admin",
+        "AUTH_ROLE_ADMIN": "Superuser",
         "AUTH_ROLE_PUBLIC": "Public",
         "AUTH_RATE_LIMITED": True,
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
@@ -134,12 +134,89 @@ def _service_settings() -> dict:
         "SMTP_USERNAME": _env("SMTP_USERNAME"),
         "SMTP_PASSWORD": _env("SMTP_PASSWORD"),
         "MAIL_FROM": _env("MAIL_FROM", "alertes@jasmine.invalid"),
+        "SMTP_TIMEOUT": _env_int("SMTP_TIMEOUT", 30),
+        # Cases: a note's author may edit it this long, then only corrections; the daily
+        # digest lists actions due within this many days (and the overdue ones).
+        "CASE_NOTE_EDIT_MINUTES": _env_int("CASE_NOTE_EDIT_MINUTES", 15),
+        "CASE_DIGEST_DAYS_AHEAD": _env_int("CASE_DIGEST_DAYS_AHEAD", 7),
         "API_MAX_BODY_BYTES": 64 * 1024,
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
+        "DISPATCH_BATCH_SIZE": _env_int("DISPATCH_BATCH_SIZE", 200),
+        "DISPATCH_MAX_ATTEMPTS": _env_int("DISPATCH_MAX_ATTEMPTS", 8),
+        "DISPATCH_BACKOFF_SECONDS": float(_env("DISPATCH_BACKOFF_SECONDS", "30")),
+        "DISPATCH_BACKOFF_MAX_SECONDS": _env_int("DISPATCH_BACKOFF_MAX_SECONDS", 3600),
+        "DISPATCH_OUTAGE_DELAY_SECONDS": float(_env("DISPATCH_OUTAGE_DELAY_SECONDS", "30")),
+        "DISPATCH_LEASE_SECONDS": _env_int("DISPATCH_LEASE_SECONDS", 120),
+        "DISPATCH_TIME_BUDGET_SECONDS": _env_int("DISPATCH_TIME_BUDGET_SECONDS", 45),
+        "DISPATCH_COMMIT_EVERY": _env_int("DISPATCH_COMMIT_EVERY", 20),
+        "DISPATCH_GIVE_UP_HOURS": _env_int("DISPATCH_GIVE_UP_HOURS", 48),
+        "DISPATCH_MAX_AGE_HOURS": _env_int("DISPATCH_MAX_AGE_HOURS", 72),
+        "DELIVERY_RETENTION_DAYS": _env_int("DELIVERY_RETENTION_DAYS", 90),
+        "SUBSCRIBER_ERASE_AFTER_HOURS": _env_int("SUBSCRIBER_ERASE_AFTER_HOURS", 24),
+        "SUBSCRIBER_IMPORT_MAX_LINES": _env_int("SUBSCRIBER_IMPORT_MAX_LINES", 5000),
+        "ALERT_PROGRAMME_NAME": _env("ALERT_PROGRAMME_NAME", "Jasmine"),
+        # Where the unsubscribe link of alert emails points (must be reachable without login).
+        "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
+        "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
+        "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
+        # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
+        # for the generic provider the JSON (or form) payload with {to} {text} {reference}
+        # {sender} placeholders and the response field holding the provider's message id.
+        "SMS_GATEWAY_PROVIDER": _env("SMS_GATEWAY_PROVIDER", "generic"),
+        "SMS_GATEWAY_URL": _env("SMS_GATEWAY_URL"),
+        "SMS_GATEWAY_USERNAME": _env("SMS_GATEWAY_USERNAME"),
+        "SMS_GATEWAY_PASSWORD": _env("SMS_GATEWAY_PASSWORD"),
+        "SMS_GATEWAY_TOKEN": _env("SMS_GATEWAY_TOKEN"),
+        "SMS_GATEWAY_SENDER": _env("SMS_GATEWAY_SENDER", "Jasmine"),
+        "SMS_GATEWAY_FORMAT": _env("SMS_GATEWAY_FORMAT", "json"),
+        "SMS_GATEWAY_PAYLOAD": _env(
+            "SMS_GATEWAY_PAYLOAD",
+            '{"to": "{to}", "from": "{sender}", "text": "{text}", "reference": "{reference}"}',
+        ),
+        "SMS_GATEWAY_ID_FIELD": _env("SMS_GATEWAY_ID_FIELD", "id"),
+        "SMS_GATEWAY_TIMEOUT": float(_env("SMS_GATEWAY_TIMEOUT", "10")),
+        # Inbound SMS webhook (STOP): shared secret sent by the gateway in X-Webhook-Secret
+        # (or as the HTTP Basic password). Unset: the webhook refuses every call.
+        "SMS_INBOUND_SECRET": _env("SMS_INBOUND_SECRET"),
+        "SMS_INBOUND_FROM_FIELD": _env("SMS_INBOUND_FROM_FIELD", "from"),
+        "SMS_INBOUND_TEXT_FIELD": _env("SMS_INBOUND_TEXT_FIELD", "text"),
         "AUDIT_PAGE_SIZE": 50,
         "DEMO_PASSWORD": _env("DEMO_PASSWORD", "demo-jasmine-2026"),
+        # Outreach rounds: contacts are purged after this many months; a round left open is
+        # closed (its clear numbers erased) after this many days; texts' placeholders.
+        "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
+        "OUTREACH_SESSION_AUTO_CLOSE_DAYS": _env_int("OUTREACH_SESSION_AUTO_CLOSE_DAYS", 7),
+        "OUTREACH_BATCH_MAX_LINES": _env_int("OUTREACH_BATCH_MAX_LINES", 500),
+        "OUTREACH_PROGRAMME_NAME": _env("OUTREACH_PROGRAMME_NAME", "Jasmine"),
+        "OUTREACH_REGISTER_URL": _env(
+            "OUTREACH_REGISTER_URL", "https://jasmine.example/inscription"
+        ),
+        "OUTREACH_CHECK_URL": _env("OUTREACH_CHECK_URL", "https://jasmine.example/verifier"),
+        # Moderation: how long a claim on a report holds, how long an alert stays live, and
+        # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
+        "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
+        "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
+        "API_CHECK_RATE_LIMIT": _env("API_CHECK_RATE_LIMIT", "30 per minute"),
+        "CHECK_COUNT_FLUSH_SECONDS": _env_int("CHECK_COUNT_FLUSH_SECONDS", 10),
+        "MODERATION_PAGE_SIZE": 50,
+        # Directory map background: a tile URL template ({z}/{x}/{y}, optional {s}); its host
+        # is allowed in the map page's CSP img-src. Markers and the list work without tiles.
+        # The tile server sees staff IP addresses, the areas viewed and this site's origin
+        # (sent as Referer, as OpenStreetMap requires): self-host tiles to avoid that.
+        "MAP_TILES_URL": _env("MAP_TILES_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
+        "MAP_TILES_ATTRIBUTION": _env(
+            "MAP_TILES_ATTRIBUTION",
+            '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>'
+            " contributors",
+        ),
+        # Statistics: counts from 1 to this minus one are shown as "<5" (small-cell
+        # suppression, at least 3); the rollup recomputes days changed this long before its
+        # last refresh (transactions still open then).
+        "STATS_SUPPRESSION_THRESHOLD": _env_int("STATS_SUPPRESSION_THRESHOLD", 5),
+        "STATS_REFRESH_MARGIN_MINUTES": _env_int("STATS_REFRESH_MARGIN_MINUTES", 15),
     }
 
 

@@ -39,6 +39,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         if not _schema_exists():
             # A fresh database: FAB must not write permissions before migrations ran.
             app.config["FAB_UPDATE_PERMS"] = False
+        elif app.config["FAB_UPDATE_PERMS"]:
+            _ensure_superuser_role(app)
         appbuilder = AppBuilder()
         appbuilder.init_app(app, db.session)
         from backoffice.views import register_views
@@ -70,6 +72,18 @@ def _load_keyring(app: Flask) -> None:
         if app.config["BACKOFFICE_ENV"] == "production":
             raise ConfigurationError(str(error)) from None
         log.warning("No key material yet: %s", error)
+
+
+def _ensure_superuser_role(app: Flask) -> None:
+    """FAB grants every new permission to its admin role while views register; that role
+    must exist by then (security.py explains why nobody holds it)."""
+    from flask_appbuilder.security.sqla.models import Role
+    from sqlalchemy import select
+
+    name = app.config["AUTH_ROLE_ADMIN"]
+    if db.session.scalar(select(Role.id).where(Role.name == name)) is None:
+        db.session.add(Role(name=name))
+        db.session.commit()
 
 
 def _schema_exists() -> bool:
@@ -106,11 +120,18 @@ def _install_request_hooks(app: Flask) -> None:
 
 def _security_headers(app: Flask, response) -> None:
     nonce = g.get("csp_nonce", "")
+    img_src = "'self' data:"
+    if g.get("allow_map_tiles"):
+        # The directory's map page (and only it) may load background tiles from the host of
+        # the configured MAP_TILES_URL; every other page keeps images to this site.
+        from backoffice.services.directory import tiles_csp_source
+
+        img_src += " " + (tiles_csp_source(app.config.get("MAP_TILES_URL")) or "")
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
         "style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data:; "
+        f"img-src {img_src.strip()}; "
         "font-src 'self' data:; "
         "connect-src 'self'; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"

@@ -16,12 +16,21 @@ roles_cli = AppGroup("roles", help="Keep roles and permissions in sync with the 
 demo_cli = AppGroup("demo", help="Demonstration data for a newcomer.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 scheduler_cli = AppGroup("scheduler", help="Run the scheduled jobs.")
+directory_cli = AppGroup("directory", help="The directory of structures: CSV import and export.")
+alerts_cli = AppGroup("alerts", help="Published alerts: printable sheets.")
+dispatch_cli = AppGroup("dispatch", help="Send queued alert deliveries.")
 
 
 def register_commands(app: Flask) -> None:
     for group in (keys_cli, roles_cli, demo_cli, audit_cli, scheduler_cli):
         app.cli.add_command(group)
     app.cli.add_command(anonymise_command)
+    app.cli.add_command(directory_cli)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(dispatch_cli)
+    from reports_pdf.funder_report import reports_cli
+
+    app.cli.add_command(reports_cli)
 
 
 def _key_file() -> Path:
@@ -153,3 +162,89 @@ def anonymise_command(lang: str, keep: tuple[str, ...]) -> None:
 
     text = sys.stdin.read()
     click.echo(json.dumps(redact_for_cli(text, lang, list(keep)), ensure_ascii=False))
+
+
+@alerts_cli.command("sheet")
+@click.option("--lang", required=True, help="Alert language: fr, en, es, pt, ro, bg, zh, ru…")
+@click.option("--department", help="The week's published alerts of this department.")
+@click.option("--reference", help="One published alert (A-2026-000045).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="PDF file.")
+def alerts_sheet(lang: str, department: str | None, reference: str | None, out: str) -> None:
+    """Write the printable sheet of published alerts (one, or a department's week)."""
+    from backoffice.extensions import db
+    from reports_pdf.alert_sheet import SheetError, published_sheet
+
+    try:
+        pdf, count = published_sheet(lang, department=department, reference=reference)
+    except SheetError as error:
+        raise click.ClickException(str(error)) from None
+    Path(out).write_bytes(pdf)
+    db.session.commit()  # the audit event of the printing
+    click.echo(f"{out}: {count} alert(s), {len(pdf)} bytes.")
+
+
+@dispatch_cli.command("run")
+@click.option("--until-idle", is_flag=True, help="Stop once nothing is due (else run forever).")
+@click.option("--pause", default=2.0, show_default=True, help="Seconds to wait when idle.")
+def dispatch_run(until_idle: bool, pause: float) -> None:
+    """A dispatch worker: claim, send and record deliveries (run several for more speed).
+
+    Safe next to the scheduled job and to other workers: rows are claimed one batch at a
+    time (SKIP LOCKED on PostgreSQL) and a killed worker's rows are taken over once its
+    lease ends.
+    """
+    import time
+
+    from backoffice.services.dispatch import dispatch_due
+
+    while True:
+        stats = dispatch_due()
+        click.echo(
+            f"sent {stats.sent}, failed {stats.failed}, retried {stats.retried}, "
+            f"released {stats.released}, cancelled {stats.cancelled}"
+        )
+        if stats.claimed == 0:
+            if until_idle:
+                return
+            time.sleep(pause)
+
+
+@directory_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def directory_import(path: Path, dry_run: bool) -> None:
+    """Import structures from a CSV file (the format of the import page)."""
+    from backoffice.extensions import db
+    from backoffice.services.directory import import_csv
+
+    report = import_csv(path.read_bytes(), dry_run=dry_run)
+    db.session.commit()
+    if report.error:
+        raise click.ClickException(f"nothing imported: {report.error}")
+    for rejected in report.rejected:
+        click.echo(f"line {rejected.line}: {'; '.join(rejected.reasons)}", err=True)
+    for warning in report.warnings:
+        click.echo(f"line {warning.line} (check): {warning.message}", err=True)
+    prefix = "check only, would give: " if dry_run else ""
+    click.echo(
+        f"{prefix}{report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
+    )
+
+
+@directory_cli.command("export")
+@click.option("--department", help="Only this department (e.g. 75, 2A, 974).")
+@click.option("--service", help="Only structures offering this service code (e.g. pep).")
+@click.option("--inactive", is_flag=True, help="Include inactive structures.")
+def directory_export(department: str | None, service: str | None, inactive: bool) -> None:
+    """Write the directory as CSV to standard output (the import format)."""
+    from backoffice.extensions import db
+    from backoffice.services.directory import DirectoryFilters, export_csv
+
+    args = {"department": department or "", "service": service or ""}
+    filters = DirectoryFilters.from_args(
+        {**args, "inactive": "1" if inactive else ""}, allow_inactive=True
+    )
+    text, _count = export_csv(filters)
+    db.session.commit()
+    click.echo(text, nl=False)

@@ -99,15 +99,48 @@ def run_job(app: Flask, name: str) -> bool:
     return True
 
 
+# The application the scheduler of this process runs jobs for. Jobs in the database job
+# store are pickled, so they name the job only; the app (not picklable) is looked up here.
+_SCHEDULED_APP: Flask | None = None
+
+
+def _job_store(app: Flask):
+    """APScheduler's SQLAlchemy job store on the application's own engine.
+
+    Its table (``apscheduler_jobs``) comes from migration 0008, never from ``create_all``;
+    and the engine is the application's, so the store must not dispose of it on shutdown.
+    """
+    from apscheduler.jobstores.base import BaseJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    class ApplicationJobStore(SQLAlchemyJobStore):
+        def start(self, scheduler, alias):
+            BaseJobStore.start(self, scheduler, alias)  # no table creation
+
+        def shutdown(self):
+            pass
+
+    with app.app_context():
+        store = ApplicationJobStore(engine=db.engine)
+        # Jobs an older version of the code declared would otherwise stay in the table.
+        with db.engine.begin() as connection:
+            connection.execute(store.jobs_t.delete().where(store.jobs_t.c.id.not_in(list(JOBS))))
+        return store
+
+
 def build_scheduler(app: Flask, blocking: bool = False):
     from apscheduler.schedulers.background import BackgroundScheduler
     from apscheduler.schedulers.blocking import BlockingScheduler
 
-    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    global _SCHEDULED_APP
+    _SCHEDULED_APP = app
+    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(
+        timezone="UTC", jobstores={"default": _job_store(app)}
+    )
     for name, spec in JOBS.items():
         scheduler.add_job(
-            _safe_run,
-            args=(app, name),
+            scheduled_run,
+            args=(name,),
             id=name,
             name=name,
             replace_existing=True,
@@ -125,6 +158,14 @@ def _safe_run(app: Flask, name: str) -> None:
         run_job(app, name)
 
 
+def scheduled_run(name: str) -> None:
+    """What the job store holds for every job: run it, under its lock, for this process."""
+    if _SCHEDULED_APP is None or name not in JOBS:
+        log.warning("Scheduled job %s has no application or is no longer declared", name)
+        return
+    _safe_run(_SCHEDULED_APP, name)
+
+
 def start_in_process(app: Flask) -> None:
     """Start the background scheduler in this serving process (``make run``)."""
     if "scheduler" in app.extensions:
@@ -132,3 +173,55 @@ def start_in_process(app: Flask) -> None:
     scheduler = build_scheduler(app)
     scheduler.start()
     app.extensions["scheduler"] = scheduler
+
+
+register(
+    "purge_outreach_contacts",
+    "backoffice.services.outreach:purge_expired_contacts",
+    "cron",
+    hour=3,
+    minute=15,
+)
+register(
+    "anonymise_reports", "backoffice.services.intake:anonymise_pending", "interval", seconds=30
+)
+register(
+    "purge_api_idempotency",
+    "backoffice.services.intake:purge_idempotency_records",
+    "interval",
+    hours=1,
+)
+register("case_action_digest", "backoffice.services.cases:send_action_digests", "cron", hour=7)
+register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
+register(
+    "dispatch_deliveries",
+    "backoffice.services.dispatch:dispatch_due",
+    "interval",
+    max_minutes=2,  # a run stops after DISPATCH_TIME_BUDGET_SECONDS; a crashed one frees it fast
+    seconds=5,
+)
+register(
+    "erase_unsubscribed_contacts",
+    "backoffice.services.subscribers:erase_unsubscribed_contacts",
+    "cron",
+    hour=3,
+    minute=30,
+)
+register(
+    "purge_old_deliveries",
+    "backoffice.services.subscribers:purge_old_deliveries",
+    "cron",
+    hour=3,
+    minute=45,
+)
+register(
+    "flush_check_counts", "backoffice.services.alerts:flush_check_counts_job", "interval", minutes=1
+)
+register(
+    "monthly_funder_report",
+    "backoffice.services.statistics:build_scheduled_reports",
+    "cron",
+    day=1,
+    hour=4,
+)
+register("statistics_rebuild", "backoffice.services.statistics:rebuild_rollup", "cron", hour=2)

@@ -305,8 +305,8 @@ def commit_pending_audit(response):
 
 def enforce_absolute_timeout() -> None:
     """End a session older than SESSION_ABSOLUTE_HOURS, however active it was."""
-    if not has_request_context():
-        return
+    if not has_request_context() or "_user_id" not in session:
+        return  # only signed-in sessions have an age; others must not get a cookie for it
     started = session.get("started_at")
     now = int(utcnow().timestamp())
     if started is None:

@@ -9,16 +9,14 @@ identifiers kept, ``recall_detection_X`` with every identifier (aggressor's too)
 
 from __future__ import annotations
 
+import itertools
 import statistics
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import support  # before the imports below: puts the repository root on sys.path
 
-from backoffice.services import anonymise  # noqa: E402
-from tests.data import anonymisation_corpus as corpus  # noqa: E402
+from backoffice.services import anonymise
+from tests.data import anonymisation_corpus as corpus
 
 RUNS = 200
 
@@ -38,29 +36,21 @@ def narratives(docs: list[corpus.Document], size: int, count: int) -> list[str]:
 
 
 def latency(texts: list[str], runs: int) -> list[float]:
-    timings = []
-    for i in range(runs):
-        start = time.perf_counter()
-        anonymise.propose_redaction(texts[i % len(texts)])
-        timings.append((time.perf_counter() - start) * 1000)
-    return timings
-
-
-def p95(values: list[float]) -> float:
-    return statistics.quantiles(values, n=20)[-1]
+    following = itertools.cycle(texts)
+    return support.measure(lambda: anonymise.propose_redaction(next(following)), runs)
 
 
 def main() -> None:
     docs = corpus.load_corpus()
     start = time.perf_counter()
     anonymise.warm_up()
-    print(f"anonymise_warm_up: {time.perf_counter() - start:.2f} s")
+    support.report("anonymise_warm_up", time.perf_counter() - start, "s", digits=2)
 
     short = latency(narratives(docs, 1000, 40), RUNS)
-    print(f"anonymise_median_1000_chars: {statistics.median(short):.1f} ms")
-    print(f"anonymise_p95_1000_chars: {p95(short):.1f} ms")
+    support.report("anonymise_median_1000_chars", statistics.median(short), "ms")
+    support.report("anonymise_p95_1000_chars", support.percentile(short, 95), "ms")
     long = latency(narratives(docs, 10_000, 5), 20)
-    print(f"anonymise_median_10000_chars: {statistics.median(long):.1f} ms")
+    support.report("anonymise_median_10000_chars", statistics.median(long), "ms")
 
     def propose(doc: corpus.Document) -> anonymise.Redaction:
         return anonymise.propose_redaction(doc.text, doc.language, keep=doc.keep)

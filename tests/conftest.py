@@ -84,6 +84,10 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         "SECRET_KEY": secrets.token_hex(16),
         "SERVER_NAME": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Tests assert messages in English, the msgid language; French, the product's
+        # default, is checked where it matters (tests that switch with /lang/fr) and by the
+        # catalogue test.
+        "BABEL_DEFAULT_LOCALE": "en",
     }
     settings.update(overrides)
     return create_app(settings)

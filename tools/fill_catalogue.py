@@ -27,7 +27,10 @@ def main(po_path: str, glossary_path: str) -> int:
             continue
         if key in glossary:
             value = glossary[key]
-            message.string = tuple(value) if isinstance(message.id, tuple) else value
+            if isinstance(message.id, tuple):
+                message.string = tuple(value) if isinstance(value, list) else (value, value)
+            else:
+                message.string = value[0] if isinstance(value, list) else value
             message.flags.discard("fuzzy")
         else:
             missing.append(key)

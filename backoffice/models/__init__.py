@@ -1,10 +1,62 @@
 """The aggregates, one module each. Importing this package registers every table."""
 
+from backoffice.models.alert import (
+    Alert,
+    AlertDepartment,
+    AlertIdentifier,
+    AlertReport,
+    AlertTranslation,
+    IdentifierCheck,
+    ReportEvent,
+)
 from backoffice.models.api_client import ApiClient
 from backoffice.models.audit import AuditEvent
+from backoffice.models.case import (
+    Case,
+    CaseConsent,
+    CaseEvent,
+    CaseFlag,
+    CaseNeed,
+    CaseNote,
+    CaseTransfer,
+    FollowUpAction,
+    Referral,
+)
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
+from backoffice.models.outreach import (
+    ContactOutcome,
+    MessageTemplate,
+    OutreachContact,
+    OutreachLead,
+    OutreachSession,
+    Platform,
+)
+from backoffice.models.report import (
+    IdempotencyRecord,
+    ReferenceCounter,
+    Report,
+    ReportIdentifier,
+)
+from backoffice.models.statistics import BuiltReport, StatisticsDaily, StatisticsRefresh
+from backoffice.models.structure import Structure, StructureLanguage, StructureService
+from backoffice.models.subscriber import (
+    AlertDispatch,
+    Delivery,
+    Subscriber,
+    SubscriberDepartment,
+)
 from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
+__all__ += ["Structure", "StructureLanguage", "StructureService"]
+__all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
+__all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
+__all__ += ["IdentifierCheck", "ReportEvent"]
+__all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLead"]
+__all__ += ["OutreachSession", "Platform"]
+__all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
+__all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
+__all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
+__all__ += ["BuiltReport", "StatisticsDaily", "StatisticsRefresh"]

@@ -27,6 +27,8 @@ class Organisation(TimestampMixin, Model):
     departments: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     contact_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     contact_phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # Partner associations receive the full alert for their departments at this address.
+    alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
@@ -67,6 +67,43 @@ def record_decryption(obj: object, field: str) -> None:
     record("decrypt", obj, details={"field": field})
 
 
+def record_decryptions(records: list, field: str) -> None:
+    """``record_decryption`` for many rows at once: the same events, in one INSERT.
+
+    Shares the once-per-request set with ``record_decryption``, so a row read here and
+    through its ``Sealed`` attribute in the same request is audited once.
+    """
+    seen = _seen_decryptions()
+    actor = _current_actor()
+    now = utcnow()
+    rows = []
+    for obj in records:
+        key = (type(obj).__name__, _object_key(obj), field)
+        if key in seen:
+            continue
+        seen.add(key)
+        event = AuditEvent(
+            occurred_at=now,
+            actor_id=getattr(actor, "id", None) if getattr(actor, "username", None) else None,
+            actor_name=_actor_name(actor),
+            organisation_id=getattr(obj, "organisation_id", None),
+            action="decrypt",
+            object_type=type(obj).__name__,
+            object_id=_object_key(obj),
+            outcome="success",
+            details={"field": field},
+        )
+        rows.append(
+            {column.key: getattr(event, column.key) for column in _INSERT_COLUMNS}
+            | {"seal": compute_seal(event)}
+        )
+    if rows:
+        # The table, not the mapped class: a plain executemany, without the ORM bulk path.
+        db.session.execute(insert(AuditEvent.__table__), rows)
+        if has_request_context():
+            g.audit_pending = True
+
+
 def compute_seal(event: AuditEvent) -> str | None:
     if not has_app_context() or "keyring" not in current_app.extensions:
         return None
@@ -79,6 +116,9 @@ def verify(events: Iterable[AuditEvent] | None = None) -> list[int]:
     if events is None:
         events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
     return [e.id for e in events if e.seal is not None and e.seal != compute_seal(e)]
+
+
+_INSERT_COLUMNS = [c for c in AuditEvent.__table__.columns if c.key not in ("id", "seal")]
 
 
 def _canonical(event: AuditEvent) -> str:

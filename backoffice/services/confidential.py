@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from backoffice.extensions import db
 from backoffice.models.base import new_row_uid, utcnow
 from backoffice.models.keys import DataKey
 from backoffice.services import audit
@@ -19,6 +20,8 @@ from backoffice.services.crypto import (
     open_with_data_key,
     seal_with_data_key,
 )
+
+RECORD_KEY_ID = "rec"
 
 
 class ErasedError(DecryptionError):
@@ -41,6 +44,7 @@ def data_key_of(record) -> tuple[DataKey, bytes]:
         )
         key_row._dek = dek
         record.data_key = key_row
+        db.session.add(key_row)  # saved with the record, whatever order things are added in
         return key_row, dek
     if key_row.is_destroyed:
         raise ErasedError("This record's confidential data was erased.")
@@ -86,14 +90,9 @@ class Sealed:
         if value is None or value == "":
             setattr(record, self.column, None)
             return
-        key_row, dek = data_key_of(record)
-        if key_row.id is None:
-            # The token names its key; flush so the new data key has an id.
-            from backoffice.extensions import db
-
-            db.session.add(key_row)
-            db.session.flush([key_row])
-        token = seal_with_data_key(dek, key_row.id, str(value), _aad(record, self.field))
+        _key_row, dek = data_key_of(record)
+        # The token names no key id: the record's own data_key_id says which key it is.
+        token = seal_with_data_key(dek, RECORD_KEY_ID, str(value), _aad(record, self.field))
         setattr(record, self.column, token)
 
 

@@ -35,3 +35,60 @@ def register_views(appbuilder) -> None:
         icon="fa-history",
         category="Administration",
     )
+    _register_directory(appbuilder)
+    from backoffice.views.outreach import register as register_outreach
+
+    register_outreach(appbuilder)
+    from backoffice.views.reports import register as register_reports
+
+    register_reports(appbuilder)
+    from backoffice.views.moderation import register as register_moderation
+
+    register_moderation(appbuilder)
+    from backoffice.views.cases import register as register_cases
+
+    register_cases(appbuilder)
+    from backoffice.views.subscribers import register as register_subscribers
+
+    register_subscribers(appbuilder)
+    from backoffice.views.deliveries import register as register_deliveries
+
+    register_deliveries(appbuilder)
+    from backoffice.views.unsubscribe import register as register_unsubscribe
+
+    register_unsubscribe(appbuilder)
+    from backoffice.views.api import register_api
+
+    register_api()
+    from backoffice.views.statistics import register as register_statistics
+
+    register_statistics(appbuilder)
+
+
+def _register_directory(appbuilder) -> None:
+    from backoffice.views.directory import DirectoryManageView, DirectoryView
+
+    directory_view = appbuilder.add_view(
+        DirectoryView,
+        "directory",
+        label=_l("Structures"),
+        icon="fa-address-book",
+        category="Directory",
+        category_label=_l("Directory"),
+        category_icon="fa-map-marker",
+    )
+    appbuilder.add_link(
+        "directory_map",
+        href="/directory/map",
+        label=_l("Map of structures"),
+        icon="fa-map",
+        category="Directory",
+        baseview=directory_view,  # the menu entry shows for whoever may read the directory
+    )
+    appbuilder.add_view(
+        DirectoryManageView,
+        "directory_import",
+        label=_l("Import structures (CSV)"),
+        icon="fa-upload",
+        category="Directory",
+    )

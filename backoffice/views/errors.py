@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -28,6 +29,8 @@ def render_error(error):
     status = error.code if isinstance(error, HTTPException) else 500
     if not isinstance(error, HTTPException):
         error = InternalServerError()
+    if request.path.startswith("/api/"):
+        return _api_error(status)
     message = _messages().get(status, _messages()[500])
     if status == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
         message = _("Your form expired. Reload the page and submit it again.")
@@ -52,3 +55,22 @@ def render_error(error):
         base_template=appbuilder.base_template,
     )
     return page, status
+
+
+_API_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "rate_limited",
+    500: "server_error",
+}
+
+
+def _api_error(status: int):
+    """API clients get English, the contract's language, whatever the UI language is."""
+    with force_locale("en"):
+        message = _messages().get(status, _messages()[500])
+    response = jsonify({"error": _API_CODES.get(status, "error"), "message": message, "errors": {}})
+    response.status_code = status
+    return response

@@ -23,13 +23,22 @@ class OrganisationView(BackofficeModelView):
     add_title = _l("Add a partner association")
     edit_title = _l("Edit a partner association")
     list_columns = ["name", "kind", "departments_label", "active"]
-    show_columns = ["name", "kind", "departments_label", "contact_email", "contact_phone", "active"]
+    show_columns = [
+        "name",
+        "kind",
+        "departments_label",
+        "contact_email",
+        "contact_phone",
+        "alert_email",
+        "active",
+    ]
     add_columns = edit_columns = [
         "name",
         "kind",
         "departments",
         "contact_email",
         "contact_phone",
+        "alert_email",
         "active",
     ]
     search_columns = ["name", "kind", "active"]
@@ -40,6 +49,7 @@ class OrganisationView(BackofficeModelView):
         "departments_label": _l("Departments served"),
         "contact_email": _l("Contact email"),
         "contact_phone": _l("Contact phone"),
+        "alert_email": _l("Alert email"),
         "active": _l("Active"),
     }
     add_form_extra_fields = edit_form_extra_fields = {

@@ -43,6 +43,56 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
     "ApiClientView": ("/api-clients/list/", {"Admin"}),
     "AuditEventView": ("/audit/list/", {"Admin", "Coordinator"}),
+    # directory of structures (public-class data): everyone reads, three roles keep it
+    "DirectoryView": ("/directory/", EVERYONE),
+    "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
+    # outreach rounds: Outreach only (own organisation); Admins grant the lead marker
+    "OutreachSessionView": ("/outreach/sessions/list/", {"Outreach"}),
+    "MessageTemplateView": ("/outreach/templates/", {"Outreach"}),
+    "PlatformView": ("/outreach/platforms/list/", {"Outreach"}),
+    "OutreachFiguresView": ("/outreach/figures/", {"Outreach"}),
+    "OutreachLeadView": ("/outreach/leads/list/", {"Admin"}),
+    # intake: reporting on behalf of a worker; reading reports is for moderators only
+    "ReportFormView": ("/reports/new/", {"Moderator", "SocialWorker", "PartnerRelay"}),
+    "ReportView": ("/reports/list/", {"Moderator"}),
+    # moderation and alerts: moderators moderate; every role reads and prints published alerts
+    "ModerationView": ("/moderation/queue", {"Moderator"}),
+    "AlertComposerView": ("/composer/new", {"Moderator"}),
+    "IdentifierCheckView": ("/check/", {"Moderator"}),
+    "AlertsView": ("/alerts/list", EVERYONE),
+    # subscribers: the co-opting organisation's partners manage them; others see counts only
+    "SubscriberView": ("/subscribers/", {"SocialWorker", "PartnerRelay"}),
+    "SubscriberCountsView": ("/subscriber-counts/", {"Moderator", "Coordinator", "Admin"}),
+    "DeliveryView": ("/deliveries/", {"Moderator", "Admin"}),
+    # public: the unsubscribe link (no login) and the SMS gateway's webhook (shared secret)
+    "UnsubscribeView": ("/unsubscribe/", {PUBLIC, *EVERYONE}),
+    "SmsWebhookView": (None, set()),
+    # cases: social workers of the owning association only; moderators route reports to one
+    "CaseView": ("/cases/", {"SocialWorker"}),
+    "CaseRoutingView": ("/cases/routing/", {"Moderator"}),
+    # statistics: aggregated for programme roles, own organisation for social workers;
+    # funder reports built by Coordinators, read by Moderators and Admins
+    "StatisticsView": ("/statistics/", {"Coordinator", "SocialWorker", "Moderator", "Admin"}),
+    "FunderReportView": ("/statistics/reports/", {"Coordinator", "Moderator", "Admin"}),
+}
+
+# Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
+# valid key may send (None for GET). A route of the API blueprint without a line here fails
+# test_every_route_belongs_to_a_decided_view_or_is_static.
+API_ROUTES: dict[tuple[str, str], dict | None] = {
+    ("POST", "/api/v1/reports"): {
+        "incident": {"date": "2026-01-10", "department": "75", "violence_types": ["theft"]},
+        "narrative": "Access matrix check.",
+        "consent": {
+            "publish_alert": False,
+            "follow_up": False,
+            "share_with_partner": False,
+            "statistics": True,
+        },
+    },
+    ("GET", "/api/v1/openapi.json"): None,
+    ("GET", "/api/v1/alerts"): None,
+    ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
 }
 
 
@@ -63,6 +113,11 @@ def test_every_route_belongs_to_a_decided_view_or_is_static(app):
         if rule.endpoint == "static" or rule.endpoint.startswith("appbuilder."):
             continue
         view_name = rule.endpoint.split(".")[0]
+        if view_name == "api_v1":
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                decided = (method, rule.rule) in API_ROUTES
+                assert decided, f"API route {method} {rule.rule} has no line in API_ROUTES"
+            continue
         assert view_name in {type(v).__name__ for v in app.appbuilder.baseviews} or any(
             rule.rule.startswith(p) for p in decided_prefixes if p
         ), f"route {rule.rule} ({rule.endpoint}) belongs to no decided view"
@@ -88,6 +143,44 @@ def test_access(app, login_as, url, who, may):
         if response.status_code == 302:
             location = response.headers["Location"]
             assert "/login" in location or location.rstrip("/") in ("", "/", "http://localhost")
+
+
+def _api_call(client, method: str, path: str, body, headers: dict | None = None):
+    if method == "GET":
+        return client.get(path, headers=headers or {})
+    return client.open(path, method=method, json=body or {}, headers=headers or {})
+
+
+@pytest.fixture(scope="module")
+def api_key(app):
+    import uuid
+
+    from backoffice.extensions import db
+    from backoffice.services import api_keys
+
+    with app.app_context():
+        _client, key = api_keys.create_client(f"access-matrix-{uuid.uuid4().hex[:8]}")
+        db.session.commit()
+    return key
+
+
+@pytest.mark.parametrize(("method", "path"), list(API_ROUTES))
+def test_api_route_refuses_anonymous_and_staff_sessions(app, login_as, method, path):
+    body = API_ROUTES[(method, path)]
+    anonymous = _api_call(app.test_client(), method, path, body)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    for who in ROLES:  # a signed-in staff cookie is not a key
+        response = _api_call(login_as(USER_OF_ROLE[who]), method, path, body)
+        assert response.status_code == 401, f"{who}'s session opened {method} {path}"
+
+
+@pytest.mark.parametrize(("method", "path"), list(API_ROUTES))
+def test_api_route_answers_a_valid_key(app, api_key, method, path):
+    body = API_ROUTES[(method, path)]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    response = _api_call(app.test_client(), method, path, body, headers)
+    assert 200 <= response.status_code < 300 or response.status_code == 422, response.data
 
 
 @pytest.mark.parametrize("who", ROLES)

@@ -148,7 +148,8 @@ def test_security_headers_and_cookie_flags(app, fresh_user):
     assert page.headers["Cache-Control"] == "no-store"
 
 
-def test_not_found_page_is_generic_and_in_french_by_default(client):
+def test_not_found_page_is_generic_and_in_french(client):
+    client.get("/lang/fr")
     response = client.get("/no/such/page")
     body = response.get_data(as_text=True)
     assert response.status_code == 404
@@ -181,14 +182,25 @@ def test_outside_redirect_after_login_is_refused(app, fresh_user):
     assert "evil.example" not in response.headers.get("Location", "")
 
 
-def test_language_switch_to_english(client):
+def test_language_switch(client):
+    client.get("/lang/fr")
+    assert "existe pas" in client.get("/no/such/page").get_data(as_text=True)
     client.get("/lang/en")
     assert "does not exist" in client.get("/no/such/page").get_data(as_text=True)
+
+
+def test_french_is_the_default_language(database_url, test_keyring, tmp_path):
+    from tests.conftest import make_app
+
+    french = make_app(database_url, test_keyring, tmp_path, BABEL_DEFAULT_LOCALE="fr")
+    body = french.test_client().get("/no/such/page").get_data(as_text=True)
+    assert "existe pas" in body
 
 
 def test_expired_form_of_a_signed_in_user_gets_a_clear_page(app, fresh_user):
     client = app.test_client()
     login(client, fresh_user, PASSWORD)
+    client.get("/lang/fr")
     response = client.post("/resetmypassword/form", data={"password": "x", "conf_password": "x"})
     body = response.get_data(as_text=True)
     assert response.status_code == 400

@@ -34,6 +34,7 @@ def test_sealed_value_round_trips_and_is_stored_encrypted(app_context):
     case.contact = "07 98 76 54 32"
     assert "98 76" not in case.contact_sealed
     assert case.contact == "07 98 76 54 32"
+    db.session.flush()
     assert db.session.get(DataKey, case.data_key.id).wrapped_key is not None
 
 

@@ -1,0 +1,952 @@
+"""Alerts: composition from reports, publication, retraction, expiry, the feed and the check.
+
+* An alert is composed from one or more reports about the same aggressor (corroboration) and
+  holds structured parts (violence types, departments, date with its precision, work
+  context, aggressor description, vehicle, identifiers to publish) plus a free summary in
+  French; hand translations of the summary are optional (``AlertTranslation``), the
+  structured parts render in every alert language from the catalogues (``alert_text``).
+* Severity is derived from the violence types (``vocabulary.severity_for``); a moderator may
+  raise it, never lower it below the derived level.
+* Publication needs every linked report approved (consent to an alert, redaction reviewed)
+  and refuses an alert whose free text repeats a detail the moderator redacted or the
+  victim's own declared details. It records that dispatch is due (``dispatch_requested_at``,
+  consumed by the dispatch area) and sets the expiry (``ALERT_EXPIRY_MONTHS``, 12).
+* Retraction (with a reason) and expiry take an alert out of the feed and the check at once;
+  its reports become ``archived`` through the state machine.
+* The identifier check normalises the value, computes its blind index and looks it up among
+  identifiers of published, unexpired alerts only; the clear value is never stored or
+  logged, and each check increments a counter (month, kind, matched, client).
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import datetime as dt
+import json
+import re
+import threading
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
+
+from backoffice.extensions import db
+from backoffice.models.alert import (
+    Alert,
+    AlertDepartment,
+    AlertIdentifier,
+    AlertReport,
+    AlertTranslation,
+    IdentifierCheck,
+)
+from backoffice.models.base import new_row_uid, utcnow
+from backoffice.models.report import DATE_PRECISIONS, Report, ReportIdentifier
+from backoffice.services import audit, identifiers, intake, moderation
+from backoffice.services.alert_text import (
+    AGE_RANGE_LABELS,
+    BUILD_LABELS,
+    GENDER_LABELS,
+    HEIGHT_LABELS,
+    AlertContent,
+    RenderedAlert,
+    render_alert,
+)
+from backoffice.services.confidential import keyring
+from backoffice.services.crypto import DecryptionError, associated_data
+from backoffice.services.references import next_reference
+from backoffice.services.vocabulary import (
+    ALERT_LANGUAGES,
+    DEPARTMENTS,
+    SEVERITIES,
+    SEVERITY_RANK,
+    VIOLENCE_TYPES,
+    WORK_CONTEXTS,
+    severity_for,
+)
+
+DEFAULT_EXPIRY_MONTHS = 12
+SUMMARY_MAX_LENGTH = 2000
+FREE_TEXT_MAX_LENGTH = 200
+CHECK_VALUE_MAX_LENGTH = 500
+FEED_PAGE_SIZE = 50
+DESCRIPTION_CHOICES = {
+    "gender": GENDER_LABELS,
+    "age_range": AGE_RANGE_LABELS,
+    "height": HEIGHT_LABELS,
+    "build": BUILD_LABELS,
+}
+DESCRIPTION_FREE_TEXT = ("hair", "distinctive_signs")
+VEHICLE_FIELDS = ("make", "model", "colour")
+
+
+class AlertError(Exception):
+    """A refused alert operation; ``errors`` maps form fields to messages."""
+
+    def __init__(self, message: object, errors: dict[str, list] | None = None) -> None:
+        super().__init__(str(message))
+        self.message = message
+        self.errors = errors or {}
+
+
+class AlertChanged(AlertError):
+    def __init__(self) -> None:
+        super().__init__(
+            _l(
+                "Someone else changed this alert while you were working on it. Reload the page "
+                "to see their changes; nothing of yours was saved."
+            )
+        )
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def expiry_months() -> int:
+    if has_app_context():
+        return int(current_app.config.get("ALERT_EXPIRY_MONTHS", DEFAULT_EXPIRY_MONTHS))
+    return DEFAULT_EXPIRY_MONTHS
+
+
+def alert_languages() -> list[str]:
+    if has_app_context():
+        configured = current_app.config.get("ALERT_LANGUAGES") or ALERT_LANGUAGES
+        return [lang for lang in configured if lang in ALERT_LANGUAGES]
+    return list(ALERT_LANGUAGES)
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+# --- the parts of an alert ---------------------------------------------------------------------
+
+
+@dataclass
+class AlertParts:
+    """What the composer form sends; validated by ``validate_parts``."""
+
+    violence_types: list[str] = field(default_factory=list)
+    departments: list[str] = field(default_factory=list)
+    incident_date: dt.date | None = None
+    date_precision: str = "day"
+    work_context: str | None = None
+    description: dict = field(default_factory=dict)
+    vehicle: dict = field(default_factory=dict)
+    # ReportIdentifier ids chosen for publication, and identifiers typed by the moderator.
+    report_identifier_ids: list[int] = field(default_factory=list)
+    extra_identifiers: list[tuple[str, str]] = field(default_factory=list)
+    # Identifiers typed earlier into a draft (AlertIdentifier ids) that stay.
+    kept_identifier_ids: list[int] = field(default_factory=list)
+    severity: str | None = None  # None: the derived severity
+    summary: str = ""
+    translations: dict[str, str] = field(default_factory=dict)
+
+
+def parts_from_reports(reports: Sequence[Report]) -> AlertParts:
+    """A first draft from the reports: union of types and departments, first report's facts."""
+    first = reports[0]
+    violence = []
+    departments = []
+    for report in reports:
+        violence += [v for v in report.violence_types or [] if v not in violence]
+        if report.department not in departments:
+            departments.append(report.department)
+    description = {k: v for k, v in (first.aggressor_description or {}).items() if v}
+    vehicle = {k: v for k, v in (first.vehicle or {}).items() if k in VEHICLE_FIELDS and v}
+    return AlertParts(
+        violence_types=violence,
+        departments=departments,
+        incident_date=min(r.incident_date for r in reports),
+        date_precision=first.date_precision or "day",
+        work_context=first.work_context,
+        description=description,
+        vehicle=vehicle,
+        report_identifier_ids=[i.id for r in reports for i in r.identifiers],
+    )
+
+
+def parts_from_alert(alert: Alert) -> AlertParts:
+    return AlertParts(
+        violence_types=list(alert.violence_types or []),
+        departments=list(alert.departments or []),
+        incident_date=alert.incident_date,
+        date_precision=alert.date_precision,
+        work_context=alert.work_context,
+        description=dict(alert.aggressor_description or {}),
+        vehicle=dict(alert.vehicle or {}),
+        severity=alert.severity,
+        summary=alert.summary or "",
+        translations={t.language: t.summary for t in alert.translations},
+    )
+
+
+def _add(errors: dict, name: str, message: object) -> None:
+    errors.setdefault(name, []).append(message)
+
+
+def _validate_codes(parts: AlertParts, errors: dict) -> None:
+    if not parts.violence_types:
+        _add(errors, "violence_types", _l("Choose at least one type of violence."))
+    if any(v not in VIOLENCE_TYPES for v in parts.violence_types):
+        _add(errors, "violence_types", _l("Unknown type of violence."))
+    if not parts.departments:
+        _add(errors, "departments", _l("Choose at least one department."))
+    if any(d not in DEPARTMENTS for d in parts.departments):
+        _add(errors, "departments", _l("Unknown department."))
+    if parts.date_precision not in DATE_PRECISIONS:
+        _add(errors, "date_precision", _l("Unknown date precision."))
+    if parts.incident_date and parts.incident_date > utcnow().date():
+        _add(errors, "incident_date", _l("The date cannot be in the future."))
+    if parts.work_context and parts.work_context not in WORK_CONTEXTS:
+        _add(errors, "work_context", _l("Unknown work context."))
+
+
+def _validate_description(parts: AlertParts, errors: dict) -> None:
+    for key, value in parts.description.items():
+        if key in DESCRIPTION_CHOICES:
+            if value and value not in DESCRIPTION_CHOICES[key]:
+                _add(errors, f"description.{key}", _l("Choose a value from the list."))
+        elif key in DESCRIPTION_FREE_TEXT:
+            if value and len(str(value)) > FREE_TEXT_MAX_LENGTH:
+                _add(errors, f"description.{key}", _too_long())
+        elif key == "languages":
+            if not isinstance(value, list) or any(
+                not isinstance(v, str) or not re.fullmatch(r"[a-z]{2,3}", v) for v in value
+            ):
+                _add(errors, "description.languages", _l("Give language codes such as fr, ro."))
+        else:
+            _add(errors, f"description.{key}", _l("Unknown field."))
+    for key, value in parts.vehicle.items():
+        if key not in VEHICLE_FIELDS:
+            _add(errors, f"vehicle.{key}", _l("Unknown field."))
+        elif value and len(str(value)) > FREE_TEXT_MAX_LENGTH:
+            _add(errors, f"vehicle.{key}", _too_long())
+
+
+def _too_long() -> object:
+    return _l("Too long (%(max)d characters at most).", max=FREE_TEXT_MAX_LENGTH)
+
+
+def _validate_texts(parts: AlertParts, errors: dict) -> None:
+    if len(parts.summary or "") > SUMMARY_MAX_LENGTH:
+        _add(
+            errors, "summary", _l("Too long (%(max)d characters at most).", max=SUMMARY_MAX_LENGTH)
+        )
+    for language, summary in parts.translations.items():
+        if language not in ALERT_LANGUAGES or language == "fr":
+            _add(errors, f"translations.{language}", _l("Unknown alert language."))
+        elif len(summary or "") > SUMMARY_MAX_LENGTH:
+            _add(
+                errors,
+                f"translations.{language}",
+                _l("Too long (%(max)d characters at most).", max=SUMMARY_MAX_LENGTH),
+            )
+
+
+def _validate_severity(parts: AlertParts, errors: dict) -> str:
+    derived = severity_for(parts.violence_types)
+    if parts.severity is None:
+        return derived
+    if parts.severity not in SEVERITIES:
+        _add(errors, "severity", _l("Unknown severity."))
+        return derived
+    if SEVERITY_RANK[parts.severity] < SEVERITY_RANK[derived]:
+        _add(
+            errors,
+            "severity",
+            _l(
+                "The severity cannot be lower than the one derived from the violence "
+                "(%(derived)s).",
+                derived=SEVERITIES[derived],
+            ),
+        )
+        return derived
+    return parts.severity
+
+
+def _normalised_extra(parts: AlertParts, errors: dict) -> list[tuple[str, str]]:
+    result = []
+    for kind, value in parts.extra_identifiers:
+        try:
+            result.append((kind, identifiers.normalise(kind, value)))
+        except identifiers.InvalidIdentifier:
+            _add(errors, "identifiers", _l("An identifier you typed is not valid for its kind."))
+    return result
+
+
+def validate_parts(parts: AlertParts) -> tuple[str, list[tuple[str, str]]]:
+    """(severity to store, normalised extra identifiers); raises AlertError with errors."""
+    errors: dict[str, list] = {}
+    _validate_codes(parts, errors)
+    _validate_description(parts, errors)
+    _validate_texts(parts, errors)
+    severity = _validate_severity(parts, errors)
+    extra = _normalised_extra(parts, errors)
+    if errors:
+        raise AlertError(_l("The alert has errors; see the fields marked in red."), errors)
+    return severity, extra
+
+
+# --- identifiers ---------------------------------------------------------------------------
+
+
+def _alert_identifier_aad(row: AlertIdentifier) -> bytes:
+    return associated_data(AlertIdentifier.__tablename__, "value_sealed", row.row_uid, None)
+
+
+def report_identifier_value(row: ReportIdentifier) -> str:
+    """The normalised value of a report's identifier (root-key sealed, lookup class)."""
+    return intake.identifier_value(row)
+
+
+def alert_identifier_value(row: AlertIdentifier) -> str:
+    return keyring().open(row.value_sealed, _alert_identifier_aad(row))
+
+
+def _new_identifier(kind: str, normalised: str, platform: str | None) -> AlertIdentifier:
+    row = AlertIdentifier(kind=kind, platform=platform, row_uid=new_row_uid())
+    row.blind_index = keyring().blind_index(kind, normalised)
+    row.value_sealed = keyring().seal(normalised, _alert_identifier_aad(row))
+    return row
+
+
+def _chosen_identifiers(
+    reports: Sequence[Report], parts: AlertParts, extra: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """(kind, blind index) -> (normalised value, platform) of what the alert publishes."""
+    chosen = set(parts.report_identifier_ids)
+    wanted: dict[tuple[str, str], tuple[str, str | None]] = {}
+    for report in reports:
+        for source in report.identifiers:
+            if source.id in chosen and (source.kind, source.blind_index) not in wanted:
+                wanted[(source.kind, source.blind_index)] = (
+                    report_identifier_value(source),
+                    source.platform,
+                )
+    for kind, value in extra:
+        wanted.setdefault((kind, keyring().blind_index(kind, value)), (value, None))
+    return wanted
+
+
+def _sync_identifiers(alert: Alert, wanted: dict[tuple[str, str], tuple[str, str | None]]) -> None:
+    # Rows are kept, not replaced: the ORM inserts before it deletes, and a replaced row
+    # with the same (kind, blind index) would hit the unique constraint.
+    kept = [row for row in alert.identifiers if (row.kind, row.blind_index) in wanted]
+    present = {(row.kind, row.blind_index) for row in kept}
+    added = [
+        _new_identifier(kind, value, platform)
+        for (kind, index), (value, platform) in wanted.items()
+        if (kind, index) not in present
+    ]
+    alert.identifiers = kept + added
+
+
+# --- composing -----------------------------------------------------------------------------
+
+
+def check_reports(reports: Sequence[Report]) -> None:
+    if not reports:
+        raise AlertError(_l("An alert needs at least one report."))
+    for report in reports:
+        if report.status not in ("in_review", "approved"):
+            raise AlertError(
+                _l(
+                    "Report %(reference)s is %(status)s: only reports in review or approved "
+                    "can go into an alert.",
+                    reference=report.reference,
+                    status=moderation.STATUSES.get(report.status, report.status),
+                )
+            )
+        if not report.consent_publish_alert:
+            raise AlertError(
+                _l(
+                    "The victim of report %(reference)s did not consent to an alert.",
+                    reference=report.reference,
+                )
+            )
+
+
+def _fill(alert: Alert, parts: AlertParts, severity: str) -> None:
+    alert.violence_types = list(parts.violence_types)
+    alert.departments = list(dict.fromkeys(parts.departments))
+    alert.incident_date = parts.incident_date
+    alert.date_precision = parts.date_precision
+    alert.work_context = parts.work_context or None
+    alert.aggressor_description = {k: v for k, v in parts.description.items() if v}
+    alert.vehicle = {k: v for k, v in parts.vehicle.items() if v}
+    alert.severity = severity
+    alert.summary = (parts.summary or "").strip() or None
+    kept_rows = [row for row in alert.department_rows if row.department in alert.departments]
+    present = {row.department for row in kept_rows}
+    alert.department_rows = kept_rows + [
+        AlertDepartment(department=d) for d in alert.departments if d not in present
+    ]
+    wanted = {lang: text.strip() for lang, text in parts.translations.items() if text.strip()}
+    kept = []
+    for translation in alert.translations:
+        if translation.language in wanted:
+            translation.summary = wanted.pop(translation.language)
+            kept.append(translation)
+    alert.translations = kept + [AlertTranslation(language=k, summary=v) for k, v in wanted.items()]
+
+
+def compose(reports: Sequence[Report], actor, parts: AlertParts | None = None) -> Alert:
+    """A draft alert from reports (the moderator reviews it before publishing)."""
+    check_reports(reports)
+    parts = parts or parts_from_reports(reports)
+    severity, extra = validate_parts(parts)
+    alert = Alert(status="draft", created_by_id=getattr(actor, "id", None))
+    _fill(alert, parts, severity)
+    alert.report_links = [AlertReport(report=r) for r in reports]
+    _sync_identifiers(alert, _chosen_identifiers(reports, parts, extra))
+    alert.reports_count = len(reports)
+    alert.reference = next_reference("A")
+    db.session.add(alert)
+    db.session.flush()
+    audit.record("alert_drafted", alert, details={"reports": len(reports)})
+    return alert
+
+
+def _check_alert_version(alert: Alert, expected_version: int | None) -> None:
+    if expected_version is not None and alert.version_id != int(expected_version):
+        raise AlertChanged()
+
+
+def _flush() -> None:
+    from sqlalchemy.orm.exc import StaleDataError
+
+    try:
+        db.session.flush()
+    except StaleDataError:
+        db.session.rollback()
+        raise AlertChanged() from None
+
+
+def update_draft(
+    alert: Alert,
+    actor,
+    parts: AlertParts,
+    *,
+    expected_version: int | None = None,
+    reports: Sequence[Report] | None = None,
+) -> Alert:
+    """Change a draft's parts (and, optionally, the reports it is made from)."""
+    _check_alert_version(alert, expected_version)
+    if alert.status != "draft":
+        raise AlertError(_l("Only a draft can be edited; retract a published alert instead."))
+    reports = list(reports) if reports is not None else alert.reports
+    check_reports(reports)
+    severity, extra = validate_parts(parts)
+    _fill(alert, parts, severity)
+    links = [link for link in alert.report_links if link.report_id in {r.id for r in reports}]
+    linked = {link.report_id for link in links}
+    alert.report_links = links + [AlertReport(report=r) for r in reports if r.id not in linked]
+    wanted = _chosen_identifiers(reports, parts, extra)
+    for row in alert.identifiers:
+        if row.id in parts.kept_identifier_ids:
+            wanted.setdefault(
+                (row.kind, row.blind_index), (alert_identifier_value(row), row.platform)
+            )
+    _sync_identifiers(alert, wanted)
+    alert.reports_count = len(reports)
+    alert.updated_at = utcnow()  # bumps the version even when only child rows changed
+    audit.record("alert_draft_updated", alert, details={"reports": len(reports)})
+    _flush()
+    return alert
+
+
+def discard_draft(alert: Alert, actor, *, expected_version: int | None = None) -> None:
+    _check_alert_version(alert, expected_version)
+    if alert.status != "draft":
+        raise AlertError(_l("Only a draft can be discarded."))
+    audit.record("alert_draft_discarded", alert)
+    db.session.delete(alert)
+    _flush()
+
+
+def typed_identifiers(alert: Alert) -> list[AlertIdentifier]:
+    """A draft's identifiers that come from no report (typed by the moderator)."""
+    from_reports = {(i.kind, i.blind_index) for r in alert.reports for i in r.identifiers}
+    return [row for row in alert.identifiers if (row.kind, row.blind_index) not in from_reports]
+
+
+def selected_identifier_ids(alert: Alert) -> set[int]:
+    """The report identifiers a draft publishes (for ticking the composer's boxes)."""
+    published = {(i.kind, i.blind_index) for i in alert.identifiers}
+    return {
+        i.id for r in alert.reports for i in r.identifiers if (i.kind, i.blind_index) in published
+    }
+
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def content_of(alert: Alert) -> AlertContent:
+    """The alert's public fields, as the renderers (and the PDF) need them."""
+    shown = tuple(
+        (row.kind, identifiers.display(row.kind, alert_identifier_value(row)))
+        for row in alert.identifiers
+    )
+    summaries = {t.language: t.summary for t in alert.translations}
+    if alert.summary:
+        summaries["fr"] = alert.summary
+    return AlertContent(
+        reference=alert.reference,
+        severity=alert.severity,
+        violence_types=tuple(alert.violence_types or ()),
+        departments=tuple(alert.departments or ()),
+        incident_date=alert.incident_date,
+        date_precision=alert.date_precision,
+        work_context=alert.work_context,
+        description=dict(alert.aggressor_description or {}),
+        vehicle=dict(alert.vehicle or {}),
+        identifiers=shown,
+        summaries=summaries,
+        reports_count=alert.reports_count,
+        published_at=alert.published_at,
+    )
+
+
+def previews(alert: Alert) -> dict[str, RenderedAlert]:
+    content = content_of(alert)
+    return {language: render_alert(content, language) for language in alert_languages()}
+
+
+# --- publication ---------------------------------------------------------------------------
+
+
+def _fold(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _free_texts(alert: Alert) -> list[str]:
+    texts = [alert.summary or ""] + [t.summary for t in alert.translations]
+    texts += [str(alert.aggressor_description.get(k) or "") for k in DESCRIPTION_FREE_TEXT]
+    texts += [str(v or "") for v in (alert.vehicle or {}).values()]
+    return [t for t in texts if t]
+
+
+def _victim_details(report: Report) -> list[str]:
+    details = moderation.redacted_values(report)
+    for name in ("victim_pseudonym", "victim_phone", "victim_email"):
+        if getattr(report, f"{name}_sealed", None):
+            try:
+                details.append(getattr(report, name) or "")
+            except DecryptionError:
+                continue  # erased (crypto-shredded): nothing left that could leak
+    return [d for d in details if len(d.strip()) >= 3]
+
+
+def leaked_details(alert: Alert) -> list[str]:
+    """References of the reports whose redacted or declared victim details the alert repeats.
+
+    Names are compared without case or accents; phone-like details by their digits.
+    """
+    texts = _free_texts(alert)
+    folded = [_fold(t) for t in texts]
+    digits = [_digits(t) for t in texts]
+    leaks = []
+    for report in alert.reports:
+        for detail in _victim_details(report):
+            number = _digits(detail)
+            if len(number) >= 6 and any(number[-9:] in d for d in digits):
+                leaks.append(report.reference)
+                break
+            word = _fold(detail)
+            if not number and any(re.search(rf"(?<!\w){re.escape(word)}(?!\w)", f) for f in folded):
+                leaks.append(report.reference)
+                break
+    return leaks
+
+
+def publish(
+    alert: Alert, actor, *, expected_version: int | None = None, now: dt.datetime | None = None
+) -> Alert:
+    """Put a draft alert live, publish its reports and record that dispatch is due."""
+    now = now or utcnow()
+    _check_alert_version(alert, expected_version)
+    if alert.status != "draft":
+        raise AlertError(_l("This alert is not a draft: it cannot be published again."))
+    if not alert.reports:
+        raise AlertError(_l("An alert needs at least one report."))
+    for report in alert.reports:
+        if report.status != "approved":
+            raise AlertError(
+                _l(
+                    "Report %(reference)s must be approved before the alert is published.",
+                    reference=report.reference,
+                )
+            )
+        # Every report is checked first, so a refusal changes nothing.
+        moderation.check_allowed(report, "publish", actor, now)
+        moderation.check_publishable(report)
+    leaks = leaked_details(alert)
+    if leaks:
+        raise AlertError(
+            _l(
+                "The alert's text repeats a detail of the victim redacted in report "
+                "%(reference)s. Remove it before publishing.",
+                reference=", ".join(leaks),
+            )
+        )
+    for report in alert.reports:
+        moderation.perform(
+            report, "publish", actor, details={"alert": alert.reference}, alert=alert, now=now
+        )
+    alert.status = "published"
+    alert.published_at = now
+    alert.published_by_id = getattr(actor, "id", None)
+    alert.expires_at = add_months(now, expiry_months())
+    alert.dispatch_requested_at = now
+    alert.reports_count = len(alert.reports)
+    audit.record("alert_published", alert, details={"reports": alert.reports_count})
+    _flush()
+    # The outbox is written in the publication's transaction: published means queued.
+    from backoffice.services.dispatch import enqueue_alert
+
+    enqueue_alert(alert, now=now)
+    return alert
+
+
+def retract(
+    alert: Alert,
+    actor,
+    reason: str,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> Alert:
+    """Take a published alert down at once (feed and check); its reports are archived."""
+    now = now or utcnow()
+    _check_alert_version(alert, expected_version)
+    if alert.status != "published":
+        raise AlertError(_l("Only a published alert can be retracted."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise AlertError(
+            _l("Give a reason: it is kept with the alert."),
+            {"reason": [_l("Give a reason: it is kept with the alert.")]},
+        )
+    if len(reason) > moderation.REASON_MAX_LENGTH:
+        raise AlertError(_l("The reason is too long."), {"reason": [_l("The reason is too long.")]})
+    live = [report for report in alert.reports if report.status == "published"]
+    for report in live:
+        moderation.check_allowed(report, "retract", actor, now)
+    for report in alert.reports:
+        if report.status == "published":
+            moderation.perform(
+                report,
+                "retract",
+                actor,
+                reason=reason,
+                details={"alert": alert.reference},
+                alert=alert,
+                now=now,
+            )
+    alert.status = "retracted"
+    alert.retracted_at = now
+    alert.retracted_by_id = getattr(actor, "id", None)
+    alert.retraction_reason = reason
+    audit.record("alert_retracted", alert)
+    _flush()
+    return alert
+
+
+def expire_due_alerts(now: dt.datetime | None = None) -> int:
+    """Archive published alerts whose time is up (the ``expire_alerts`` job). Returns a count."""
+    now = now or utcnow()
+    due = list(
+        db.session.scalars(
+            select(Alert).where(Alert.status == "published", Alert.expires_at <= now)
+        )
+    )
+    for alert in due:
+        for report in alert.reports:
+            if report.status == "published":
+                moderation.perform(
+                    report, "expire", None, details={"alert": alert.reference}, alert=alert, now=now
+                )
+        alert.status = "archived"
+        alert.archived_at = now
+        audit.record("alert_expired", alert)
+    db.session.flush()
+    return len(due)
+
+
+# --- the public feed -----------------------------------------------------------------------
+
+
+def live_condition(now: dt.datetime):
+    return and_(
+        Alert.status == "published", or_(Alert.expires_at.is_(None), Alert.expires_at > now)
+    )
+
+
+def encode_cursor(alert: Alert) -> str:
+    raw = json.dumps([alert.published_at.isoformat(), alert.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
+    """Raises ValueError for anything that is not one of our cursors."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, identifier = json.loads(raw)
+        return dt.datetime.fromisoformat(moment), int(identifier)
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError("invalid cursor") from error
+
+
+def live_alerts(
+    *,
+    since: dt.datetime | None = None,
+    departments: Iterable[str] = (),
+    cursor: str | None = None,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[list[Alert], str | None]:
+    """Published, unexpired alerts, newest first, one page at a time (keyset cursor)."""
+    now = now or utcnow()
+    limit = limit or FEED_PAGE_SIZE
+    statement = select(Alert).where(live_condition(now))
+    if since is not None:
+        statement = statement.where(Alert.published_at >= since)
+    departments = [d for d in departments if d]
+    if departments:
+        statement = statement.where(
+            Alert.id.in_(
+                select(AlertDepartment.alert_id).where(AlertDepartment.department.in_(departments))
+            )
+        )
+    if cursor:
+        moment, identifier = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                Alert.published_at < moment,
+                and_(Alert.published_at == moment, Alert.id < identifier),
+            )
+        )
+    rows = list(
+        db.session.scalars(
+            statement.options(selectinload(Alert.identifiers), selectinload(Alert.translations))
+            .order_by(Alert.published_at.desc(), Alert.id.desc())
+            .limit(limit + 1)
+        )
+    )
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def iso_utc(moment: dt.datetime | None) -> str | None:
+    return moment.replace(microsecond=0).isoformat() + "Z" if moment else None
+
+
+def feed_item(alert: Alert, language: str) -> dict:
+    """One alert as ``GET /api/v1/alerts`` gives it (public fields only)."""
+    content = content_of(alert)
+    rendered = render_alert(content, language)
+    return {
+        "reference": alert.reference,
+        "published_at": iso_utc(alert.published_at),
+        "departments": list(content.departments),
+        "violence_types": list(content.violence_types),
+        "language": language,
+        "title": rendered.title,
+        "text": rendered.text,
+        "aggressor": {
+            "description": content.description,
+            "vehicle": content.vehicle,
+            "identifiers": [{"kind": k, "display": v} for k, v in content.identifiers],
+        },
+        "reports_count": alert.reports_count,
+    }
+
+
+def week_alerts(department: str, now: dt.datetime | None = None) -> list[Alert]:
+    """The live alerts of one department published in the last seven days, newest first."""
+    now = now or utcnow()
+    alerts, _cursor = live_alerts(
+        since=now - dt.timedelta(days=7), departments=[department], limit=500, now=now
+    )
+    return alerts
+
+
+def live_alert_by_reference(reference: str, now: dt.datetime | None = None) -> Alert | None:
+    return db.session.scalar(
+        select(Alert).where(Alert.reference == reference, live_condition(now or utcnow()))
+    )
+
+
+# --- the identifier check ------------------------------------------------------------------
+
+
+@dataclass
+class CheckMatch:
+    alert: str
+    published_at: dt.datetime
+    violence_types: list[str]
+    reports_count: int
+
+    def to_json(self) -> dict:
+        return {
+            "alert": self.alert,
+            "published_at": iso_utc(self.published_at),
+            "violence_types": list(self.violence_types),
+            "reports_count": self.reports_count,
+        }
+
+
+@dataclass
+class CheckResult:
+    kind: str
+    normalised: str
+    matches: list[CheckMatch]
+    # Back office only (moderators): reports carrying the identifier, whatever their status.
+    reports: list[Report] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "kind": self.kind,
+            "normalised": self.normalised,
+            "matches": [m.to_json() for m in self.matches],
+        }
+
+
+_CHECK_SQL = (
+    select(Alert.reference, Alert.published_at, Alert.violence_types, Alert.reports_count)
+    .join(AlertIdentifier, AlertIdentifier.alert_id == Alert.id)
+    .order_by(Alert.published_at.desc())
+)
+
+
+def normalise_for_check(value: object, kind: str | None) -> tuple[str, str]:
+    """(kind, normalised value); raises InvalidIdentifier (whose message names no value)."""
+    if not isinstance(value, str):
+        raise identifiers.InvalidIdentifier(kind, "The identifier must be text.", "invalid")
+    if len(value) > CHECK_VALUE_MAX_LENGTH:
+        raise identifiers.InvalidIdentifier(kind, "The identifier is too long.", "too_long")
+    kind = kind or identifiers.guess_kind(value)
+    return kind, identifiers.normalise(kind, value)
+
+
+def check_identifier(
+    value: object,
+    kind: str | None = None,
+    *,
+    source: str = "api",
+    api_client_id: int | None = None,
+    include_reports: bool = False,
+    now: dt.datetime | None = None,
+) -> CheckResult:
+    """Look an identifier up among published, unexpired alerts, and count the check.
+
+    ``include_reports`` (moderators in the back office only) adds every report carrying
+    the identifier, published or not. The caller commits; the value is never written
+    anywhere, only its kind and whether it matched are counted.
+    """
+    now = now or utcnow()
+    kind, normalised = normalise_for_check(value, kind)
+    index = keyring().blind_index(kind, normalised)
+    rows = db.session.execute(
+        _CHECK_SQL.where(
+            AlertIdentifier.kind == kind, AlertIdentifier.blind_index == index, live_condition(now)
+        )
+    ).all()
+    matches = [CheckMatch(*row) for row in rows]
+    result = CheckResult(kind=kind, normalised=normalised, matches=matches)
+    if include_reports:
+        # IN, not JOIN + DISTINCT: PostgreSQL cannot compare the JSON columns of a report.
+        naming = select(ReportIdentifier.report_id).where(
+            ReportIdentifier.kind == kind, ReportIdentifier.blind_index == index
+        )
+        result.reports = list(
+            db.session.scalars(
+                select(Report).where(Report.id.in_(naming)).order_by(Report.received_at.desc())
+            )
+        )
+    _count_check(kind, bool(matches), source, api_client_id or 0, now)
+    return result
+
+
+# Check counters are kept in memory and written every CHECK_COUNT_FLUSH_SECONDS: a write
+# and its commit on every check would cost more than the lookup itself (bench/check.py).
+# A crash loses at most that many seconds of counts, which statistics can afford.
+_check_counts: Counter = Counter()
+_check_counts_lock = threading.Lock()
+_check_counts_flushed = [time.monotonic()]
+
+
+def _flush_seconds() -> float:
+    if has_app_context():
+        return float(current_app.config.get("CHECK_COUNT_FLUSH_SECONDS", 10))
+    return 10.0
+
+
+def _count_check(kind: str, matched: bool, source: str, client_id: int, now: dt.datetime) -> None:
+    key = (now.date().replace(day=1), kind, matched, source, client_id)
+    with _check_counts_lock:
+        _check_counts[key] += 1
+        due = time.monotonic() - _check_counts_flushed[0] >= _flush_seconds()
+    if due:
+        flush_check_counts()
+
+
+def flush_check_counts() -> int:
+    """Add the counts kept in memory to ``identifier_checks`` (the caller commits)."""
+    with _check_counts_lock:
+        pending = dict(_check_counts)
+        _check_counts.clear()
+        _check_counts_flushed[0] = time.monotonic()
+    if not pending:
+        return 0
+    bind = db.session.get_bind()
+    if bind.dialect.name == "postgresql":
+        # A lost increment on a crash is harmless; waiting for the disk is not needed.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        insert = postgresql.insert
+    else:
+        insert = sqlite.insert
+    table = IdentifierCheck.__table__
+    for (month, kind, matched, source, client_id), count in sorted(pending.items()):
+        statement = insert(table).values(
+            month=month,
+            kind=kind,
+            matched=matched,
+            source=source,
+            api_client_id=client_id,
+            count=count,
+        )
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    table.c.month,
+                    table.c.kind,
+                    table.c.matched,
+                    table.c.source,
+                    table.c.api_client_id,
+                ],
+                set_={"count": table.c.count + count},
+            )
+        )
+    return sum(pending.values())
+
+
+def flush_check_counts_job() -> None:
+    """Scheduled: write this process's pending check counts."""
+    flush_check_counts()

@@ -1,0 +1,729 @@
+"""The moderators' pages: the queue, the report page, the alert composer, alerts, the check.
+
+Thin by design: every rule is in ``services/moderation.py`` (the lifecycle) and
+``services/alerts.py`` (composition, publication, the check); these views parse forms, call
+them, and show their refusals as messages in the moderator's language. Changes are POST
+forms with the CSRF token and the version the moderator saw; identifiers to check travel in
+POST bodies, never in URLs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+import backoffice.services.moderation_demo  # noqa: F401 - registers the demo seeder
+from backoffice.extensions import db
+from backoffice.models.alert import Alert, AlertDepartment, AlertReport
+from backoffice.models.base import utcnow
+from backoffice.models.report import DATE_PRECISIONS, Report
+from backoffice.security import (
+    ADMIN,
+    ALL,
+    COORDINATOR,
+    MODERATOR,
+    OUTREACH,
+    PARTNER_RELAY,
+    SOCIAL_WORKER,
+    user_has_role,
+)
+from backoffice.services import alerts, audit, intake, moderation
+from backoffice.services.alert_text import (
+    AGE_RANGE_LABELS,
+    BUILD_LABELS,
+    GENDER_LABELS,
+    HEIGHT_LABELS,
+    LANGUAGE_NAMES,
+)
+from backoffice.services.anonymise import PLACEHOLDERS
+from backoffice.services.identifiers import KINDS, InvalidIdentifier, display
+from backoffice.services.vocabulary import (
+    ALERT_LANGUAGES,
+    CHANNELS,
+    DEPARTMENTS,
+    IDENTIFIER_KINDS,
+    SEVERITIES,
+    VIOLENCE_TYPES,
+    WORK_CONTEXTS,
+    severity_for,
+)
+
+EVERY_ROLE = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+
+
+def _int(value, default: int | None = None) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _choice(value: str | None, choices) -> str | None:
+    return value if value in choices else None
+
+
+def _report_or_404(reference: str) -> Report:
+    report = db.session.scalar(select(Report).where(Report.reference == reference))
+    if report is None:
+        abort(404)
+    return report
+
+
+def _alert_or_404(reference: str) -> Alert:
+    alert = db.session.scalar(select(Alert).where(Alert.reference == reference))
+    if alert is None:
+        abort(404)
+    return alert
+
+
+def _refused(error: Exception) -> None:
+    db.session.rollback()
+    flash(str(getattr(error, "message", error)), "danger")
+
+
+def _vocabularies() -> dict:
+    return {
+        "statuses": moderation.STATUSES,
+        "violence_types": VIOLENCE_TYPES,
+        "severities": SEVERITIES,
+        "channels": CHANNELS,
+        "work_contexts": WORK_CONTEXTS,
+        "identifier_kinds": IDENTIFIER_KINDS,
+        "departments": DEPARTMENTS,
+        "alert_languages": ALERT_LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
+        "alert_statuses": alerts_statuses(),
+    }
+
+
+def waiting(since: dt.datetime | None, now: dt.datetime) -> str:
+    if since is None:
+        return ""
+    return format_timedelta(now - since, granularity="minute", threshold=1.5)
+
+
+# --- the queue and the report page -------------------------------------------------------------
+
+
+class ModerationView(BaseView):
+    """The moderation queue and the report page (Moderators only)."""
+
+    route_base = "/moderation"
+    default_view = "queue"
+    access = {MODERATOR: ALL}
+
+    @expose("/queue")
+    @has_access
+    def queue(self):
+        filters = moderation.QueueFilters(
+            status=request.args.get("status") or "open",
+            age=_choice(request.args.get("age"), moderation.AGE_FILTERS),
+            department=_choice(request.args.get("department"), DEPARTMENTS),
+            violence_type=_choice(request.args.get("violence_type"), VIOLENCE_TYPES),
+            severity=_choice(request.args.get("severity"), SEVERITIES),
+            language=_choice(request.args.get("language"), ALERT_LANGUAGES),
+            channel=_choice(request.args.get("channel"), CHANNELS),
+        )
+        if filters.status not in (*moderation.STATUSES, "open", "all"):
+            filters.status = "open"
+        page = moderation.queue(
+            filters,
+            page=_int(request.args.get("page"), 1) or 1,
+            page_size=current_app.config.get("MODERATION_PAGE_SIZE", 50),
+        )
+        return self.render_template(
+            "moderation/queue.html",
+            page=page,
+            filters=filters,
+            open_statuses=moderation.OPEN_STATUSES,
+            age_filters=moderation.AGE_FILTERS,
+            waiting=waiting,
+            **_vocabularies(),
+        )
+
+    @expose("/reports/<reference>")
+    @has_access
+    def report(self, reference: str):
+        report = _report_or_404(reference)
+        now = utcnow()
+        actor = g.user
+        audit.record("report_viewed", report)
+        context = {
+            "report": report,
+            "now": now,
+            "mine": moderation.holds_claim(report, actor, now),
+            "claim_live": moderation.claim_is_live(report, now),
+            "actions": [
+                t for t in moderation.available_transitions(report, actor, now) if not t.via_alert
+            ],
+            "segments": _segments(report.narrative, moderation.current_spans(report)),
+            "spans_json": json.dumps(moderation.current_spans(report)),
+            "proposal_count": len(moderation.proposal_spans(report)),
+            "placeholders": PLACEHOLDERS,
+            "identifiers": _identifier_rows(report),
+            "linked": moderation.linked_reports(report),
+            "history": moderation.history(report),
+            "event_labels": {
+                **{name: t.label for name, t in moderation.TRANSITIONS.items()},
+                "redaction_reviewed": _("Redaction reviewed"),
+                "merged_from": _("Another report was merged into this one"),
+            },
+            "alerts_of_report": _alerts_of(report),
+            "merge_candidates": [
+                r
+                for r, _kinds in moderation.linked_reports(report)
+                if r.status not in ("merged", "rejected")
+            ],
+            "waiting": waiting,
+        }
+        return self.render_template("moderation/report.html", **context, **_vocabularies())
+
+    @expose("/reports/<reference>/transition", methods=["POST"])
+    @has_access
+    def transition(self, reference: str):
+        report = _report_or_404(reference)
+        name = request.form.get("transition", "")
+        merge_into = None
+        if name == "merge":
+            target = request.form.get("merge_into", "").strip()
+            merge_into = db.session.scalar(select(Report).where(Report.reference == target))
+        try:
+            moderation.perform(
+                report,
+                name,
+                g.user,
+                expected_version=_int(request.form.get("version"), -1),
+                reason=request.form.get("reason"),
+                merge_into=merge_into,
+            )
+            db.session.commit()
+        except moderation.ModerationError as error:
+            _refused(error)
+            return redirect(url_for("ModerationView.report", reference=reference))
+        label = moderation.TRANSITIONS[name].label
+        flash(_("Done: %(action)s.", action=label), "success")
+        if name in ("release", "reject", "merge", "record_only", "request_info"):
+            return redirect(url_for("ModerationView.queue"))
+        return redirect(url_for("ModerationView.report", reference=reference))
+
+    @expose("/reports/<reference>/redaction", methods=["POST"])
+    @has_access
+    def redaction(self, reference: str):
+        report = _report_or_404(reference)
+        try:
+            spans = None
+            if request.form.get("decision") != "accept":
+                try:
+                    raw = json.loads(request.form.get("spans") or "[]")
+                except ValueError:
+                    raw = None
+                if not isinstance(raw, list):
+                    raise moderation.TransitionRefused(
+                        _("The redaction could not be read; reload the page.")
+                    )
+                spans = moderation.parse_spans(report.narrative, raw)
+            moderation.review_redaction(
+                report, g.user, spans, expected_version=_int(request.form.get("version"), -1)
+            )
+            db.session.commit()
+            flash(_("The redaction is reviewed."), "success")
+        except moderation.ModerationError as error:
+            _refused(error)
+        return redirect(url_for("ModerationView.report", reference=reference) + "#redaction")
+
+
+def _segments(text: str, spans: list[dict]) -> list[tuple[int, str, str | None]]:
+    """(start offset, piece of text, redaction type or None) covering the whole narrative."""
+    pieces, cursor = [], 0
+    for span in sorted(spans, key=lambda s: (s["start"], -s["end"])):
+        start, end = max(span["start"], cursor), span["end"]
+        if end <= start or end > len(text):
+            continue
+        if start > cursor:
+            pieces.append((cursor, text[cursor:start], None))
+        pieces.append((start, text[start:end], span["type"]))
+        cursor = end
+    if cursor < len(text):
+        pieces.append((cursor, text[cursor:], None))
+    return pieces
+
+
+def _identifier_rows(report: Report) -> list[dict]:
+    rows = []
+    for row in report.identifiers:
+        rows.append(
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "display": display(row.kind, intake.identifier_value(row)),
+                "platform": row.platform,
+                "others": len(intake.corroborating_reports(row)),
+            }
+        )
+    return rows
+
+
+def _alerts_of(report: Report) -> list[Alert]:
+    return list(
+        db.session.scalars(
+            select(Alert)
+            .join(AlertReport, AlertReport.alert_id == Alert.id)
+            .where(AlertReport.report_id == report.id)
+            .order_by(Alert.created_at)
+        )
+    )
+
+
+# --- the composer --------------------------------------------------------------------------
+
+
+def _split_codes(raw: str | None) -> list[str]:
+    return [
+        part.strip().upper()
+        for part in (raw or "").replace(";", ",").replace(" ", ",").split(",")
+        if part.strip()
+    ]
+
+
+def _date(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def parts_from_form(form) -> alerts.AlertParts:
+    """The composer form as AlertParts (validation is the service's)."""
+    description = {
+        "gender": form.get("gender") or None,
+        "age_range": form.get("age_range") or None,
+        "height": form.get("height") or None,
+        "build": form.get("build") or None,
+        "hair": (form.get("hair") or "").strip() or None,
+        "distinctive_signs": (form.get("distinctive_signs") or "").strip() or None,
+    }
+    languages = [
+        c.strip().lower()
+        for c in (form.get("languages") or "").replace(" ", ",").split(",")
+        if c.strip()
+    ]
+    if languages:
+        description["languages"] = languages
+    extra = []
+    for index in range(3):
+        kind, value = (
+            form.get(f"extra_kind_{index}"),
+            (form.get(f"extra_value_{index}") or "").strip(),
+        )
+        if value:
+            extra.append((kind if kind in KINDS else "pseudonym", value))
+    return alerts.AlertParts(
+        violence_types=[v for v in form.getlist("violence_types") if v],
+        departments=_split_codes(form.get("departments")),
+        incident_date=_date(form.get("incident_date")),
+        date_precision=form.get("date_precision") or "day",
+        work_context=form.get("work_context") or None,
+        description={k: v for k, v in description.items() if v},
+        vehicle={
+            k: (form.get(f"vehicle_{k}") or "").strip()
+            for k in alerts.VEHICLE_FIELDS
+            if (form.get(f"vehicle_{k}") or "").strip()
+        },
+        report_identifier_ids=[i for i in (_int(v) for v in form.getlist("identifiers")) if i],
+        kept_identifier_ids=[i for i in (_int(v) for v in form.getlist("keep_identifiers")) if i],
+        extra_identifiers=extra,
+        severity=form.get("severity") or None,
+        summary=form.get("summary") or "",
+        translations={
+            lang: form.get(f"summary_{lang}") or "" for lang in ALERT_LANGUAGES if lang != "fr"
+        },
+    )
+
+
+def _reports_by_reference(references: list[str]) -> list[Report]:
+    if not references:
+        return []
+    found = db.session.scalars(select(Report).where(Report.reference.in_(references))).all()
+    order = {ref: i for i, ref in enumerate(references)}
+    return sorted(found, key=lambda r: order[r.reference])
+
+
+def _candidates(reports: list[Report]) -> list[Report]:
+    """Reports that could join the alert: approved or in review, sharing an identifier."""
+    seen = {r.id for r in reports}
+    result = []
+    for report in reports:
+        for other, _kinds in moderation.linked_reports(report):
+            if (
+                other.id not in seen
+                and other.status in ("in_review", "approved")
+                and other.consent_publish_alert
+            ):
+                seen.add(other.id)
+                result.append(other)
+    return result
+
+
+class AlertComposerView(BaseView):
+    """Composing, publishing and retracting alerts (Moderators only)."""
+
+    route_base = "/composer"
+    default_view = "new"
+    access = {MODERATOR: ALL}
+
+    def _form(self, template_reports, parts, alert=None, errors=None, status=200):
+        reports = template_reports
+        identifiers = [(r, _identifier_rows(r)) for r in reports]
+        selected = set(parts.report_identifier_ids)
+        if alert is not None and not selected:
+            selected = alerts.selected_identifier_ids(alert)
+        context = {
+            "alert": alert,
+            "reports": reports,
+            "candidates": _candidates(reports),
+            "parts": parts,
+            "identifier_groups": identifiers,
+            "selected_identifiers": selected,
+            "typed_identifiers": [
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "display": display(row.kind, alerts.alert_identifier_value(row)),
+                }
+                for row in (alerts.typed_identifiers(alert) if alert is not None else [])
+            ],
+            "errors": errors or {},
+            "derived_severity": severity_for(parts.violence_types)
+            if parts.violence_types
+            else None,
+            "previews": alerts.previews(alert) if alert is not None else {},
+            "leaks": alerts.leaked_details(alert)
+            if alert is not None and alert.status == "draft"
+            else [],
+            "date_precisions": DATE_PRECISIONS,
+            "genders": GENDER_LABELS,
+            "age_ranges": AGE_RANGE_LABELS,
+            "heights": HEIGHT_LABELS,
+            "builds": BUILD_LABELS,
+            "kinds": KINDS,
+            **_vocabularies(),
+        }
+        return self.render_template("moderation/composer.html", **context), status
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        references = request.values.getlist("reports")
+        reports = _reports_by_reference(references)
+        if not reports:
+            waiting_reports = db.session.scalars(
+                select(Report)
+                .where(Report.status == "approved")
+                .order_by(Report.received_at)
+                .limit(200)
+            ).all()
+            return self.render_template(
+                "moderation/composer_pick.html", reports=waiting_reports, **_vocabularies()
+            )
+        if request.method == "GET":
+            try:
+                alerts.check_reports(reports)
+            except alerts.AlertError as error:
+                flash(str(error.message), "danger")
+                return redirect(url_for("AlertComposerView.new"))
+            return self._form(reports, alerts.parts_from_reports(reports))
+        parts = parts_from_form(request.form)
+        try:
+            alert = alerts.compose(reports, g.user, parts)
+            db.session.commit()
+        except alerts.AlertError as error:
+            _refused(error)
+            return self._form(reports, parts, errors=error.errors, status=422)
+        flash(
+            _(
+                "Draft %(reference)s saved. Check the previews, then publish.",
+                reference=alert.reference,
+            ),
+            "success",
+        )
+        return redirect(url_for("AlertComposerView.edit", reference=alert.reference))
+
+    @expose("/edit/<reference>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, reference: str):
+        alert = _alert_or_404(reference)
+        if request.method == "GET" or alert.status != "draft":
+            return self._form(alert.reports, alerts.parts_from_alert(alert), alert)
+        parts = parts_from_form(request.form)
+        reports = _reports_by_reference(request.form.getlist("reports")) or alert.reports
+        try:
+            alerts.update_draft(
+                alert,
+                g.user,
+                parts,
+                expected_version=_int(request.form.get("version"), -1),
+                reports=reports,
+            )
+            db.session.commit()
+        except (alerts.AlertError, moderation.ModerationError) as error:
+            _refused(error)
+            alert = _alert_or_404(reference)
+            return self._form(alert.reports, parts, alert, getattr(error, "errors", {}), 422)
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("AlertComposerView.edit", reference=reference) + "#previews")
+
+    @expose("/publish/<reference>", methods=["POST"])
+    @has_access
+    def publish(self, reference: str):
+        alert = _alert_or_404(reference)
+        try:
+            alerts.publish(alert, g.user, expected_version=_int(request.form.get("version"), -1))
+            db.session.commit()
+        except (alerts.AlertError, moderation.ModerationError) as error:
+            _refused(error)
+            return redirect(url_for("AlertComposerView.edit", reference=reference))
+        flash(_("Alert %(reference)s is published.", reference=reference), "success")
+        return redirect(url_for("AlertsView.show", reference=reference))
+
+    @expose("/retract/<reference>", methods=["POST"])
+    @has_access
+    def retract(self, reference: str):
+        alert = _alert_or_404(reference)
+        try:
+            alerts.retract(
+                alert,
+                g.user,
+                request.form.get("reason", ""),
+                expected_version=_int(request.form.get("version"), -1),
+            )
+            db.session.commit()
+            flash(_("Alert %(reference)s is retracted.", reference=reference), "success")
+        except (alerts.AlertError, moderation.ModerationError) as error:
+            _refused(error)
+        return redirect(url_for("AlertsView.show", reference=reference))
+
+    @expose("/discard/<reference>", methods=["POST"])
+    @has_access
+    def discard(self, reference: str):
+        alert = _alert_or_404(reference)
+        try:
+            alerts.discard_draft(
+                alert, g.user, expected_version=_int(request.form.get("version"), -1)
+            )
+            db.session.commit()
+            flash(_("Draft %(reference)s discarded.", reference=reference), "success")
+        except alerts.AlertError as error:
+            _refused(error)
+            return redirect(url_for("AlertComposerView.edit", reference=reference))
+        return redirect(url_for("AlertsView.list"))
+
+
+# --- alerts, for every role ------------------------------------------------------------------
+
+
+def _is_moderator() -> bool:
+    return user_has_role(MODERATOR)
+
+
+class AlertsView(BaseView):
+    """Alerts: published ones for every role (read, print); drafts and history for Moderators."""
+
+    route_base = "/alerts"
+    default_view = "list"
+    access = {role: ALL for role in EVERY_ROLE}
+
+    @expose("/list")
+    @has_access
+    def list(self):
+        statement = select(Alert).options(selectinload(Alert.translations))
+        status = request.args.get("status")
+        if _is_moderator():
+            if status in alerts_statuses():
+                statement = statement.where(Alert.status == status)
+        else:
+            status = "published"
+            statement = statement.where(alerts.live_condition(utcnow()))
+        department = _choice(request.args.get("department"), DEPARTMENTS)
+        if department:
+            statement = statement.where(
+                Alert.id.in_(
+                    select(AlertDepartment.alert_id).where(AlertDepartment.department == department)
+                )
+            )
+        rows = db.session.scalars(
+            statement.order_by(Alert.published_at.desc().nulls_first(), Alert.id.desc()).limit(200)
+        ).all()
+        return self.render_template(
+            "moderation/alerts.html",
+            alerts=rows,
+            status=status,
+            department=department,
+            moderator=_is_moderator(),
+            **_vocabularies(),
+        )
+
+    @expose("/show/<reference>")
+    @has_access
+    def show(self, reference: str):
+        alert = _visible_alert(reference)
+        lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
+        return self.render_template(
+            "moderation/alert.html",
+            alert=alert,
+            previews=alerts.previews(alert),
+            lang=lang,
+            moderator=_is_moderator(),
+            **_vocabularies(),
+        )
+
+    @expose("/sheet/<reference>")
+    @has_access
+    def sheet(self, reference: str):
+        from reports_pdf.alert_sheet import SheetError, published_sheet
+
+        lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
+        try:
+            pdf, _count = published_sheet(lang, reference=reference)
+        except SheetError:
+            abort(404)
+        return _pdf_response(pdf, f"{reference}-{lang}.pdf")
+
+    @expose("/week-sheet")
+    @has_access
+    def week_sheet(self):
+        from reports_pdf.alert_sheet import SheetError, published_sheet
+
+        department = _choice(request.args.get("department"), DEPARTMENTS)
+        lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
+        try:
+            pdf, _count = published_sheet(lang, department=department)
+        except SheetError:
+            flash(_("Choose a department for the week's sheet."), "warning")
+            return redirect(url_for("AlertsView.list"))
+        return _pdf_response(pdf, f"alerts-{department}-{lang}.pdf")
+
+
+def alerts_statuses() -> dict:
+    return {
+        "draft": _("Draft"),
+        "published": _("Published"),
+        "retracted": _("Retracted"),
+        "archived": _("Archived"),
+    }
+
+
+def _visible_alert(reference: str) -> Alert:
+    """Moderators see every alert; other roles only live published ones (404 otherwise)."""
+    if _is_moderator():
+        return _alert_or_404(reference)
+    alert = alerts.live_alert_by_reference(reference)
+    if alert is None:
+        abort(404)
+    return alert
+
+
+def _pdf_response(pdf: bytes, filename: str):
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+# --- the back-office check -------------------------------------------------------------------
+
+
+class IdentifierCheckView(BaseView):
+    """The identifier check for Moderators: published alerts, and every report (any status)."""
+
+    route_base = "/check"
+    default_view = "check"
+    access = {MODERATOR: ALL}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def check(self):
+        result, error, kind = None, None, request.form.get("kind") or None
+        if request.method == "POST":
+            try:
+                result = alerts.check_identifier(
+                    request.form.get("value", ""),
+                    _choice(kind, KINDS),
+                    source="backoffice",
+                    include_reports=True,
+                )
+                audit.record(
+                    "identifier_checked",
+                    object_type="Identifier",
+                    details={
+                        "kind": result.kind,
+                        "alerts": len(result.matches),
+                        "reports": len(result.reports),
+                    },
+                )
+                db.session.commit()
+            except InvalidIdentifier as invalid:
+                db.session.rollback()
+                error = _check_error(invalid)
+        return self.render_template(
+            "moderation/check.html",
+            result=result,
+            error=error,
+            kind=kind,
+            kinds=KINDS,
+            **_vocabularies(),
+        ), (422 if error else 200)
+
+
+def _check_error(invalid: InvalidIdentifier) -> str:
+    messages = {
+        "empty": _("Type the identifier to check."),
+        "too_short": _("This identifier is too short."),
+        "too_long": _("This identifier is too long."),
+        "letters": _("A phone number cannot contain letters."),
+        "unknown_kind": _("Unknown kind of identifier."),
+    }
+    return messages.get(invalid.reason) or _("This value is not a valid identifier of this kind.")
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view(
+        ModerationView,
+        "moderation_queue",
+        label=_l("Moderation queue"),
+        icon="fa-inbox",
+        category="Moderation",
+        category_label=_l("Moderation"),
+        category_icon="fa-gavel",
+    )
+    appbuilder.add_view(
+        AlertComposerView,
+        "compose_alert",
+        label=_l("Compose an alert"),
+        icon="fa-bullhorn",
+        category="Moderation",
+    )
+    appbuilder.add_view(
+        IdentifierCheckView,
+        "check_identifier",
+        label=_l("Check an identifier"),
+        icon="fa-search",
+        category="Moderation",
+    )
+    appbuilder.add_view(
+        AlertsView,
+        "alerts",
+        label=_l("Alerts"),
+        icon="fa-exclamation-triangle",
+        category="Alerts",
+        category_label=_l("Alerts"),
+        category_icon="fa-exclamation-triangle",
+    )

@@ -1,0 +1,331 @@
+"""Subscribers: co-opt, validate, pause, unsubscribe and import — and counts for the others.
+
+Who (DESIGN.md has no column for subscribers; decided here, tested in the access matrix):
+
+* SocialWorker and PartnerRelay manage the subscribers *their own organisation* co-opted:
+  partner associations co-opt the workers they know and validate their registrations, and
+  both roles are the partners' staff. Every query is scoped to the organisation in the
+  service call (``security.scoped``); a row loaded by id from another organisation is a 404.
+  Her number and address are shown on her page only (an audited decryption), never in lists.
+* Moderators, Coordinators and Admins see counts only (by status, language, channel and
+  department, cells under 5 suppressed): they need to know whom an alert will reach, not who.
+* Outreach volunteers have no access: they contact workers who are not registered.
+"""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+import backoffice.services.dispatch_demo  # noqa: F401 - registers the demo seeder
+from backoffice.extensions import db
+from backoffice.models.subscriber import (
+    CHANNELS,
+    DELIVERY_STATUSES,
+    SUBSCRIBER_STATUSES,
+    UNSUBSCRIBE_SOURCES,
+    Delivery,
+    Subscriber,
+)
+from backoffice.security import (
+    ADMIN,
+    ALL,
+    COORDINATOR,
+    MODERATOR,
+    PARTNER_RELAY,
+    SOCIAL_WORKER,
+    current_organisation_id,
+    require_same_organisation,
+    scoped,
+)
+from backoffice.services import audit, subscribers
+from backoffice.services.alert_text import LANGUAGE_NAMES
+from backoffice.services.vocabulary import ALERT_LANGUAGES
+
+PAGE_SIZE = 50
+ACTIONS = {
+    "validate": (subscribers.validate, _l("Registration validated: she will receive alerts.")),
+    "pause": (subscribers.pause, _l("Alerts paused.")),
+    "resume": (subscribers.resume, _l("Alerts resumed.")),
+}
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return max(1, int(value or default))
+    except ValueError:
+        return default
+
+
+def _form_values(subscriber: Subscriber | None = None) -> dict:
+    if request.method == "POST":
+        form = request.form
+        return {
+            "pseudonym": form.get("pseudonym", ""),
+            "phone": form.get("phone", ""),
+            "email": form.get("email", ""),
+            "language": form.get("language", "fr"),
+            "departments": form.get("departments", ""),
+            "all_departments": form.get("all_departments") == "on",
+            "validate_now": form.get("validate_now") == "on",
+        }
+    if subscriber is None:
+        return {"language": "fr", "departments": "", "all_departments": False}
+    contact = subscribers.contact_display(subscriber)
+    return {
+        "pseudonym": subscriber.pseudonym,
+        "phone": contact["phone"] or "",
+        "email": contact["email"] or "",
+        "language": subscriber.language,
+        "departments": " ".join(subscriber.departments),
+        "all_departments": subscriber.all_departments,
+    }
+
+
+def _vocabularies() -> dict:
+    from backoffice.views.deliveries import REASONS
+
+    return {
+        "reason_labels": REASONS,
+        "statuses": SUBSCRIBER_STATUSES,
+        "sources": UNSUBSCRIBE_SOURCES,
+        "channels": CHANNELS,
+        "delivery_statuses": DELIVERY_STATUSES,
+        "languages": ALERT_LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
+    }
+
+
+class SubscriberView(BaseView):
+    """My organisation's subscribers (SocialWorker, PartnerRelay)."""
+
+    route_base = "/subscribers"
+    default_view = "list"
+    base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
+    access = {SOCIAL_WORKER: ALL, PARTNER_RELAY: ALL}
+
+    def _get(self, subscriber_id: int) -> Subscriber:
+        subscriber = db.session.get(Subscriber, subscriber_id)
+        require_same_organisation(subscriber)
+        return subscriber
+
+    @expose("/")
+    @has_access
+    @permission_name("list")
+    def list(self):
+        status = request.args.get("status") or ""
+        query = (request.args.get("q") or "").strip()[:80]
+        page = _int(request.args.get("page"), 1)
+        statement = scoped(select(Subscriber), Subscriber)
+        if status in SUBSCRIBER_STATUSES:
+            statement = statement.where(Subscriber.status == status)
+        if query:
+            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
+        total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+        rows = db.session.scalars(
+            statement.options(selectinload(Subscriber.department_rows))
+            .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        ).all()
+        return self.render_template(
+            "subscribers/list.html",
+            rows=rows,
+            status=status,
+            query=query,
+            page=page,
+            pages=max(1, -(-total // PAGE_SIZE)),
+            total=total,
+            **_vocabularies(),
+        )
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    @permission_name("add")
+    def new(self):
+        values = _form_values()
+        errors: dict = {}
+        if request.method == "POST":
+            try:
+                subscriber = subscribers.register(
+                    values,
+                    current_organisation_id(),
+                    g.user,
+                    validate_now=values.get("validate_now", False),
+                )
+                db.session.commit()
+                flash(_("%(name)s is registered.", name=subscriber.pseudonym), "success")
+                return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+            except subscribers.SubscriberError as error:
+                db.session.rollback()
+                errors = error.errors
+                flash(str(error.message), "danger")
+        return self.render_template(
+            "subscribers/form.html",
+            values=values,
+            errors=errors,
+            subscriber=None,
+            **_vocabularies(),
+        )
+
+    @expose("/<int:subscriber_id>")
+    @has_access
+    @permission_name("show")
+    def show(self, subscriber_id: int):
+        subscriber = self._get(subscriber_id)
+        contact = subscribers.contact_display(subscriber)
+        audit.record("subscriber_viewed", subscriber)
+        deliveries = db.session.scalars(
+            select(Delivery)
+            .where(Delivery.subscriber_id == subscriber.id)
+            .options(selectinload(Delivery.alert))
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(20)
+        ).all()
+        return self.render_template(
+            "subscribers/show.html",
+            subscriber=subscriber,
+            contact=contact,
+            deliveries=deliveries,
+            **_vocabularies(),
+        )
+
+    @expose("/<int:subscriber_id>/edit", methods=["GET", "POST"])
+    @has_access
+    @permission_name("edit")
+    def edit(self, subscriber_id: int):
+        subscriber = self._get(subscriber_id)
+        if subscriber.status == "unsubscribed":
+            flash(_("She unsubscribed: register her again instead."), "warning")
+            return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+        values = _form_values(subscriber)
+        errors: dict = {}
+        if request.method == "POST":
+            try:
+                subscribers.update_details(subscriber, values, g.user)
+                db.session.commit()
+                flash(_("Changes saved."), "success")
+                return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+            except subscribers.SubscriberError as error:
+                db.session.rollback()
+                errors = error.errors
+                flash(str(error.message), "danger")
+        return self.render_template(
+            "subscribers/form.html",
+            values=values,
+            errors=errors,
+            subscriber=subscriber,
+            **_vocabularies(),
+        )
+
+    @expose("/<int:subscriber_id>/<any(validate, pause, resume):action>", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def change_status(self, subscriber_id: int, action: str):
+        subscriber = self._get(subscriber_id)
+        function, message = ACTIONS[action]
+        try:
+            function(subscriber, g.user)
+            db.session.commit()
+            flash(str(message), "success")
+        except subscribers.SubscriberError as error:
+            db.session.rollback()
+            flash(str(error.message), "warning")
+        return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+
+    @expose("/<int:subscriber_id>/unsubscribe", methods=["POST"])
+    @has_access
+    @permission_name("edit")
+    def unsubscribe(self, subscriber_id: int):
+        subscriber = self._get(subscriber_id)
+        if subscribers.unsubscribe(subscriber, "staff", g.user):
+            db.session.commit()
+            flash(
+                _("She is unsubscribed. Her number and address will be erased within a day."),
+                "success",
+            )
+        else:
+            flash(_("She had already unsubscribed."), "info")
+        return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+
+    @expose("/import", methods=["GET", "POST"])
+    @has_access
+    @permission_name("add")
+    def import_csv(self):
+        report = None
+        if request.method == "POST":
+            upload = request.files.get("file")
+            content = upload.read(subscribers.IMPORT_MAX_BYTES + 1) if upload else b""
+            if not content:
+                flash(_("Choose a CSV file."), "warning")
+            else:
+                report = subscribers.import_csv(
+                    content,
+                    current_organisation_id(),
+                    g.user,
+                    validate_now=request.form.get("validate_now") == "on",
+                )
+                if report.error:
+                    db.session.rollback()
+                    flash(report.error, "danger")
+                    report = None
+                else:
+                    db.session.commit()
+        return self.render_template("subscribers/import.html", report=report, **_vocabularies())
+
+
+class SubscriberCountsView(BaseView):
+    """How many workers alerts reach, without anyone's details (cells under 5 suppressed)."""
+
+    route_base = "/subscriber-counts"
+    default_view = "counts"
+    base_permissions = ["can_counts"]
+    access = {MODERATOR: ALL, COORDINATOR: ALL, ADMIN: ALL}
+
+    @expose("/")
+    @has_access
+    def counts(self):
+        return self.render_template(
+            "subscribers/counts.html", counts=subscribers.counts(), **_vocabularies()
+        )
+
+
+def register(appbuilder) -> None:
+    subscriber_view = appbuilder.add_view(
+        SubscriberView,
+        "subscribers",
+        label=_l("Subscribers"),
+        icon="fa-users",
+        category="Subscribers",
+        category_label=_l("Subscribers"),
+        category_icon="fa-mobile",
+    )
+    appbuilder.add_link(
+        "subscribers_new",
+        href="/subscribers/new",
+        label=_l("Register a subscriber"),
+        icon="fa-user-plus",
+        category="Subscribers",
+        baseview=subscriber_view,
+    )
+    appbuilder.add_link(
+        "subscribers_import",
+        href="/subscribers/import",
+        label=_l("Import subscribers (CSV)"),
+        icon="fa-upload",
+        category="Subscribers",
+        baseview=subscriber_view,
+    )
+    appbuilder.add_view(
+        SubscriberCountsView,
+        "subscriber_counts",
+        label=_l("Subscriber counts"),
+        icon="fa-bar-chart",
+        category="Subscribers",
+    )

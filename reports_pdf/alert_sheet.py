@@ -1,0 +1,152 @@
+"""The printable alert sheet: one alert, or a department's alerts of the week, in any alert
+language, for partners to relay on outreach rounds.
+
+Text comes from the alert renderer (``alert_text.render_alert``), so the sheet says exactly
+what the app and SMS say. Headings of the sheet itself use the same ``alerts`` catalogue.
+Chinese, Cyrillic and Arabic need their fonts (Debian's fonts-noto-cjk, fonts-noto-core,
+fonts-dejavu-core; ``make system-deps`` installs them); Arabic pages are laid out right to
+left.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Sequence
+
+from babel.dates import format_date
+
+from backoffice.services.alert_text import (
+    BABEL_LOCALES,
+    CHECK_HINT,
+    HEADING_ALERT,
+    HEADING_SUMMARY,
+    LABEL_DEPARTMENT,
+    LABEL_VALUE,
+    SUMMARY_FALLBACK,
+    AlertContent,
+    render_alert,
+    translations_for,
+)
+from backoffice.services.vocabulary import ALERT_LANGUAGES, RIGHT_TO_LEFT_LANGUAGES
+from reports_pdf import render_pdf
+
+
+def _is_left_to_right(value: str) -> bool:
+    """No right-to-left letter: a phone, plate, URL or French text inside an Arabic page.
+
+    Such values are laid out in their own left-to-right run, or "+33 6 12…" would show its
+    digit groups reversed.
+    """
+    return not any(unicodedata.bidirectional(char) in ("R", "AL") for char in value)
+
+
+def _rows(rows) -> list[dict]:
+    return [
+        {"label": label, "value": value, "ltr": _is_left_to_right(value)} for label, value in rows
+    ]
+
+
+def _alert_block(content: AlertContent, language: str) -> dict:
+    rendered = render_alert(content, language)
+    return {
+        "reference": content.reference,
+        "severity": content.severity,
+        "title": rendered.title,
+        "facts": _rows(rendered.sections[0][1]) if rendered.sections else [],
+        "sections": [
+            {"heading": heading, "rows": _rows(rows)} for heading, rows in rendered.sections[1:]
+        ],
+        "summary": rendered.summary,
+        "summary_is_fallback": rendered.summary_is_fallback,
+    }
+
+
+def sheet_context(
+    contents: Sequence[AlertContent],
+    language: str,
+    *,
+    department: str | None = None,
+    check_url: str | None = None,
+    today: dt.date | None = None,
+) -> dict:
+    """Primitive values only: what the template needs, nothing it could lazy-load."""
+    if language not in ALERT_LANGUAGES:
+        raise ValueError(f"{language!r} is not an alert language")
+    catalogue = translations_for(language)
+    today = today or dt.date.today()
+    locale = BABEL_LOCALES[language]
+    heading = catalogue.gettext(HEADING_ALERT)
+    if department:
+        label = catalogue.gettext(LABEL_DEPARTMENT)
+        heading = (
+            f"{heading} — {catalogue.gettext(LABEL_VALUE) % {'label': label, 'value': department}}"
+        )
+    week_start = today - dt.timedelta(days=7)
+    return {
+        "language": language,
+        "direction": "rtl" if language in RIGHT_TO_LEFT_LANGUAGES else "ltr",
+        "heading": heading,
+        "period": (
+            f"{format_date(week_start, 'medium', locale=locale)} – "
+            f"{format_date(today, 'medium', locale=locale)}"
+            if department
+            else format_date(today, "medium", locale=locale)
+        ),
+        "summary_heading": catalogue.gettext(HEADING_SUMMARY),
+        "fallback_note": catalogue.gettext(SUMMARY_FALLBACK),
+        "check_hint": catalogue.gettext(CHECK_HINT) % {"url": check_url} if check_url else "",
+        "alerts": [_alert_block(content, language) for content in contents],
+    }
+
+
+def build_alert_sheet(
+    contents: Sequence[AlertContent],
+    language: str,
+    *,
+    department: str | None = None,
+    check_url: str | None = None,
+) -> bytes:
+    """The PDF sheet of these alerts (already limited to published ones by the caller)."""
+    context = sheet_context(contents, language, department=department, check_url=check_url)
+    return render_pdf("alert_sheet.html", **context)
+
+
+class SheetError(ValueError):
+    """Nothing to print: unknown language, department or alert (a sentence for the user)."""
+
+
+def published_sheet(
+    language: str, *, department: str | None = None, reference: str | None = None
+) -> tuple[bytes, int]:
+    """(PDF, number of alerts) for one live alert or a department's week; published only."""
+    from flask import current_app
+
+    from backoffice.services import alerts, audit
+    from backoffice.services.vocabulary import DEPARTMENTS
+
+    if language not in ALERT_LANGUAGES:
+        raise SheetError(
+            f"Unknown alert language {language!r}; use one of {', '.join(ALERT_LANGUAGES)}."
+        )
+    if bool(department) == bool(reference):
+        raise SheetError("Give either --department or --reference.")
+    check_url = current_app.config.get("PUBLIC_BASE_URL")
+    if reference:
+        alert = alerts.live_alert_by_reference(reference)
+        if alert is None:
+            raise SheetError(f"No published alert {reference}.")
+        selected = [alert]
+    else:
+        if department not in DEPARTMENTS:
+            raise SheetError(f"Unknown department {department!r}.")
+        selected = alerts.week_alerts(department)
+    contents = [alerts.content_of(alert) for alert in selected]
+    audit.record(
+        "alert_sheet_printed",
+        object_type="Alert" if reference else "Department",
+        object_id=reference or department,
+        details={"lang": language, "alerts": len(contents)},
+    )
+    pdf = build_alert_sheet(contents, language, department=department, check_url=check_url)
+    return pdf, len(contents)
