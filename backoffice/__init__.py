@@ -16,6 +16,9 @@ from backoffice.extensions import csrf, db, migrate
 from config import ConfigurationError, build_config
 
 log = logging.getLogger(__name__)
+# FAB warns on every Time column it cannot filter on (at every start, for every view): the
+# columns are excluded from searches anyway, so the warning is noise.
+logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
