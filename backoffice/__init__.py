@@ -6,7 +6,7 @@ import logging
 import secrets
 from pathlib import Path
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_appbuilder import AppBuilder
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 # FAB warns on every Time column it cannot filter on (at every start, for every view): the
 # columns are excluded from searches anyway, so the warning is noise.
 logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
+
+
+def _redirect_was_asked(record: logging.LogRecord) -> bool:
+    """FAB reports an "invalid redirect" on every sign-in without a ``next`` (it checks "");
+    only a ``next`` actually given and refused is worth a warning."""
+    if not record.getMessage().startswith("Invalid redirect"):
+        return True
+    return not has_request_context() or bool(request.args.get("next"))
+
+
+logging.getLogger("flask_appbuilder.utils.base").addFilter(_redirect_was_asked)
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 

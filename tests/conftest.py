@@ -38,10 +38,15 @@ def _postgres_available() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> Iterator[str]:
+@contextlib.contextmanager
+def own_database(folder) -> Iterator[str]:
+    """The URL of a new empty database of the run's backend, dropped on the way out.
+
+    SQLite: a file in ``folder``. PostgreSQL: a database of its own, or a skip (a failure
+    in CI) when no server answers.
+    """
     if backend() == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        yield f"sqlite:///{folder / 'test.sqlite'}"
         return
     import psycopg
 
@@ -62,6 +67,12 @@ def database_url(tmp_path_factory) -> Iterator[str]:
             db.session.remove()
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    with own_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, or_, select, text
+from sqlalchemy import and_, bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -401,17 +401,24 @@ def _fill(alert: Alert, parts: AlertParts, severity: str) -> None:
     alert.translations = kept + [AlertTranslation(language=k, summary=v) for k, v in wanted.items()]
 
 
-def compose(reports: Sequence[Report], actor, parts: AlertParts | None = None) -> Alert:
+def compose(
+    reports: Sequence[Report],
+    actor,
+    parts: AlertParts | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> Alert:
     """A draft alert from reports (the moderator reviews it before publishing)."""
+    now = now or utcnow()
     check_reports(reports)
     parts = parts or parts_from_reports(reports)
     severity, extra = validate_parts(parts)
-    alert = Alert(status="draft", created_by_id=getattr(actor, "id", None))
+    alert = Alert(status="draft", created_by_id=getattr(actor, "id", None), created_at=now)
     _fill(alert, parts, severity)
-    alert.report_links = [AlertReport(report=r) for r in reports]
+    alert.report_links = [AlertReport(report=r, added_at=now) for r in reports]
     _sync_identifiers(alert, _chosen_identifiers(reports, parts, extra))
     alert.reports_count = len(reports)
-    alert.reference = next_reference("A")
+    alert.reference = next_reference("A", now)
     db.session.add(alert)
     db.session.flush()
     audit.record("alert_drafted", alert, details={"reports": len(reports)})
@@ -791,6 +798,60 @@ def live_alert_by_reference(reference: str, now: dt.datetime | None = None) -> A
     return db.session.scalar(
         select(Alert).where(Alert.reference == reference, live_condition(now or utcnow()))
     )
+
+
+# --- the back office's list ------------------------------------------------------------------
+
+
+@dataclass
+class AlertPage:
+    alerts: list[Alert]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def staff_alerts(
+    *,
+    live_only: bool,
+    status: str | None = None,
+    department: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    now: dt.datetime | None = None,
+) -> AlertPage:
+    """One page of alerts for the back office, drafts first, then newest first.
+
+    ``live_only`` (every role but Moderators) keeps published, unexpired alerts; otherwise
+    ``status``, when given, keeps that status only. A page past the end gives the last one.
+    """
+    statement = select(Alert)
+    if live_only:
+        statement = statement.where(live_condition(now or utcnow()))
+    elif status:
+        statement = statement.where(Alert.status == status)
+    if department:
+        statement = statement.where(
+            Alert.id.in_(
+                select(AlertDepartment.alert_id).where(AlertDepartment.department == department)
+            )
+        )
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    result = AlertPage([], total, 1, page_size)
+    result.page = min(max(1, page), result.pages)
+    result.alerts = list(
+        db.session.scalars(
+            statement.options(selectinload(Alert.translations))
+            .order_by(Alert.published_at.desc().nulls_first(), Alert.id.desc())
+            .limit(page_size)
+            .offset((result.page - 1) * page_size)
+        )
+    )
+    return result
 
 
 # --- the identifier check ------------------------------------------------------------------

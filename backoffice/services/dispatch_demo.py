@@ -20,6 +20,8 @@ from backoffice.models.subscriber import AlertDispatch, Delivery, Subscriber
 from backoffice.services import dispatch, subscribers
 from backoffice.services.demo import ACCEPTESS, AIDES, SEEDERS, DemoContext
 
+RESENT_WITHIN = dt.timedelta(days=7)
+
 # pseudonym, language, departments ("all" for all of France), SMS?, email?, status, organisation
 DEMO_SUBSCRIBERS = [
     ("Lila", "pt", "75 93", True, False, "active", AIDES),
@@ -105,11 +107,14 @@ def seed_dispatch(context: DemoContext) -> None:
         .where(Delivery.purpose == "welcome", Delivery.status == "queued")
         .values(status="sent", attempts=1, sent_at=now)
     )
+    # This week's alerts were published before the demo subscribers existed: fan them out
+    # again now that they do. Older ones stay as sent then (a new subscriber gets no backlog).
     published = db.session.scalars(
-        select(Alert).where(Alert.status == "published").order_by(Alert.published_at)
+        select(Alert)
+        .where(Alert.status == "published", Alert.published_at >= now - RESENT_WITHIN)
+        .order_by(Alert.published_at)
     ).all()
     for alert in published:
-        # Published before the demo subscribers existed: fan out again now that they do.
         has_rows = db.session.scalar(
             select(func.count(Delivery.id)).where(Delivery.alert_id == alert.id)
         )
@@ -121,7 +126,7 @@ def seed_dispatch(context: DemoContext) -> None:
     created = db.session.scalar(select(func.count(Subscriber.id))) - before
     context.lines.append(
         f"Demo subscribers: {created} registered; deliveries queued for "
-        f"{len(published)} published alerts (the latest are sent by the scheduler)."
+        f"this week's {len(published)} alerts (the latest are sent by the scheduler)."
     )
 
 

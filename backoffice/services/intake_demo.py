@@ -32,6 +32,11 @@ from backoffice.services.demo import AIDES, SEEDERS, DemoContext
 
 REPORT_COUNT = 200
 SEED = 2026
+HISTORY_DAYS = 730
+# Reports of the last days are the moderators' current work (the moderation demo leaves them
+# in the queue); the older ones were settled when they came. About one in five is recent.
+QUEUE_DAYS = 10
+RECENT_SHARE = 0.2
 
 # Departments weighted roughly like the programme's activity.
 DEPARTMENTS = (
@@ -334,7 +339,9 @@ def seed_reports(context: DemoContext) -> None:
     now = utcnow()
     for number in range(REPORT_COUNT):
         aggressor = rng.choice(recurring) if rng.random() < 0.35 else _aggressors(rng, used, 1)[0]
-        received = now - dt.timedelta(days=rng.uniform(0, 730), minutes=rng.randint(0, 600))
+        recent = rng.random() < RECENT_SHARE
+        days = rng.uniform(0, QUEUE_DAYS) if recent else rng.uniform(QUEUE_DAYS, HISTORY_DAYS)
+        received = now - dt.timedelta(days=days, minutes=rng.randint(0, 600))
         incident = (received - dt.timedelta(days=rng.choice([0, 0, 1, 1, 2, 3, 7, 14]))).date()
         body = _body(rng, aggressor, used, incident)
         filed_by = rng.choice(partner_users) if partner_users and rng.random() < 0.2 else None

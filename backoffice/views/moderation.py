@@ -19,11 +19,10 @@ from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 import backoffice.services.moderation_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
-from backoffice.models.alert import Alert, AlertDepartment, AlertReport
+from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.base import utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report
 from backoffice.security import (
@@ -544,30 +543,22 @@ class AlertsView(BaseView):
     @expose("/list")
     @has_access
     def list(self):
-        statement = select(Alert).options(selectinload(Alert.translations))
-        status = request.args.get("status")
-        if _is_moderator():
-            if status in alerts_statuses():
-                statement = statement.where(Alert.status == status)
-        else:
-            status = "published"
-            statement = statement.where(alerts.live_condition(utcnow()))
+        moderator = _is_moderator()
+        status = _choice(request.args.get("status"), alerts_statuses()) if moderator else None
         department = _choice(request.args.get("department"), DEPARTMENTS)
-        if department:
-            statement = statement.where(
-                Alert.id.in_(
-                    select(AlertDepartment.alert_id).where(AlertDepartment.department == department)
-                )
-            )
-        rows = db.session.scalars(
-            statement.order_by(Alert.published_at.desc().nulls_first(), Alert.id.desc()).limit(200)
-        ).all()
-        return self.render_template(
-            "moderation/alerts.html",
-            alerts=rows,
+        page = alerts.staff_alerts(
+            live_only=not moderator,
             status=status,
             department=department,
-            moderator=_is_moderator(),
+            page=_int(request.args.get("page"), 1) or 1,
+            page_size=current_app.config.get("MODERATION_PAGE_SIZE", 50),
+        )
+        return self.render_template(
+            "moderation/alerts.html",
+            page=page,
+            status=status or ("published" if not moderator else None),
+            department=department,
+            moderator=moderator,
             **_vocabularies(),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 import pytest
@@ -180,6 +181,21 @@ def test_outside_redirect_after_login_is_refused(app, fresh_user):
         headers={"Host": "evil.example"},
     )
     assert "evil.example" not in response.headers.get("Location", "")
+
+
+def test_a_refused_redirect_is_logged_but_a_plain_sign_in_is_not(app, fresh_user, caplog):
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="flask_appbuilder.utils.base"):
+        login(client, fresh_user, PASSWORD)
+    assert "Invalid redirect" not in caplog.text
+    other = app.test_client()
+    token = csrf_token(other, "/login/")
+    with caplog.at_level(logging.WARNING, logger="flask_appbuilder.utils.base"):
+        other.post(
+            "/login/?next=https://evil.example/",
+            data={"username": fresh_user, "password": PASSWORD, "csrf_token": token},
+        )
+    assert "Invalid redirect" in caplog.text
 
 
 def test_language_switch(client):

@@ -347,6 +347,32 @@ def test_other_roles_see_published_alerts_only(app, login_as):
     assert login_as("demo-moderator").get(f"/alerts/show/{draft}").status_code == 200
 
 
+def _listed(client, query: str) -> list[str]:
+    page = client.get(f"/alerts/list?{query}").get_data(as_text=True)
+    return re.findall(r">(A-\d{4}-\d{6})</a>", page)
+
+
+def test_the_alert_list_pages_through_every_alert(app, login_as, monkeypatch):
+    """Mayotte (976) is used by no other test: its alerts are exactly the ones made here."""
+    monkeypatch.setitem(app.config, "MODERATION_PAGE_SIZE", 2)
+    mayotte = {"incident": {"department": "976", "city": "Mamoudzou"}}
+    published = [_alert_of(app, _state(app, "published", **mayotte)) for _ in range(3)]
+    retracted = _alert_of(app, _state(app, "archived", **mayotte))
+    relay = login_as("demo-relay")
+    assert _listed(relay, "department=976") == [published[2], published[1]]
+    assert _listed(relay, "department=976&page=2") == [published[0]]
+    assert _listed(relay, "department=976&page=99") == [published[0]]
+    assert _listed(relay, "department=976&page=abc") == [published[2], published[1]]
+    first = relay.get("/alerts/list?department=976").get_data(as_text=True)
+    assert "3 alerts, newest first." in first and "Page 1 of 2" in first
+    assert "page=2" in first and "department=976" in first
+    assert retracted not in _listed(relay, "department=976&status=retracted")
+    moderator = login_as("demo-moderator")
+    assert _listed(moderator, "department=976&status=retracted") == [retracted]
+    everything = _listed(moderator, "department=976") + _listed(moderator, "department=976&page=2")
+    assert sorted(everything) == sorted([*published, retracted])
+
+
 def test_the_sheet_is_printed_for_published_alerts_only(app, login_as):
     published = _alert_of(app, _state(app, "published"))
     retracted_report = _state(app, "archived")
