@@ -93,6 +93,20 @@ def test_queue_filters(app, login_as, query, kept):
     assert (reference in html.get_data(as_text=True)) is kept
 
 
+def test_the_queue_pages_keep_their_filters(app, login_as, monkeypatch):
+    """Martinique (972) is used by no other moderation test."""
+    monkeypatch.setitem(app.config, "MODERATION_PAGE_SIZE", 2)
+    incident = {**payload()["incident"], "department": "972"}
+    made = [_state(app, "received", incident=incident) for _ in range(3)]
+    moderator = login_as("demo-moderator")
+    first = moderator.get("/moderation/queue?department=972").get_data(as_text=True)
+    assert "Page 1 of 2" in first
+    assert re.search(r'href="[^"]*page=2[^"]*department=972|department=972[^"]*page=2', first)
+    second = moderator.get("/moderation/queue?department=972&page=2").get_data(as_text=True)
+    shown = [r for r in made if r in first] + [r for r in made if r in second]
+    assert sorted(shown) == sorted(made)
+
+
 def test_bad_filters_are_ignored_not_errors(app, login_as):
     response = login_as("demo-moderator").get("/moderation/queue?status=bogus&page=x&age=99y")
     assert response.status_code == 200
