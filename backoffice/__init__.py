@@ -16,6 +16,7 @@ from backoffice.extensions import csrf, db, migrate
 from config import ConfigurationError, build_config
 
 log = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # FAB warns on every Time column it cannot filter on (at every start, for every view): the
 # columns are excluded from searches anyway, so the warning is noise.
 logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
@@ -30,7 +31,6 @@ def _redirect_was_asked(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("flask_appbuilder.utils.base").addFilter(_redirect_was_asked)
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def create_app(overrides: dict | None = None) -> Flask:

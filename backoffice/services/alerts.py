@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, func, or_, select, text
+from sqlalchemy import and_, bindparam, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -61,6 +61,7 @@ from backoffice.services.alert_text import (
 )
 from backoffice.services.confidential import keyring
 from backoffice.services.crypto import DecryptionError, associated_data
+from backoffice.services.paging import Page, paginate
 from backoffice.services.references import next_reference
 from backoffice.services.vocabulary import (
     ALERT_LANGUAGES,
@@ -705,6 +706,12 @@ def live_condition(now: dt.datetime):
     )
 
 
+def _in_departments(departments: Sequence[str]):
+    return Alert.id.in_(
+        select(AlertDepartment.alert_id).where(AlertDepartment.department.in_(departments))
+    )
+
+
 def encode_cursor(alert: Alert) -> str:
     raw = json.dumps([alert.published_at.isoformat(), alert.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
@@ -736,11 +743,7 @@ def live_alerts(
         statement = statement.where(Alert.published_at >= since)
     departments = [d for d in departments if d]
     if departments:
-        statement = statement.where(
-            Alert.id.in_(
-                select(AlertDepartment.alert_id).where(AlertDepartment.department.in_(departments))
-            )
-        )
+        statement = statement.where(_in_departments(departments))
     if cursor:
         moment, identifier = decode_cursor(cursor)
         statement = statement.where(
@@ -803,18 +806,6 @@ def live_alert_by_reference(reference: str, now: dt.datetime | None = None) -> A
 # --- the back office's list ------------------------------------------------------------------
 
 
-@dataclass
-class AlertPage:
-    alerts: list[Alert]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
-
-
 def staff_alerts(
     *,
     live_only: bool,
@@ -823,11 +814,11 @@ def staff_alerts(
     page: int = 1,
     page_size: int = 50,
     now: dt.datetime | None = None,
-) -> AlertPage:
+) -> Page:
     """One page of alerts for the back office, drafts first, then newest first.
 
     ``live_only`` (every role but Moderators) keeps published, unexpired alerts; otherwise
-    ``status``, when given, keeps that status only. A page past the end gives the last one.
+    ``status``, when given, keeps that status only.
     """
     statement = select(Alert)
     if live_only:
@@ -835,23 +826,9 @@ def staff_alerts(
     elif status:
         statement = statement.where(Alert.status == status)
     if department:
-        statement = statement.where(
-            Alert.id.in_(
-                select(AlertDepartment.alert_id).where(AlertDepartment.department == department)
-            )
-        )
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-    result = AlertPage([], total, 1, page_size)
-    result.page = min(max(1, page), result.pages)
-    result.alerts = list(
-        db.session.scalars(
-            statement.options(selectinload(Alert.translations))
-            .order_by(Alert.published_at.desc().nulls_first(), Alert.id.desc())
-            .limit(page_size)
-            .offset((result.page - 1) * page_size)
-        )
-    )
-    return result
+        statement = statement.where(_in_departments([department]))
+    ordered = statement.order_by(Alert.published_at.desc().nulls_first(), Alert.id.desc())
+    return paginate(ordered, page, page_size)
 
 
 # --- the identifier check ------------------------------------------------------------------

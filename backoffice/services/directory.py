@@ -53,6 +53,7 @@ from backoffice.services.directory_geography import (
     area_of_point,
     department_of_postcode,
 )
+from backoffice.services.paging import Page, paginate
 
 CSV_COLUMNS: tuple[str, ...] = (
     "code",
@@ -207,25 +208,8 @@ def structures_query(filters: DirectoryFilters) -> Select:
     return statement.order_by(Structure.department, Structure.city, Structure.name, Structure.id)
 
 
-@dataclass
-class Page:
-    items: list[Structure]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-
 def page_of(filters: DirectoryFilters, number: int = 1, size: int = PAGE_SIZE) -> Page:
-    statement = structures_query(filters)
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    pages = max(1, math.ceil((total or 0) / size))
-    number = min(max(1, number), pages)
-    items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
-    return Page(items=list(items), total=total or 0, number=number, size=size)
+    return paginate(structures_query(filters), number, size)
 
 
 def map_points(filters: DirectoryFilters) -> tuple[list[dict], int]:

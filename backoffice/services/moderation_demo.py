@@ -98,9 +98,8 @@ def _alert(group: list[Report], moderator, published: dt.datetime) -> Alert:
 
 
 def _settle(report: Report, moderator, step: str, when: dt.datetime) -> None:
-    moderation.perform(report, "claim", moderator, now=when)
-    reason = REJECTION_REASONS[report.id % len(REJECTION_REASONS)] if step == "reject" else None
-    moderation.perform(report, step, moderator, reason=reason, now=when)
+    _step(report, "claim", moderator, when)
+    _step(report, step, moderator, when)
 
 
 def _settle_history(moderator, cutoff: dt.datetime, rng: random.Random) -> dict[str, int]:
@@ -151,9 +150,8 @@ def _waiting_states(moderator, cutoff: dt.datetime, now: dt.datetime) -> dict[st
             for step in steps:
                 _step(report, step, moderator, now)
             counts[status] = counts.get(status, 0) + 1
-    for report in _waiting(since=cutoff, consent=False)[
-        :3
-    ]:  # she refused an alert: kept for follow-up
+    refused = _waiting(since=cutoff, consent=False)[:3]  # no alert wanted: kept for follow-up
+    for report in refused:
         _settle(report, moderator, "record_only", now)
         counts["recorded"] = counts.get("recorded", 0) + 1
     return counts
@@ -168,11 +166,15 @@ def _step(report: Report, step: str, moderator, now: dt.datetime) -> None:
         )
         moderation.perform(report, "merge", moderator, merge_into=target, now=now)
     else:
-        reason = {
-            "request_info": "Préciser la date et le lieu avec elle.",
-            "reject": "Doublon d'un signalement déjà traité par téléphone.",
-        }.get(step)
-        moderation.perform(report, step, moderator, reason=reason, now=now)
+        moderation.perform(report, step, moderator, reason=_reason(report, step), now=now)
+
+
+def _reason(report: Report, step: str) -> str | None:
+    if step == "reject":
+        return REJECTION_REASONS[report.id % len(REJECTION_REASONS)]
+    if step == "request_info":
+        return "Préciser la date et le lieu avec elle."
+    return None
 
 
 def seed_moderation(context: DemoContext) -> None:
