@@ -53,11 +53,11 @@ lint: $(VENV)/.dev
 test: $(VENV)/.dev translations system-deps lint test-sqlite test-postgresql
 
 test-sqlite: $(VENV)/.dev translations
-	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider
+	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -p no:randomly
 
 test-postgresql: $(VENV)/.dev translations
 	@if $(BIN)/python tests/postgres_available.py; then \
-	  TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider tests/integration tests/browser; \
+	  TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -p no:randomly tests/integration tests/browser; \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "PostgreSQL did not answer at 127.0.0.1:5432 and is mandatory in CI."; exit 1; \
 	else \

@@ -67,6 +67,9 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _install_request_hooks(app)
     _install_error_pages(app)
+    from backoffice.views import formatting
+
+    formatting.install(app)
     from backoffice.cli import register_commands
 
     register_commands(app)
@@ -116,7 +119,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def _install_request_hooks(app: Flask) -> None:
-    from backoffice.security import commit_pending_audit, enforce_absolute_timeout
+    from backoffice import transactions
+    from backoffice.security import enforce_absolute_timeout
 
     @app.before_request
     def _before() -> None:
@@ -129,7 +133,10 @@ def _install_request_hooks(app: Flask) -> None:
     @app.after_request
     def _headers(response):
         _security_headers(app, response)
-        return commit_pending_audit(response)
+        return response
+
+    # Registered last, so it runs first: a failed commit's error page still gets the headers.
+    transactions.install(app)
 
 
 def _security_headers(app: Flask, response) -> None:
@@ -162,9 +169,13 @@ def _security_headers(app: Flask, response) -> None:
 
 def _install_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
+    from werkzeug.exceptions import NotFound
 
+    from backoffice.security import OutOfScope
     from backoffice.views.errors import render_error
 
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, render_error)
     app.register_error_handler(CSRFError, render_error)
+    # A row outside the actor's organisation answers exactly like a row that does not exist.
+    app.register_error_handler(OutOfScope, lambda _error: render_error(NotFound()))

@@ -7,22 +7,26 @@
 * FAB's admin role is a technical "Superuser" that nobody holds, because FAB grants that role
   every permission of every view, reports and case notes included. The Admin of DESIGN.md
   manages accounts, organisations and API clients, and reads no confidential data.
-* The organisation boundary is ``current_organisation_id()``: ``scoped()`` adds it to service
-  queries and ``ScopedModelView`` (views/base.py) to every FAB list, show, edit, delete,
-  action and related-field query.
+* The organisation boundary is one rule, ``scope_condition``: services use ``scoped`` and
+  ``scoped_get``, FAB views ``ScopedModelView`` (views/base.py), on every list, show, edit,
+  delete, search, action and related-field query.
+* Rules ask for capabilities (``can``), never for role names; ``CAPABILITIES`` says which role
+  grants which, and ``roles sync`` stores them with the views' permissions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
-from flask import abort, current_app, g, has_request_context, session
+from flask import current_app, g, has_request_context, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, login_user
-from sqlalchemy import Select
+from sqlalchemy import Select, false, select
 
+from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.user import StaffUser, new_session_token
 from backoffice.services import audit
@@ -74,6 +78,11 @@ class BackofficeSecurityManager(SecurityManager):
         self.userdbmodelview = StaffUserView
         self.authdbview = TwoStepAuthDBView
         super().__init__(appbuilder)
+        from backoffice.views.base import Interface
+
+        # FAB's own account views flush too: the request commits once, with their audit.
+        self.userdbmodelview.datamodel = Interface(self.user_model)
+        self.rolemodelview.datamodel = Interface(self.role_model)
 
     # -- sessions ------------------------------------------------------------------------
     def load_user(self, pk):
@@ -95,32 +104,7 @@ class BackofficeSecurityManager(SecurityManager):
         """
         if not has_request_context() or not getattr(user, "is_authenticated", False):
             return super()._has_view_access(user, permission_name, view_name)
-        cache = g.get("_permission_cache")
-        if cache is None or cache[0] != user.id:
-            cache = g._permission_cache = (user.id, self._permissions_of(user))
-        return (permission_name, view_name) in cache[1]
-
-    def _permissions_of(self, user) -> set[tuple[str, str]]:
-        from flask_appbuilder.security.sqla.models import (
-            Permission,
-            PermissionView,
-            ViewMenu,
-            assoc_permissionview_role,
-        )
-        from sqlalchemy import select
-
-        role_ids = [role.id for role in self.get_user_roles(user)]
-        rows = self.session.execute(
-            select(Permission.name, ViewMenu.name)
-            .join(PermissionView, PermissionView.permission_id == Permission.id)
-            .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
-            .join(
-                assoc_permissionview_role,
-                assoc_permissionview_role.c.permission_view_id == PermissionView.id,
-            )
-            .where(assoc_permissionview_role.c.role_id.in_(role_ids))
-        )
-        return {(permission, view) for permission, view in rows}
+        return (permission_name, view_name) in permissions_of(user)
 
     def end_all_sessions(self, user: StaffUser) -> None:
         user.session_token = new_session_token()
@@ -178,9 +162,120 @@ def unlock(user: StaffUser) -> None:
     audit.record("account_unlocked", object_type="User", object_id=user.id)
 
 
+# -- capabilities: what rules ask for ------------------------------------------------------
+# Rules never test role names: they ask ``can(capability)``. Roles are data that grant
+# capabilities (stored as FAB permissions on the ``Capabilities`` view menu and synced by
+# ``roles sync`` with the views' own permissions), as Superset's security manager does.
+CAPABILITY_MENU = "Capabilities"
+CAPABILITIES: dict[str, tuple[str, ...]] = {
+    # Statistics of every organisation (aggregated only) / of one's own organisation.
+    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR),
+    "read_own_statistics": (SOCIAL_WORKER,),
+    "build_funder_report": (COORDINATOR,),
+    # May be assigned cases, and receives the cases' digests and notices.
+    "hold_cases": (SOCIAL_WORKER,),
+    # Runs outreach rounds (may own a round).
+    "run_outreach": (OUTREACH,),
+    # Reviews reports and publishes alerts.
+    "moderate": (MODERATOR,),
+}
+
+
+def permissions_of(user) -> set[tuple[str, str]]:
+    """(permission, view menu) pairs the user's roles grant, read once per request."""
+    if user is None or not getattr(user, "is_authenticated", True):
+        return set()
+    if has_request_context():
+        cache = g.get("_permission_cache")
+        if cache is not None and cache[0] == user.id:
+            return cache[1]
+    granted = _query_permissions([role.id for role in user.roles])
+    if has_request_context():
+        g._permission_cache = (user.id, granted)
+    return granted
+
+
+def _query_permissions(role_ids: list[int]) -> set[tuple[str, str]]:
+    from flask_appbuilder.security.sqla.models import (
+        Permission,
+        PermissionView,
+        ViewMenu,
+        assoc_permissionview_role,
+    )
+
+    if not role_ids:
+        return set()
+    rows = db.session.execute(
+        select(Permission.name, ViewMenu.name)
+        .join(PermissionView, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .join(
+            assoc_permissionview_role,
+            assoc_permissionview_role.c.permission_view_id == PermissionView.id,
+        )
+        .where(assoc_permissionview_role.c.role_id.in_(role_ids))
+    )
+    return {(permission, view) for permission, view in rows}
+
+
+def can(capability: str, actor=None) -> bool:
+    """Whether the actor (default: the signed-in user) has the capability."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}")
+    actor = actor if actor is not None else current_user_or_none()
+    return (capability, CAPABILITY_MENU) in permissions_of(actor)
+
+
+def holders(capability: str, organisation_id: int | None = None) -> Select:
+    """A select of the active staff users who have the capability (in one organisation)."""
+    from flask_appbuilder.security.sqla.models import (
+        Permission,
+        PermissionView,
+        ViewMenu,
+        assoc_permissionview_role,
+        assoc_user_role,
+    )
+
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}")
+    granted_roles = (
+        select(assoc_permissionview_role.c.role_id)
+        .join(PermissionView, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+        .join(Permission, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .where(Permission.name == capability, ViewMenu.name == CAPABILITY_MENU)
+    )
+    users_with_role = select(assoc_user_role.c.user_id).where(
+        assoc_user_role.c.role_id.in_(granted_roles)
+    )
+    statement = select(StaffUser).where(
+        StaffUser.active.is_(True), StaffUser.id.in_(users_with_role)
+    )
+    if organisation_id is not None:
+        statement = statement.where(StaffUser.organisation_id == organisation_id)
+    return statement.order_by(StaffUser.first_name, StaffUser.last_name, StaffUser.id)
+
+
 # -- the organisation boundary ------------------------------------------------------------
-class NoOrganisation(PermissionError):
-    """A user without an organisation asked for organisation-owned data."""
+# One rule for every path: a row of an organisation-owned model is visible to an actor of the
+# same organisation, and to nobody else; an actor without an organisation sees no such row.
+# Services use ``scoped`` / ``scoped_get``; FAB views extend ``ScopedModelView`` (views/base.py),
+# whose filter applies the same rule.
+
+
+@dataclass(frozen=True)
+class OrganisationActor:
+    """A job, a command or a test acting for one organisation (``acting_for``)."""
+
+    organisation_id: int
+
+
+def acting_for(organisation_id: int) -> OrganisationActor:
+    return OrganisationActor(organisation_id)
+
+
+class OutOfScope(LookupError):
+    """The row does not exist for this actor (absent, or another organisation's): a 404."""
 
 
 def current_user_or_none() -> StaffUser | None:
@@ -188,35 +283,51 @@ def current_user_or_none() -> StaffUser | None:
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
-def current_organisation_id() -> int:
-    """The organisation every query for owned rows is limited to.
+def organisation_of(actor=None) -> int | None:
+    """The organisation an actor acts for, or None.
 
-    Called by FAB's ``FilterEqualFunction`` on every query; a user with no organisation
-    gets -1, which matches no row, rather than every row.
+    An actor is a staff user (default: the signed-in one), an ``OrganisationActor``, or a row
+    of an organisation-owned model (to follow that row's scope, e.g. a round's contacts).
     """
-    user = current_user_or_none()
-    organisation_id = getattr(user, "organisation_id", None)
-    return organisation_id if organisation_id is not None else -1
+    actor = actor if actor is not None else current_user_or_none()
+    return getattr(actor, "organisation_id", None)
 
 
-def scoped(statement: Select, model, organisation_id: int | None = None) -> Select:
-    """Limit a select on an organisation-owned model to one organisation (default: mine)."""
-    if not getattr(model, "__organisation_owned__", False):
-        raise TypeError(f"{model.__name__} is not organisation-owned")
+def scope_condition(model, actor=None):
+    """The WHERE clause limiting ``model`` to the actor's organisation (false without one).
+
+    For organisation-owned models, and for staff users (the colleagues of one's team).
+    """
+    if not hasattr(model, "organisation_id"):
+        raise TypeError(f"{model.__name__} has no organisation")
+    organisation_id = organisation_of(actor)
     if organisation_id is None:
-        organisation_id = current_organisation_id()
-    return statement.where(model.organisation_id == organisation_id)
+        return false()
+    return model.organisation_id == organisation_id
 
 
-def require_same_organisation(row) -> None:
-    """404 when a row loaded by id belongs to another organisation (actions, custom pages)."""
-    if row is None or row.organisation_id != current_organisation_id():
-        abort(404)
+def scoped(statement: Select, model, actor=None) -> Select:
+    """Limit a select on an organisation-owned model to the actor's organisation."""
+    return statement.where(scope_condition(model, actor))
 
 
-def user_has_role(*names: str) -> bool:
-    user = current_user_or_none()
-    return user is not None and user.has_role(*names)
+def scoped_query(model, actor=None) -> Select:
+    """``select(model)`` limited to the actor's organisation."""
+    return scoped(select(model), model, actor)
+
+
+def scoped_get(model, row_id, actor=None, *, options=()):
+    """The row ``row_id`` of ``model`` if the actor's organisation owns it; ``OutOfScope``
+    otherwise (answered as 404, the same as a row that does not exist)."""
+    try:
+        row_id = int(row_id)
+    except (TypeError, ValueError):
+        raise OutOfScope(model.__name__) from None
+    statement = scoped_query(model, actor).where(model.id == row_id)
+    row = db.session.scalar(statement.options(*options))
+    if row is None:
+        raise OutOfScope(model.__name__)
+    return row
 
 
 # -- roles and permissions ------------------------------------------------------------------
@@ -236,6 +347,9 @@ def declared_access(appbuilder) -> dict[str, dict[str, set[str]]]:
             for role in ROLES:
                 grants[role].setdefault(name, set()).update(set(SELF_SERVICE[name]) & available)
     _grant_menus(appbuilder, grants)
+    for capability, roles in CAPABILITIES.items():
+        for role in roles:
+            grants[role].setdefault(CAPABILITY_MENU, set()).add(capability)
     return grants
 
 
@@ -288,19 +402,6 @@ def sync_roles(appbuilder) -> None:
     sm.add_role(SUPERUSER)
     sm.add_role(current_app.config.get("AUTH_ROLE_PUBLIC", "Public"))
     sm.session.commit()
-
-
-def commit_pending_audit(response):
-    """Commit audit events written by read-only requests (views that never commit)."""
-    if getattr(g, "audit_pending", False) and response.status_code < 500:
-        from backoffice.extensions import db
-
-        try:
-            db.session.commit()
-        except Exception:  # the response must not leak the failure; the log says it
-            log.exception("Could not commit audit events")
-            db.session.rollback()
-    return response
 
 
 def enforce_absolute_timeout() -> None:

@@ -2,8 +2,8 @@
 
 Callers name an action and an object (type and id or reference), never a personal value:
 ``details`` holds codes and counts only. Events join the caller's transaction, so an action
-that is rolled back leaves no event claiming it happened; read-only pages commit their
-events at the end of the request (see ``backoffice.security.commit_pending_audit``).
+that is rolled back leaves no event claiming it happened, and a read whose event cannot be
+committed is not served (``backoffice.transactions``).
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ def record(
     )
     event.seal = compute_seal(event)
     db.session.add(event)
-    if has_request_context():
-        g.audit_pending = True
     return event
 
 
@@ -100,8 +98,6 @@ def record_decryptions(records: list, field: str) -> None:
     if rows:
         # The table, not the mapped class: a plain executemany, without the ORM bulk path.
         db.session.execute(insert(AuditEvent.__table__), rows)
-        if has_request_context():
-            g.audit_pending = True
 
 
 def compute_seal(event: AuditEvent) -> str | None:

@@ -259,7 +259,7 @@ class BatchCheck:
         return [line for line in self.lines if line.status == STATUS_NEW]
 
 
-def check_batch(text: str, organisation_id: int | None = None) -> BatchCheck:
+def check_batch(text: str, actor=None) -> BatchCheck:
     """For each pasted line: new, already contacted (when, which session, which team),
     repeated within the paste, or unusable (with the reason).
 
@@ -281,7 +281,7 @@ def check_batch(text: str, organisation_id: int | None = None) -> BatchCheck:
                 first_line_of[key] = item.number
                 line.status = STATUS_NEW
         lines.append(line)
-    previous = _previous_contacts(set(first_line_of), organisation_id)
+    previous = _previous_contacts(set(first_line_of), actor)
     for line in lines:
         if line.status == STATUS_NEW and (line.kind, line.blind_index) in previous:
             line.status = STATUS_KNOWN
@@ -289,9 +289,7 @@ def check_batch(text: str, organisation_id: int | None = None) -> BatchCheck:
     return BatchCheck(lines=lines)
 
 
-def _previous_contacts(
-    keys: set[tuple[str, str]], organisation_id: int | None
-) -> dict[tuple[str, str], PreviousContact]:
+def _previous_contacts(keys: set[tuple[str, str]], actor) -> dict[tuple[str, str], PreviousContact]:
     if not keys:
         return {}
     statement = (
@@ -309,7 +307,7 @@ def _previous_contacts(
             OutreachContact.blind_index.in_({index for _, index in keys}),
         )
     )
-    rows = db.session.execute(scoped(statement, OutreachContact, organisation_id)).all()
+    rows = db.session.execute(scoped(statement, OutreachContact, actor)).all()
     teams = _team_labels({row[3] for row in rows})
     found = {}
     for contact_id, kind, index, session_id, session_date, status in rows:
@@ -415,7 +413,7 @@ def add_contacts(
     require_open(session)
     platform = _platform_or_none(platform_id)
     language = _language_or_none(language)
-    checked = check_batch(text, session.organisation_id)
+    checked = check_batch(text, session)
     result = AddResult(already_known=checked.counts[STATUS_KNOWN])
     now = utcnow()
     for line in checked.new_lines:
@@ -469,14 +467,14 @@ def session_contacts(session: OutreachSession) -> list[OutreachContact]:
         .options(selectinload(OutreachContact.outcomes), selectinload(OutreachContact.platform))
         .order_by(OutreachContact.contacted_at, OutreachContact.id)
     )
-    return list(db.session.scalars(scoped(statement, OutreachContact, session.organisation_id)))
+    return list(db.session.scalars(scoped(statement, OutreachContact, session)))
 
 
 def get_contact(session: OutreachSession, contact_id: int) -> OutreachContact:
     statement = select(OutreachContact).where(
         OutreachContact.id == contact_id, OutreachContact.session_id == session.id
     )
-    contact = db.session.scalar(scoped(statement, OutreachContact, session.organisation_id))
+    contact = db.session.scalar(scoped(statement, OutreachContact, session))
     if contact is None:
         raise NotInScope("contact")
     return contact
@@ -617,7 +615,7 @@ def log_outcomes(
     statement = select(OutreachContact).where(
         OutreachContact.id.in_(wanted), OutreachContact.session_id == session.id
     )
-    contacts = list(db.session.scalars(scoped(statement, OutreachContact, session.organisation_id)))
+    contacts = list(db.session.scalars(scoped(statement, OutreachContact, session)))
     if len(contacts) != len(wanted):
         raise NotInScope("contact")
     outcomes = [
@@ -640,9 +638,9 @@ def log_outcomes(
     return outcomes
 
 
-def get_outcome(outcome_id: int, organisation_id: int | None = None) -> ContactOutcome:
+def get_outcome(outcome_id: int, actor=None) -> ContactOutcome:
     statement = select(ContactOutcome).where(ContactOutcome.id == outcome_id)
-    outcome = db.session.scalar(scoped(statement, ContactOutcome, organisation_id))
+    outcome = db.session.scalar(scoped(statement, ContactOutcome, actor))
     if outcome is None:
         raise NotInScope("outcome")
     return outcome
@@ -731,9 +729,9 @@ def ensure_templates(organisation_id: int) -> int:
     return len(missing)
 
 
-def organisation_templates(organisation_id: int | None = None) -> list[MessageTemplate]:
+def organisation_templates(actor=None) -> list[MessageTemplate]:
     statement = select(MessageTemplate).order_by(MessageTemplate.purpose, MessageTemplate.language)
-    templates = list(db.session.scalars(scoped(statement, MessageTemplate, organisation_id)))
+    templates = list(db.session.scalars(scoped(statement, MessageTemplate, actor)))
     order = {purpose: rank for rank, purpose in enumerate(MESSAGE_PURPOSES)}
     languages = {lang: rank for rank, lang in enumerate(ALERT_LANGUAGES)}
     return sorted(
@@ -791,9 +789,9 @@ def update_template(template: MessageTemplate, text: str, user: StaffUser | None
     )
 
 
-def get_template(template_id: int, organisation_id: int | None = None) -> MessageTemplate:
+def get_template(template_id: int, actor=None) -> MessageTemplate:
     statement = select(MessageTemplate).where(MessageTemplate.id == template_id)
-    template = db.session.scalar(scoped(statement, MessageTemplate, organisation_id))
+    template = db.session.scalar(scoped(statement, MessageTemplate, actor))
     if template is None:
         raise NotInScope("template")
     return template

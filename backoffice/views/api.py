@@ -297,7 +297,6 @@ def submit_report() -> Response:
                 return replay
             db.session.commit()
             continue
-        g.audit_pending = False
         return json_response(body, 201)
     # Two key collisions in a row: the database is in an unexpected state; nothing is stored.
     raise ApiError(

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from flask import g
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from backoffice.extensions import db
 from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
 from backoffice.services import api_keys, audit
-from backoffice.views.base import BackofficeModelView
+from backoffice.views.base import BackofficeModelView, Interface
 
 
 class ApiClientView(BackofficeModelView):
     route_base = "/api-clients"
-    datamodel = SQLAInterface(ApiClient)
+    datamodel = Interface(ApiClient)
     access = {ADMIN: ALL}
     list_title = _l("API clients")
     show_title = _l("API client")

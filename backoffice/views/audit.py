@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from backoffice.models.audit import AuditEvent
 from backoffice.security import ADMIN, COORDINATOR, READ
-from backoffice.views.base import BackofficeModelView
+from backoffice.views.base import BackofficeModelView, Interface
 
 
 class AuditEventView(BackofficeModelView):
     route_base = "/audit"
-    datamodel = SQLAInterface(AuditEvent)
+    datamodel = Interface(AuditEvent)
     access = {ADMIN: READ, COORDINATOR: READ}
     base_permissions = ["can_list", "can_show"]
     list_title = show_title = _l("Audit trail")

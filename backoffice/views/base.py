@@ -1,15 +1,71 @@
-"""View base classes that carry the access rules, so that a new view cannot forget them."""
+"""View base classes that carry the access and transaction rules, so a new view cannot
+forget them.
+
+* ``Interface`` is FAB's ``SQLAInterface`` that flushes instead of committing: the request
+  commits once (``backoffice.transactions``), with the audit events the hooks wrote.
+* ``BackofficeModelView`` re-applies ``base_filters`` to FAB's action routes, and rolls the
+  request back when one of its hooks fails (FAB flashes the error and redirects, which would
+  otherwise commit what the form had already written on the row).
+* ``ScopedModelView`` limits every path to the actor's organisation with the same rule as
+  ``security.scoped``.
+"""
 
 from __future__ import annotations
 
-from flask import abort
+import functools
+
+from flask import abort, request
 from flask_appbuilder import ModelView
 from flask_appbuilder.actions import action  # noqa: F401 - re-exported for views
-from flask_appbuilder.models.sqla.filters import FilterEqualFunction
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access  # noqa: F401
 from flask_appbuilder.views import expose  # noqa: F401
+from sqlalchemy.exc import SQLAlchemyError
 
-from backoffice.security import current_organisation_id
+from backoffice import transactions
+from backoffice.extensions import db
+from backoffice.security import organisation_of, scope_condition
+
+
+class Interface(SQLAInterface):
+    """FAB's data interface, flushing only: the request owns the commit."""
+
+    def add(self, item, commit: bool = True) -> None:
+        self._flush(lambda: self.session.add(item))
+
+    def edit(self, item, commit: bool = True) -> None:
+        self._flush(lambda: self.session.merge(item))
+
+    def delete(self, item, commit: bool = True) -> None:
+        self._flush(lambda: self.session.delete(item))
+
+    def delete_all(self, items) -> None:
+        self._flush(lambda: [self.session.delete(item) for item in items])
+
+    def _flush(self, change) -> None:
+        try:
+            change()
+            self.session.flush()
+        except SQLAlchemyError:
+            transactions.doom()
+            db.session.rollback()
+            raise
+
+
+_HOOKS = ("pre_add", "post_add", "pre_update", "post_update", "pre_delete", "post_delete")
+
+
+def _dooming(hook):
+    @functools.wraps(hook)
+    def wrapper(self, item):
+        try:
+            return hook(self, item)
+        except Exception:
+            transactions.doom()
+            raise
+
+    return wrapper
 
 
 class BackofficeModelView(ModelView):
@@ -20,6 +76,12 @@ class BackofficeModelView(ModelView):
     """
 
     access: dict = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _HOOKS:
+            if name in cls.__dict__:
+                setattr(cls, name, _dooming(cls.__dict__[name]))
 
     def _get_filtered(self, pk):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
@@ -32,11 +94,19 @@ class BackofficeModelView(ModelView):
         return super().action(name, pk)
 
     def action_post(self):
-        from flask import request
-
         for pk in request.form.getlist("rowid"):
             self._get_filtered(pk)
         return super().action_post()
+
+
+class FilterInMyOrganisation(BaseFilter):
+    """FAB's form of ``security.scope_condition``: my organisation's rows, or none."""
+
+    name = "In my organisation"
+    arg_name = "in_my_organisation"
+
+    def apply(self, query, value):
+        return query.filter(scope_condition(self.model))
 
 
 class ScopedModelView(BackofficeModelView):
@@ -51,15 +121,22 @@ class ScopedModelView(BackofficeModelView):
         if not getattr(model, "__organisation_owned__", False):
             raise TypeError(f"{model.__name__} is not organisation-owned")
         self.base_filters = [
-            ["organisation_id", FilterEqualFunction, current_organisation_id],
+            ["organisation_id", FilterInMyOrganisation, None],
             *(type(self).base_filters or []),
         ]
         super().__init__(**kwargs)
 
     def pre_add(self, item) -> None:
-        item.organisation_id = current_organisation_id()
+        item.organisation_id = _my_organisation()
         super().pre_add(item)
 
     def pre_update(self, item) -> None:
-        item.organisation_id = current_organisation_id()
+        item.organisation_id = _my_organisation()
         super().pre_update(item)
+
+
+def _my_organisation() -> int:
+    organisation_id = organisation_of()
+    if organisation_id is None:
+        abort(403)
+    return organisation_id

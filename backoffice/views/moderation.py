@@ -33,7 +33,7 @@ from backoffice.security import (
     OUTREACH,
     PARTNER_RELAY,
     SOCIAL_WORKER,
-    user_has_role,
+    can,
 )
 from backoffice.services import alerts, audit, intake, moderation
 from backoffice.services.alert_text import (
@@ -530,7 +530,7 @@ class AlertComposerView(BaseView):
 
 
 def _is_moderator() -> bool:
-    return user_has_role(MODERATOR)
+    return can("moderate")
 
 
 class AlertsView(BaseView):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SelectMultipleField
 
@@ -11,12 +10,12 @@ from backoffice.models.organisation import ORGANISATION_KINDS, Organisation
 from backoffice.security import ADMIN, ALL, COORDINATOR, READ
 from backoffice.services import audit
 from backoffice.services.vocabulary import DEPARTMENTS
-from backoffice.views.base import BackofficeModelView
+from backoffice.views.base import BackofficeModelView, Interface
 
 
 class OrganisationView(BackofficeModelView):
     route_base = "/organisations"
-    datamodel = SQLAInterface(Organisation)
+    datamodel = Interface(Organisation)
     access = {ADMIN: ALL, COORDINATOR: READ}
     list_title = _l("Partner associations")
     show_title = _l("Partner association")

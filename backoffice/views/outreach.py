@@ -24,8 +24,7 @@ import datetime as dt
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView
-from flask_appbuilder.models.sqla.filters import FilterEqual, FilterEqualFunction
-from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -45,7 +44,7 @@ from backoffice.models.outreach import (
     OutreachSession,
     Platform,
 )
-from backoffice.security import ADMIN, ALL, OUTREACH, current_organisation_id, scoped
+from backoffice.security import ADMIN, ALL, OUTREACH, organisation_of, scoped
 from backoffice.services import audit
 from backoffice.services import outreach as service
 from backoffice.services.vocabulary import (
@@ -53,7 +52,14 @@ from backoffice.services.vocabulary import (
     DEPARTMENTS,
     RIGHT_TO_LEFT_LANGUAGES,
 )
-from backoffice.views.base import BackofficeModelView, ScopedModelView, expose, has_access
+from backoffice.views.base import (
+    BackofficeModelView,
+    FilterInMyOrganisation,
+    Interface,
+    ScopedModelView,
+    expose,
+    has_access,
+)
 
 LANGUAGE_NAMES = {
     "fr": "Français",
@@ -67,7 +73,7 @@ LANGUAGE_NAMES = {
     "uk": "Українська",
     "ar": "العربية",
 }
-_MY_ORGANISATION = [["organisation_id", FilterEqualFunction, current_organisation_id]]
+_MY_ORGANISATION = [["organisation_id", FilterInMyOrganisation, None]]
 _TEAM_CHOICES = [*_MY_ORGANISATION, ["active", FilterEqual, True]]
 _ACTIVE_PLATFORMS = [["active", FilterEqual, True]]
 
@@ -114,7 +120,7 @@ def _not_far_in_future(_form, field) -> None:
 
 class OutreachSessionView(ScopedModelView):
     route_base = "/outreach/sessions"
-    datamodel = SQLAInterface(OutreachSession)
+    datamodel = Interface(OutreachSession)
     access = {OUTREACH: ALL}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     exclude_route_methods = {"delete", "download", "action", "action_post"}
@@ -252,7 +258,7 @@ class OutreachSessionView(ScopedModelView):
                 "language": t.language,
                 "text": service.render_text(t.text, values),
             }
-            for t in service.organisation_templates(organisation_id)
+            for t in service.organisation_templates()
         ]
         page = self.render_template(
             "outreach/session.html",
@@ -479,13 +485,13 @@ class MessageTemplateView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        organisation_id = current_organisation_id()
+        organisation_id = organisation_of()
         service.ensure_templates(organisation_id)
         language = request.args.get("lang")
         language = language if language in ALERT_LANGUAGES else None
         values = service.placeholder_values()
         rows = []
-        for template in service.organisation_templates(organisation_id):
+        for template in service.organisation_templates():
             if language and template.language != language:
                 continue
             text = service.render_text(template.text, values)
@@ -535,7 +541,7 @@ class MessageTemplateView(BaseView):
 
 class PlatformView(BackofficeModelView):
     route_base = "/outreach/platforms"
-    datamodel = SQLAInterface(Platform)
+    datamodel = Interface(Platform)
     access = {OUTREACH: ALL}
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     exclude_route_methods = {"delete", "download", "action", "action_post"}
@@ -588,7 +594,7 @@ class OutreachLeadView(BackofficeModelView):
     """Admins grant or withdraw the Outreach lead marker; they cannot edit texts themselves."""
 
     route_base = "/outreach/leads"
-    datamodel = SQLAInterface(OutreachLead)
+    datamodel = Interface(OutreachLead)
     access = {ADMIN: ALL}
     base_permissions = ["can_list", "can_add", "can_delete"]
     exclude_route_methods = {"show", "edit", "download", "action", "action_post"}
@@ -655,9 +661,7 @@ class OutreachFiguresView(BaseView):
         if department not in (None, *DEPARTMENTS):
             flash(_("Unknown department."), "warning")
             department = None
-        rows = service.monthly_figures(
-            start, _month_end(end_month), current_organisation_id(), department
-        )
+        rows = service.monthly_figures(start, _month_end(end_month), organisation_of(), department)
         totals = {name: sum(row[name] for row in rows) for name in service.FIGURE_COLUMNS}
         return self.render_template(
             "outreach/figures.html",

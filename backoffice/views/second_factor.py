@@ -50,6 +50,12 @@ class TwoStepAuthDBView(AuthDBView):
             return redirect(url_for(f"{type(self).__name__}.second_step"))
         return response
 
+    @expose("/logout/", methods=["POST"])
+    def logout(self):
+        """A POST with the CSRF token (the global CSRF protection checks it): a link from
+        another site cannot sign anyone out."""
+        return super().logout()
+
     @expose("/login/code", methods=["GET", "POST"])
     def second_step(self):
         user_id = session.get("second_factor_user")

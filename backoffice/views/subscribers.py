@@ -39,9 +39,9 @@ from backoffice.security import (
     MODERATOR,
     PARTNER_RELAY,
     SOCIAL_WORKER,
-    current_organisation_id,
-    require_same_organisation,
+    organisation_of,
     scoped,
+    scoped_get,
 )
 from backoffice.services import audit, subscribers
 from backoffice.services.alert_text import LANGUAGE_NAMES
@@ -110,9 +110,7 @@ class SubscriberView(BaseView):
     access = {SOCIAL_WORKER: ALL, PARTNER_RELAY: ALL}
 
     def _get(self, subscriber_id: int) -> Subscriber:
-        subscriber = db.session.get(Subscriber, subscriber_id)
-        require_same_organisation(subscriber)
-        return subscriber
+        return scoped_get(Subscriber, subscriber_id)
 
     @expose("/")
     @has_access
@@ -155,7 +153,7 @@ class SubscriberView(BaseView):
             try:
                 subscriber = subscribers.register(
                     values,
-                    current_organisation_id(),
+                    organisation_of(),
                     g.user,
                     validate_now=values.get("validate_now", False),
                 )
@@ -267,7 +265,7 @@ class SubscriberView(BaseView):
             else:
                 report = subscribers.import_csv(
                     content,
-                    current_organisation_id(),
+                    organisation_of(),
                     g.user,
                     validate_now=request.form.get("validate_now") == "on",
                 )

@@ -39,7 +39,7 @@ def test_a_volunteer_checks_adds_and_logs_a_round(app, page):
     page.fill("input[name=city]", "Toulouse")
     page.select_option("select[name=department]", "31")
     with page.expect_navigation():
-        page.locator("form button[type=submit], form input[type=submit]").first.click()
+        page.locator("form:has(input[name=city]) [type=submit]").first.click()
     assert "/outreach/sessions/show/" in page.url
 
     paste = "\n".join(

@@ -76,6 +76,16 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "FunderReportView": ("/statistics/reports/", {"Coordinator", "Moderator", "Admin"}),
 }
 
+# Capabilities the rules ask for (``security.can``) -> the roles that have them.
+CAPABILITIES: dict[str, set[str]] = {
+    "read_all_statistics": {"Admin", "Moderator", "Coordinator"},
+    "read_own_statistics": {"SocialWorker"},
+    "build_funder_report": {"Coordinator"},
+    "hold_cases": {"SocialWorker"},
+    "run_outreach": {"Outreach"},
+    "moderate": {"Moderator"},
+}
+
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
 # valid key may send (None for GET). A route of the API blueprint without a line here fails
 # test_every_route_belongs_to_a_decided_view_or_is_static.
@@ -189,11 +199,29 @@ def test_roles_hold_no_permission_outside_the_decisions(app, who):
     with app.app_context():
         role = app.appbuilder.sm.find_role(who)
         granted_views = {
-            pv.view_menu.name for pv in role.permissions if pv.permission.name != "menu_access"
+            pv.view_menu.name
+            for pv in role.permissions
+            if pv.permission.name != "menu_access" and pv.view_menu.name != "Capabilities"
         }
     allowed = {name for name, (_url, roles) in EXPECTED.items() if who in roles}
     self_service = {"UserDBModelView", "UserInfoEditView", "ResetMyPasswordView"}
     assert granted_views <= allowed | self_service, granted_views - allowed - self_service
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_roles_have_exactly_the_decided_capabilities(app, who):
+    with app.app_context():
+        role = app.appbuilder.sm.find_role(who)
+        granted = {
+            pv.permission.name for pv in role.permissions if pv.view_menu.name == "Capabilities"
+        }
+    assert granted == {name for name, roles in CAPABILITIES.items() if who in roles}
+
+
+def test_every_capability_has_a_decision(app):
+    from backoffice.security import CAPABILITIES as DECLARED
+
+    assert set(DECLARED) == set(CAPABILITIES)
 
 
 def test_nobody_holds_the_superuser_role(app):

@@ -74,10 +74,23 @@ def test_logout_ends_the_session_on_the_server(app, fresh_user):
     client = app.test_client()
     login(client, fresh_user, PASSWORD)
     stolen_cookie = client.get_cookie("backoffice_session").value
-    client.get("/logout/")
+    assert client.get("/logout/").status_code == 405  # a link from anywhere cannot sign out
+    assert replay_is_signed_in(app, stolen_cookie)
+    client.post("/logout/", data={"csrf_token": csrf_token(client, "/users/userinfo/")})
+    assert not replay_is_signed_in(app, stolen_cookie)
+
+
+def replay_is_signed_in(app, cookie: str) -> bool:
     replay = app.test_client()
-    replay.set_cookie("backoffice_session", stolen_cookie)
-    assert replay.get("/users/userinfo/").status_code == 302
+    replay.set_cookie("backoffice_session", cookie)
+    return replay.get("/users/userinfo/").status_code == 200
+
+
+def test_logout_without_csrf_token_is_refused(app, fresh_user):
+    client = app.test_client()
+    login(client, fresh_user, PASSWORD)
+    assert client.post("/logout/").status_code == 400
+    assert client.get("/users/userinfo/").status_code == 200
 
 
 def test_deactivation_ends_sessions(app, fresh_user):
@@ -115,7 +128,6 @@ def test_weak_passwords_are_refused_with_a_message(app, fresh_user, weak):
         data={"password": weak, "conf_password": weak, "csrf_token": token},
     )
     assert response.status_code == 200  # the form again, with the reason
-    client.get("/logout/")
     assert login(app.test_client(), fresh_user, PASSWORD).status_code == 302
     assert "/login" not in login(app.test_client(), fresh_user, PASSWORD).headers["Location"]
 

@@ -115,7 +115,7 @@ def aides(app):
         report = make_report(pseudonym=unique("Secretpseudo"))
         routed = cases.route_report(report.id, actor.organisation_id, user("demo-moderator"))
         db.session.commit()
-        with app.test_request_context():
+        with app.test_request_context(method="POST"):
             reason = str(ERASURE_REASONS["person_request"])
         return {
             "ids": {

@@ -114,7 +114,7 @@ def test_time_left_is_computed_and_described(app_context):
     deadline = dt.datetime(2026, 1, 12, 21, 30)
     left = cases.time_left(deadline, now=dt.datetime(2026, 1, 11, 14, 10))
     assert left == dt.timedelta(hours=31, minutes=20)
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         assert cases.describe_time_left(left) in ("31 h 20 min left", "31 h 20 min restantes")
         passed = cases.describe_time_left(
             cases.time_left(deadline, deadline + dt.timedelta(hours=3))
@@ -235,7 +235,7 @@ def test_only_the_author_edits_a_note_and_only_for_a_short_while(app_context):
     correction = cases.add_note(case, "En fait jeudi.", colleague, corrects=note)
     db.session.commit()
     assert correction.corrects_id == note.id
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         g.user = author
         views = cases.read_notes(case, author)
     assert [v.text for v in views] == ["Rendez-vous mercredi."]
@@ -276,7 +276,7 @@ def test_reading_notes_audits_each_note_once_per_request_and_unwraps_the_key_onc
     original = keyring.unwrap
     keyring.unwrap = lambda wrapped: unwraps.append(1) or original(wrapped)
     try:
-        with app_context.test_request_context():
+        with app_context.test_request_context(method="POST"):
             g.user = actor
             case = db.session.get(Case, case.id)
             first = cases.read_notes(case, actor)
@@ -435,7 +435,7 @@ def test_erasure_needs_the_reason_typed_and_destroys_every_confidential_field(ap
     db.session.rollback()
     assert case.erased_at is None and cases.read_note(note) == "Très confidentiel."
 
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         label = str(cases.ERASURE_REASONS["person_request"])
         cases.erase_case(case, "person_request", "  " + label.upper() + " ", actor)
     db.session.commit()
@@ -506,7 +506,7 @@ def test_export_holds_no_personal_data(app_context):
     case = open_case(contact=Contact(name=name, phone=phone, email="nadia@example.org"))
     cases.add_note(case, "Contenu de note exporté ?", user(AIDES_WORKER))
     db.session.commit()
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         text = "".join(
             cases.export_csv(case.organisation_id, cases.CaseFilters(), user(AIDES_WORKER))
         )
@@ -605,7 +605,7 @@ def test_a_closed_case_takes_a_first_contact_before_its_closure_and_an_erased_on
     assert cases.first_contact_delay(case) == dt.timedelta(days=1)
 
     erased = open_case()
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         label = str(cases.ERASURE_REASONS["entered_by_mistake"])
         cases.erase_case(erased, "entered_by_mistake", label, actor)
     db.session.commit()
@@ -639,7 +639,7 @@ def test_the_export_gives_the_first_contact_date_and_delay(app_context):
     cases.record_first_contact(case, user(AIDES_WORKER))
     waiting = open_case()
     db.session.commit()
-    with app_context.test_request_context():
+    with app_context.test_request_context(method="POST"):
         text = "".join(
             cases.export_csv(case.organisation_id, cases.CaseFilters(), user(AIDES_WORKER))
         )

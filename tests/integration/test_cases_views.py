@@ -199,7 +199,7 @@ def test_erasing_through_the_page_needs_the_typed_reason(app, login_as):
     assert page.status_code == 200 and "alert-danger" in page.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Case, case_id).erased_at is None
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         label = str(ERASURE_REASONS["person_request"])
     response = client.post(
         f"/cases/{case_id}/erase",

@@ -18,6 +18,7 @@ from backoffice.models.outreach import (
     MessageTemplate,
     OutreachContact,
 )
+from backoffice.security import acting_for
 from backoffice.services import outreach as service
 from backoffice.services.demo import AIDES, JASMINE
 from backoffice.services.vocabulary import ALERT_LANGUAGES
@@ -37,7 +38,9 @@ def _statuses(result) -> list[str]:
 def test_the_same_number_in_three_spellings_is_one_contact(app_context):
     session = make_session()
     national, international, zeros = spellings(fresh_mobile())
-    first = service.check_batch(f"{national}\n{international}\n{zeros}", session.organisation_id)
+    first = service.check_batch(
+        f"{national}\n{international}\n{zeros}", acting_for(session.organisation_id)
+    )
     assert _statuses(first) == ["new", "duplicate", "duplicate"]
     assert [line.duplicate_of for line in first.lines] == [None, 1, 1]
 
@@ -46,7 +49,7 @@ def test_the_same_number_in_three_spellings_is_one_contact(app_context):
     assert added.added == 1
 
     for spelling in (national, international, zeros):
-        again = service.check_batch(spelling, session.organisation_id)
+        again = service.check_batch(spelling, acting_for(session.organisation_id))
         assert _statuses(again) == ["known"]
         previous = again.lines[0].previous
         assert previous.session_id == session.id
@@ -86,7 +89,7 @@ def test_every_unusable_line_gets_a_reason_and_blank_lines_are_skipped(app_conte
             f'"{good}";',  # the same number from a spreadsheet export
         ]
     )
-    result = service.check_batch(paste, session.organisation_id)
+    result = service.check_batch(paste, acting_for(session.organisation_id))
     by_line = {line.number: line for line in result.lines}
     assert set(by_line) == {1, 4, 5, 6, 7, 8, 9, 10, 11}  # blank lines 2 and 3 skipped
     assert by_line[1].status == "new"
@@ -112,7 +115,7 @@ def test_a_batch_over_the_limit_is_refused_with_a_message(app_context):
     app_context.config["OUTREACH_BATCH_MAX_LINES"] = 3
     try:
         with pytest.raises(service.OutreachError, match="3"):
-            service.check_batch("\n".join(fresh_mobile() for _ in range(4)), 1)
+            service.check_batch("\n".join(fresh_mobile() for _ in range(4)), acting_for(1))
     finally:
         app_context.config["OUTREACH_BATCH_MAX_LINES"] = 500
 
@@ -123,11 +126,11 @@ def test_another_organisations_contacts_are_never_matched(app_context, outreach_
     service.add_contacts(theirs, number)
     db.session.commit()
     mine = make_session(JASMINE)
-    assert _statuses(service.check_batch(number, mine.organisation_id)) == ["new"]
+    assert _statuses(service.check_batch(number, acting_for(mine.organisation_id))) == ["new"]
     assert service.add_contacts(mine, number).added == 1  # same number, other organisation
     db.session.commit()
-    assert _statuses(service.check_batch(number, theirs.organisation_id)) == ["known"]
-    aides_view = service.check_batch(number, organisation_id(AIDES)).lines[0].previous
+    assert _statuses(service.check_batch(number, acting_for(theirs.organisation_id))) == ["known"]
+    aides_view = service.check_batch(number, acting_for(organisation_id(AIDES))).lines[0].previous
     assert aides_view.session_id == theirs.id  # their own session, never mine
 
 
@@ -180,7 +183,7 @@ def test_closing_a_session_shreds_its_numbers_but_dedup_still_works(app_context)
     contact.display_sealed = token
     assert service.contact_displays(session, [contact]) == {contact.id: None}
     db.session.rollback()
-    assert _statuses(service.check_batch(number, session.organisation_id)) == ["known"]
+    assert _statuses(service.check_batch(number, acting_for(session.organisation_id))) == ["known"]
     with pytest.raises(service.OutreachError):
         service.add_contacts(session, fresh_mobile())
 
@@ -237,8 +240,8 @@ def test_purge_deletes_old_contacts_keeps_recent_ones_and_their_figures(app_cont
     assert counts["sessions_closed"] >= 1  # the old round was still open
     gone = select(OutreachContact.id).where(OutreachContact.id == old_contact_id)
     assert db.session.scalar(gone) is None
-    assert _statuses(service.check_batch(old_number, org)) == ["new"]
-    assert _statuses(service.check_batch(recent_number, org)) == ["known"]
+    assert _statuses(service.check_batch(old_number, acting_for(org))) == ["new"]
+    assert _statuses(service.check_batch(recent_number, acting_for(org))) == ["known"]
     kept = db.session.scalars(
         select(ContactOutcome).where(ContactOutcome.session_id == old_session.id)
     ).all()
@@ -278,14 +281,14 @@ def test_retention_period_comes_from_configuration(app_context):
     contact.contacted_at = _months_ago(4)
     db.session.commit()
     service.purge_expired_contacts()  # default 12 months: kept
-    assert _statuses(service.check_batch(number, session.organisation_id)) == ["known"]
+    assert _statuses(service.check_batch(number, acting_for(session.organisation_id))) == ["known"]
     app_context.config["OUTREACH_CONTACT_RETENTION_MONTHS"] = 3
     try:
         service.purge_expired_contacts()
         db.session.commit()
     finally:
         app_context.config["OUTREACH_CONTACT_RETENTION_MONTHS"] = 12
-    assert _statuses(service.check_batch(number, session.organisation_id)) == ["new"]
+    assert _statuses(service.check_batch(number, acting_for(session.organisation_id))) == ["new"]
 
 
 def test_the_purge_job_is_registered_nightly():
@@ -306,7 +309,7 @@ def test_templates_exist_in_all_ten_languages_for_every_purpose(app_context):
     org = organisation_id(AIDES)
     service.ensure_templates(org)
     assert service.ensure_templates(org) == 0  # idempotent
-    templates = service.organisation_templates(org)
+    templates = service.organisation_templates(acting_for(org))
     pairs = {(t.purpose, t.language) for t in templates}
     assert pairs == {(p, lang) for p in MESSAGE_PURPOSES for lang in ALERT_LANGUAGES}
     assert len(ALERT_LANGUAGES) == 10
@@ -395,7 +398,7 @@ def test_the_check_is_one_query_for_the_contacts(app_context):
     event.listen(engine, "before_cursor_execute", remember)
     try:
         paste = "\n".join(fresh_mobile() for _ in range(50))
-        service.check_batch(paste, session.organisation_id)
+        service.check_batch(paste, acting_for(session.organisation_id))
     finally:
         event.remove(engine, "before_cursor_execute", remember)
     contact_queries = [s for s in statements if "FROM outreach_contacts" in s]

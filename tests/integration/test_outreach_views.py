@@ -19,6 +19,7 @@ from backoffice.models.outreach import (
     OutreachSession,
     Platform,
 )
+from backoffice.security import acting_for
 from backoffice.services import outreach as service
 from backoffice.services.demo import AIDES, JASMINE
 from tests.conftest import csrf_token
@@ -367,7 +368,9 @@ def test_a_contact_added_by_mistake_can_be_removed(app, volunteer):
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(OutreachContact, contact_id) is None
-        assert [line.status for line in service.check_batch(number, org).lines] == ["new"]
+        assert [line.status for line in service.check_batch(number, acting_for(org)).lines] == [
+            "new"
+        ]
 
 
 def _template_id(app, organisation: str, purpose="how_to_register", language="uk") -> int:

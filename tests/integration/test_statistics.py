@@ -28,7 +28,7 @@ YEAR_QUERY = "start=2011-01-01&end=2011-12-31"
 
 
 def _figures(app, **scope):
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         return statistics.present(statistics.compute(Scope(Period.year(2011), **scope)), None)
 
 
@@ -151,7 +151,7 @@ def test_people_figures_match_the_hand_count(app):
 
 
 def test_the_rollup_gives_the_live_figures(app):
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         scope = Scope(Period.year(2011))
         rolled = statistics.present(statistics.compute(scope, "week"), None)
         live = statistics.present(statistics.compute(scope, "week", live=True), None)
@@ -354,7 +354,7 @@ def test_period_shortcuts_and_weekly_grouping(app, login_as):
     client = login_as("demo-coordinator")
     html = client.get("/statistics/?period=2011-Q2&granularity=week").get_data(as_text=True)
     assert 'id="table-reports_by_week"' in html
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         presented = statistics.present(
             statistics.compute(Scope(Period.from_code("2011-Q2")), "week"), None
         )

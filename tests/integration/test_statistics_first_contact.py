@@ -78,7 +78,7 @@ def first_contacts(app) -> dict:
 
 
 def _first_contact(app, live: bool = False, **scope) -> tuple[dict, float | None]:
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         figures = statistics.compute(Scope(Period.year(YEAR), **scope), live=live)
         presented = statistics.present(figures, None)
     table = presented.tables["first_contact_delays"]
@@ -141,7 +141,7 @@ def test_a_delay_of_exactly_ten_hours_counts_ten(app):
         cases.record_first_contact(case, user(AIDES_WORKER), now=T(2014, 2, 3, 19))
         db.session.commit()
         organisation_id = case.organisation_id
-    with app.test_request_context():
+    with app.test_request_context(method="POST"):
         scope = Scope(Period.year(2014), organisation_id=organisation_id)
         presented = statistics.present(statistics.compute(scope), None)
     measures = {m.code: values for m, values in presented.measures["first_contact_delays"]}

@@ -1,0 +1,58 @@
+"""Local time: the one place that knows which zone a department, an organisation or a user
+lives in. Times are stored as naive UTC (models/base.py); everything shown to a person is
+converted here, and shown with its zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from backoffice.models.base import utcnow
+
+PARIS = "Europe/Paris"
+# Overseas departments whose clocks differ from Paris; every other department is Paris time.
+OVERSEAS_ZONES: dict[str, str] = {
+    "971": "America/Guadeloupe",
+    "972": "America/Martinique",
+    "973": "America/Cayenne",
+    "974": "Indian/Reunion",
+    "976": "Indian/Mayotte",
+}
+
+
+def zone_for(department: str | None) -> ZoneInfo:
+    """The zone of a department (Paris for metropolitan France and unknown codes)."""
+    return ZoneInfo(OVERSEAS_ZONES.get(department or "", PARIS))
+
+
+def zone_of_organisation(organisation) -> ZoneInfo:
+    """An organisation's zone: that of its first department, Paris without one."""
+    departments = list(getattr(organisation, "departments", None) or [])
+    return zone_for(departments[0] if departments else None)
+
+
+def zone_of_user(user) -> ZoneInfo:
+    organisation = getattr(user, "organisation", None)
+    return zone_of_organisation(organisation) if organisation is not None else zone_for(None)
+
+
+def to_local(moment: dt.datetime, zone: ZoneInfo | str | None = None) -> dt.datetime:
+    """A stored (naive UTC) moment as an aware local time; ``zone`` is a ZoneInfo or a
+    department code (Paris by default)."""
+    return moment.replace(tzinfo=dt.UTC).astimezone(_zone(zone))
+
+
+def to_utc(local: dt.datetime, zone: ZoneInfo | str | None = None) -> dt.datetime:
+    """A wall-clock time in ``zone`` (or a department's) as naive UTC, how times are stored."""
+    if local.tzinfo is None:
+        local = local.replace(tzinfo=_zone(zone))
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def local_today(zone: ZoneInfo | str | None = None) -> dt.date:
+    return to_local(utcnow(), zone).date()
+
+
+def _zone(zone: ZoneInfo | str | None) -> ZoneInfo:
+    return zone if isinstance(zone, ZoneInfo) else zone_for(zone)

@@ -1,0 +1,157 @@
+"""Who commits: the request, the job or the command, once. Services only flush.
+
+* **Requests.** ``install(app)`` commits once the view has produced an answer below 400 and
+  rolls back otherwise, so a refused request leaves nothing behind. If that commit fails,
+  the answer is replaced by the generic error page: data whose reading could not be audited
+  is not served (every decryption writes its audit event into this same transaction).
+* **Refusals that must leave a trace** (a failed sign-in counted, a wrong code counted, an
+  audited refusal) call ``keep_on_failure()``: the request then commits even with a 4xx.
+* **A failure that still answers with a redirect** (FAB flashes the error of a hook and
+  redirects) calls ``doom()``: the request then rolls back whatever its status.
+* **GET and HEAD change nothing.** A flush during such a request may insert audit events and
+  touch the bookkeeping columns of ``_READ_ONLY_ALLOWED``; anything else raises
+  ``ReadOnlyRequest`` (a 500 in tests, so a page that writes on GET fails the suite).
+* **Jobs and commands** run inside ``unit_of_work()``: one commit at the end, a rollback on
+  error. A long job that must keep its progress between batches (dispatch, re-sealing,
+  retention) calls ``checkpoint()``, which refuses to run inside a request.
+
+Streamed answers (large exports) run after the commit: they must audit what they will
+decrypt before they start streaming.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+from flask import Flask, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from backoffice.extensions import db
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Tables a read-only request may still write, and which columns (None: inserts only).
+_READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
+    "audit_events": None,
+    "api_clients": frozenset({"last_used_at"}),
+}
+# TEMPORARY, until their areas stop writing on GET (issue "One way to do each thing"):
+# the statistics dashboard refreshes its rollup, the template list seeds the templates.
+_READ_ONLY_ALLOWED_FOR_NOW = {"statistics_refresh", "statistics_daily", "outreach_templates"}
+
+
+class ReadOnlyRequest(RuntimeError):
+    """A GET or HEAD request tried to change something other than the audit trail."""
+
+
+class CommitRefused(RuntimeError):
+    """``checkpoint()`` was called inside a request, whose commit belongs to the request."""
+
+
+def keep_on_failure() -> None:
+    """Commit this request's work even though it answers with an error (a counted refusal)."""
+    if has_request_context():
+        g.transaction_keep_on_failure = True
+
+
+def doom() -> None:
+    """Roll this request's work back whatever it answers (an error shown with a redirect)."""
+    if has_request_context():
+        g.transaction_doomed = True
+
+
+def install(app: Flask) -> None:
+    """Commit or roll back at the end of every request (call after the other hooks)."""
+
+    @app.after_request
+    def _end_of_request(response):
+        if _should_commit(response.status_code):
+            try:
+                db.session.commit()
+            except Exception as error:  # the answer must not claim what was not stored
+                _rollback_quietly()
+                log.error("Request commit failed (%s)", type(error).__name__)
+                return _commit_failed_response()
+        else:
+            _rollback_quietly()
+        return response
+
+
+def _should_commit(status: int) -> bool:
+    if g.get("transaction_doomed"):
+        return False
+    return status < 400 or bool(g.get("transaction_keep_on_failure"))
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session.rollback()
+    except Exception as error:  # a dead connection: nothing more can be undone here
+        log.warning("Rollback failed (%s)", type(error).__name__)
+
+
+def _commit_failed_response():
+    from werkzeug.exceptions import InternalServerError
+
+    from backoffice.views.errors import render_error
+
+    response = render_error(InternalServerError())
+    if isinstance(response, tuple):
+        from flask import make_response
+
+        response = make_response(*response)
+    return response
+
+
+@contextlib.contextmanager
+def unit_of_work() -> Iterator[None]:
+    """A job's or a command's transaction: commit at the end, roll back on error."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        _rollback_quietly()
+        raise
+
+
+def checkpoint() -> None:
+    """Commit a long job's progress so far. Never inside a request."""
+    if has_request_context():
+        raise CommitRefused("A request commits once, at its end; services only flush.")
+    db.session.commit()
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_writes_on_read_only_requests(session, _flush_context, _instances) -> None:
+    if not has_request_context() or request.method not in READ_ONLY_METHODS:
+        return
+    for obj in list(session.new) + list(session.deleted):
+        table = getattr(obj, "__tablename__", type(obj).__name__)
+        if table in _READ_ONLY_ALLOWED_FOR_NOW:
+            continue
+        inserts_only = table in _READ_ONLY_ALLOWED and _READ_ONLY_ALLOWED[table] is None
+        if obj in session.deleted or not inserts_only:
+            raise ReadOnlyRequest(f"A {request.method} request may not write to {table}.")
+    for obj in session.dirty:
+        if not session.is_modified(obj):
+            continue
+        table = getattr(obj, "__tablename__", type(obj).__name__)
+        if table in _READ_ONLY_ALLOWED_FOR_NOW:
+            continue
+        allowed = _READ_ONLY_ALLOWED.get(table)
+        changed = _changed_columns(obj)
+        if allowed is None or not changed <= allowed:
+            raise ReadOnlyRequest(
+                f"A {request.method} request may not change {table} ({', '.join(sorted(changed))})."
+            )
+
+
+def _changed_columns(obj) -> set[str]:
+    from sqlalchemy import inspect
+
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
