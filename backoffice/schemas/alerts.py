@@ -41,7 +41,9 @@ class Moment(Declared, fields.String):
         return moment
 
     def openapi(self) -> dict:
-        return {"format": "date-time"}
+        return self._or_blank(
+            {"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}
+        )
 
 
 class Cursor(Declared, fields.String):

@@ -57,13 +57,24 @@ class Declared:
         return {}
 
     def takes_null(self) -> bool:
-        """Whether a client may send null: not in a query string or a header (text only),
-        nor as an item of a list (null items are refused or dropped there)."""
-        in_list = isinstance(self.parent, fields.List)
-        return self.allow_none and not in_list and not isinstance(self.root, ParametersSchema)
+        """Whether a client may send null (never in a query string or a header)."""
+        return self.allow_none and not isinstance(self.root, ParametersSchema)
+
+    def takes_blank(self) -> bool:
+        """Whether ``""`` is accepted (as absent, or as a null item of a list): documented
+        so, the document never being stricter than the check."""
+        if not self.blank_is_absent:
+            return False
+        return self.allow_none if isinstance(self.parent, fields.List) else not self.required
 
     def _codes(self, codes: Iterable[str]) -> dict:
-        return {"enum": [*codes, *([None] if self.takes_null() else [])]}
+        blank = [""] if self.takes_blank() else []
+        return {"enum": [*codes, *blank, *([None] if self.takes_null() else [])]}
+
+    def _or_blank(self, *forms: dict) -> dict:
+        """The accepted forms of a string, ``""`` among them where it means absent."""
+        forms = (*forms, {"const": ""}) if self.takes_blank() else forms
+        return forms[0] if len(forms) == 1 else {"anyOf": list(forms)}
 
 
 def openapi_properties(_converter, field: fields.Field, ret: dict, **_kwargs: Any) -> dict:
@@ -71,11 +82,25 @@ def openapi_properties(_converter, field: fields.Field, ret: dict, **_kwargs: An
     among the types only where a client can send it."""
     if not isinstance(field, Declared):
         return {}
+    keywords = field.openapi()
     types = ret.get("type")
-    if isinstance(types, list) and not field.takes_null():
+    if "anyOf" in keywords:  # the field documents its accepted forms itself
+        ret.pop("type", None)
+        ret.pop("format", None)
+        if field.takes_null():
+            keywords["anyOf"] = [*keywords["anyOf"], {"type": "null"}]
+    elif isinstance(types, list) and not field.takes_null():
         kept = [t for t in types if t != "null"]
         ret["type"] = kept[0] if len(kept) == 1 else kept
-    return field.openapi()
+    return keywords
+
+
+def parameter_properties(_converter, field: fields.Field, ret: dict, **_kwargs: Any) -> dict:
+    """apispec parameter attribute function: a query parameter whose empty value means
+    absent says so (``allowEmptyValue``), as ``?since=&lang=`` is read like no parameter."""
+    if isinstance(field, Declared) and ret.get("in") == "query" and field.takes_blank():
+        return {"allowEmptyValue": True}
+    return {}
 
 
 def _has_surrogate(text: str) -> bool:
@@ -193,6 +218,9 @@ class PastDate(Declared, fields.Date):
             raise self.make_error("past")
         return day
 
+    def openapi(self) -> dict:
+        return self._or_blank({"type": "string", "format": "date"})
+
 
 class ClockTime(Declared, fields.String):
     """A time of day, HH:MM (seconds allowed)."""
@@ -209,7 +237,7 @@ class ClockTime(Declared, fields.String):
             raise self.make_error("invalid") from None
 
     def openapi(self) -> dict:
-        return {"pattern": f"^{_TIME}$"}
+        return {"pattern": f"^(?:{_TIME})?$" if self.takes_blank() else f"^{_TIME}$"}
 
 
 class Department(Declared, fields.String):
@@ -233,7 +261,16 @@ class Department(Declared, fields.String):
         return code
 
     def openapi(self) -> dict:
-        return self._codes(DEPARTMENTS)
+        codes = {"type": "string", "enum": list(DEPARTMENTS)}
+        if isinstance(self.root, ParametersSchema):  # a query string holds text only
+            return self._codes(DEPARTMENTS)
+        number = {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 976,
+            "description": 'Read as its code: 75 is "75", 1 is "01".',
+        }
+        return {"anyOf": [codes, number, *([{"const": ""}] if self.takes_blank() else [])]}
 
 
 class LanguageTag(Declared, fields.String):
@@ -257,7 +294,8 @@ class LanguageTag(Declared, fields.String):
         return "-".join([primary.lower(), *subtags])
 
     def openapi(self) -> dict:
-        return {"maxLength": self.MAX_LENGTH, "pattern": f"^{_LANGUAGE_TAG}$"}
+        tag = f"(?:{_LANGUAGE_TAG})?" if self.takes_blank() else _LANGUAGE_TAG
+        return {"maxLength": self.MAX_LENGTH, "pattern": f"^{tag}$"}
 
 
 class Items(Declared, fields.List):
@@ -357,4 +395,5 @@ __all__ = [
     "Text",
     "Token",
     "openapi_properties",
+    "parameter_properties",
 ]

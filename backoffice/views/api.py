@@ -74,7 +74,7 @@ from werkzeug.exceptions import HTTPException
 from backoffice.extensions import csrf
 from backoffice.models.base import utcnow
 from backoffice.schemas.base import ErrorSchema, ValidationFailed, error_paths
-from backoffice.schemas.fields import openapi_properties
+from backoffice.schemas.fields import openapi_properties, parameter_properties
 from backoffice.services import api_keys
 
 log = logging.getLogger(__name__)
@@ -561,6 +561,7 @@ def _document_json() -> str:
         security=[{"bearer": []}],
     )
     plugin.converter.add_attribute_function(openapi_properties)
+    plugin.converter.add_parameter_attribute_function(parameter_properties)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict] = {}

@@ -77,6 +77,7 @@ def list_alerts(query: dict) -> dict:
     body=CheckRequestSchema,
     answers={200: Answer(CheckAnswerSchema, "The normalised value and the matching alerts.")},
     guards=[_check_rate],
+    example={"value": "06 12 34 56 78", "kind": "phone"},
 )
 def check_identifier(body: dict) -> dict:
     try:
