@@ -20,7 +20,9 @@ generated from these declarations (apispec), so it cannot drift from what the co
         headers=None,                      # a ParametersSchema for request headers
         answers={202: Answer(CodeSentSchema, "A code was sent.")},  # or just {202: Schema}
         errors={409: "Already verified."}, # statuses the view raises itself with ApiError
-    )
+        guards=[],                         # checks given the client, before any reading
+        example={"phone": "06 12 34 56 78", ...},  # a valid body: the document shows it,
+    )                                      # the tests send it and fuzz every field from it
     def subscribe(body):                   # body / query / headers: loaded, normalised data
         ...
         return {"status": "code_sent", "expires_in": 600}, 202
@@ -35,8 +37,12 @@ their schemas. A refusal answers the schema's ``refusal`` (by default 422
 
 Every operation is documented with the error answers it can give: 401, 429, 500 and 503
 always; 400 and 413 with a body; each schema's refusal status; and ``errors``. The test
-client checks every answer of the test suite against the served document (tests/api_contract.py),
-so an undeclared status or field fails the suite.
+client checks every answer of the test suite against the served document
+(tests/api_contract.py), so an undeclared status or field fails the suite; the new route
+needs its line in ``API_ROUTES`` of tests/integration/test_access_matrix.py, and
+tests/integration/test_api_contract.py sends hostile values to each of its documented fields
+and parameters by itself. ``rate_limiter(name, setting, default)`` makes a per-client limit
+guard.
 
 Conventions: JSON bodies are objects and unknown fields are refused at every level ("Unknown
 field."); unknown query parameters and headers are ignored. Views never commit: the request
@@ -341,6 +347,12 @@ def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
     return schema() if isinstance(schema, type) else schema
 
 
+def _answer(declared: type[Schema] | Schema | Answer | None) -> Answer:
+    """An ``Answer`` whose schema is an instance, made once (schemas keep no state)."""
+    answer = declared if isinstance(declared, Answer) else Answer(declared)
+    return Answer(_instance(answer.schema), answer.description, answer.headers)
+
+
 @dataclass
 class Operation:
     """An operation as declared with ``api_operation``: its checks and its documentation."""
@@ -385,8 +397,8 @@ class Operation:
         answer = self.answers[status]
         if status == 204:
             return current_app.response_class(status=204, headers=headers)
-        schema = _instance(answer.schema)
-        return json_response(result if schema is None else schema.dump(result), status, headers)
+        body = result if answer.schema is None else answer.schema.dump(result)
+        return json_response(body, status, headers)
 
     def refusals(self) -> dict[int, str]:
         """Every error status this operation may answer, with its description."""
@@ -500,10 +512,7 @@ def api_operation(
             method=method.lower(),
             rule=rule,
             summary=summary,
-            answers={
-                status: answer if isinstance(answer, Answer) else Answer(answer)
-                for status, answer in answers.items()
-            },
+            answers={status: _answer(answer) for status, answer in answers.items()},
             body=_instance(body),
             query=_instance(query),
             headers=_instance(headers),
