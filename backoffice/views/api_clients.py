@@ -1,4 +1,8 @@
-"""API clients (website, app, partner tools), managed by Admins. A key is shown only once."""
+"""API clients (website, app, partner tools), managed by Admins. A key is shown only once.
+
+The request commits once, after the page showing the key was built: if that commit fails,
+the error page replaces it and the key that was never stored is never shown.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,6 @@ from flask import g
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
 
-from backoffice.extensions import db
 from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
 from backoffice.services import api_keys, audit
@@ -40,18 +43,15 @@ class ApiClientView(BackofficeModelView):
 
     def post_add(self, item) -> None:
         audit.record("api_client_created", item)
-        db.session.commit()
 
     def post_add_redirect(self):
         return self._show_key_once(getattr(g, "new_api_key", None))
 
     def post_update(self, item) -> None:
         audit.record("api_client_updated", item, details={"active": bool(item.active)})
-        db.session.commit()
 
     def post_delete(self, item) -> None:
         audit.record("api_client_deleted", object_type="ApiClient", object_id=item.id)
-        db.session.commit()
 
     @action(
         "new_key",
@@ -64,7 +64,6 @@ class ApiClientView(BackofficeModelView):
         client = item[0] if isinstance(item, list) else item
         key = api_keys.issue_key(client)
         audit.record("api_client_key_issued", client)
-        db.session.commit()
         return self._show_key_once(key)
 
     def _show_key_once(self, key: str | None):

@@ -242,19 +242,17 @@ class ReportFormView(BaseView):
         errors: dict[str, list[str]] = {}
         if request.method == "POST":
             payload, rows = _form_payload()
-            try:
+            try:  # the API's validation (ReportSchema); the request commits the report
                 report = intake.submit_report(
                     payload,
                     default_channel="phone",
                     filed_by=g.user,
                     filing_organisation_id=g.user.organisation_id,
                 )
-            except intake.ValidationFailed as failed:
-                db.session.rollback()
+            except intake.ValidationFailed as failed:  # nothing was added
                 errors = _form_errors(failed, rows)
             else:
                 reference = report.reference
-                db.session.commit()
                 flash(
                     _(
                         "Report %(reference)s recorded. Give her this reference: it is what "
