@@ -150,7 +150,7 @@ class StatisticsView(BaseView):
         name = f"{key}_{scope.period.start}_{scope.period.end}"
         if scope.department:
             name += f"_{scope.department}"
-        body = _csv(view, scope) if fmt == "csv" else _xlsx(view, scope)
+        body = _csv(view) if fmt == "csv" else _xlsx(view, scope)
         response = current_app.response_class(body, mimetype=EXPORT_FORMATS[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
@@ -175,7 +175,7 @@ def _body(view: statistics.TableView) -> list[list]:
     return [["" if cell is None else cell for cell in line] for line in lines]
 
 
-def _csv(view: statistics.TableView, scope: Scope) -> bytes:
+def _csv(view: statistics.TableView) -> bytes:
     return spreadsheets.csv_text(view.headers, _body(view)).encode("utf-8")
 
 
@@ -206,8 +206,11 @@ def _xlsx(view: statistics.TableView, scope: Scope) -> bytes:
 # --- funder reports ---------------------------------------------------------------------------
 
 
+LANGUAGE_LABELS: dict[str, object] = {"fr": _l("French"), "en": _l("English")}
+
+
 def _report_languages() -> list[tuple[str, object]]:
-    return [("fr", _l("French")), ("en", _l("English"))]
+    return [(code, LANGUAGE_LABELS[code]) for code in funder_reports.LANGUAGES]
 
 
 def _requested_report_period(form) -> Period:

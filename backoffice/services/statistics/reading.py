@@ -18,19 +18,10 @@ from backoffice.services.statistics.sources import (
     FOLLOWS_ALL,
     HISTOGRAMS,
     NOT_GIVEN,
-    REPORT_DIMENSIONS,
+    VALUE_DIMENSIONS,
 )
 from backoffice.services.statistics.sql import bucket_of, region_of_department, sql_string
 
-VALUE_DIMENSIONS = (
-    *REPORT_DIMENSIONS,
-    "violence_type",
-    "outcome",
-    "case_state",
-    "case_source",
-    "case_need",
-    "referral",
-)
 MONTHLY_DIMENSIONS = ("subscribers_in", "alerts", *HISTOGRAMS)
 STOCKS = {"subscribers": ("subscribers_in", "subscribers_out"),
           "subscriber_areas": ("subscriber_areas_in", "subscriber_areas_out")}  # fmt: skip

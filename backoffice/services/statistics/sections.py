@@ -437,22 +437,33 @@ def _cases_section(reader: Reader) -> Section:
 
 def _case_state_table(counts: dict[str, int]) -> Table:
     """Cases opened, by current status and outcome (an outcome exists once closed)."""
-    statuses_known = case_vocabulary.CASE_STATUSES
+    return _crosstab(
+        "cases_by_status",
+        _l("Cases opened, by current status and outcome"),
+        _l("Status"),
+        counts,
+        case_vocabulary.CASE_STATUSES,
+        {STILL_OPEN: _l("Still followed"), **case_vocabulary.CASE_OUTCOMES},
+    )
+
+
+def _crosstab(key, title, row_header, counts, row_labels: dict, column_labels: dict) -> Table:
+    """Counts coded "row|column" as a table with row totals: the known codes first (zeros
+    too), then any other code found."""
     pairs = {tuple(code.split("|", 1)): n for code, n in counts.items() if "|" in code}
-    outcomes = {STILL_OPEN: _l("Still followed"), **case_vocabulary.CASE_OUTCOMES}
-    outcome_codes = list(outcomes) + sorted({o for _s, o in pairs if o not in outcomes})
-    statuses = list(statuses_known) + sorted({s for s, _o in pairs if s not in statuses_known})
+    row_codes = list(row_labels) + sorted({r for r, _c in pairs if r not in row_labels})
+    column_codes = list(column_labels) + sorted({c for _r, c in pairs if c not in column_labels})
     rows = [
-        Row(s, statuses_known.get(s, s), [pairs.get((s, o), 0) for o in outcome_codes])
-        for s in statuses
+        Row(r, row_labels.get(r, r), [pairs.get((r, c), 0) for c in column_codes])
+        for r in row_codes
     ]
     return Table(
-        key="cases_by_status",
-        title=_l("Cases opened, by current status and outcome"),
-        row_header=_l("Status"),
-        columns=[Column(o, outcomes.get(o, o)) for o in outcome_codes],
+        key=key,
+        title=title,
+        row_header=row_header,
+        columns=[Column(c, column_labels.get(c, c)) for c in column_codes],
         rows=rows,
-        total=[sum(r.values[i] for r in rows) for i in range(len(outcome_codes))],
+        total=[sum(r.values[i] for r in rows) for i in range(len(column_codes))],
         row_totals=True,
     )
 
@@ -484,23 +495,13 @@ def _first_contact(reader: Reader, cases: int) -> tuple[Table, Measure]:
 
 
 def _referrals_table(counts: dict[str, int]) -> Table:
-    known = case_vocabulary.REFERRAL_STATUSES
-    pairs = {tuple(code.split("|", 1)): n for code, n in counts.items() if "|" in code}
-    statuses = list(known) + sorted({s for _c, s in pairs if s not in known})
-    categories = list(STRUCTURE_CATEGORIES)
-    categories += sorted({c for c, _s in pairs if c not in categories})
-    rows = [
-        Row(c, STRUCTURE_CATEGORIES.get(c, c), [pairs.get((c, s), 0) for s in statuses])
-        for c in categories
-    ]
-    return Table(
-        key="referrals_by_structure",
-        title=_l("Referrals by kind of structure and result"),
-        row_header=_l("Kind of structure"),
-        columns=[Column(s, known.get(s, s)) for s in statuses],
-        rows=rows,
-        total=[sum(r.values[i] for r in rows) for i in range(len(statuses))],
-        row_totals=True,
+    return _crosstab(
+        "referrals_by_structure",
+        _l("Referrals by kind of structure and result"),
+        _l("Kind of structure"),
+        counts,
+        STRUCTURE_CATEGORIES,
+        case_vocabulary.REFERRAL_STATUSES,
     )
 
 

@@ -84,18 +84,18 @@ SUBSCRIBER_DIMENSIONS = (
     "subscriber_areas_in",
     "subscriber_areas_out",
 )
-# Dimensions whose programme-wide rows are the sums of their department rows.
-ADDITIVE_DIMENSIONS = (
-    "reports",
+# Dimensions counted by value (what a report, a case or a referral is).
+VALUE_DIMENSIONS = (
     *REPORT_DIMENSIONS,
     "violence_type",
     "outcome",
-    *HISTOGRAMS,
     "case_state",
     "case_source",
     "case_need",
     "referral",
 )
+# Dimensions whose programme-wide rows are the sums of their department rows.
+ADDITIVE_DIMENSIONS = ("reports", *VALUE_DIMENSIONS, *HISTOGRAMS)
 
 
 # --- windows: which days a fill covers --------------------------------------------------------
