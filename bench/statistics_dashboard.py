@@ -11,6 +11,8 @@ needs, referrals, subscribers and outreach rounds — then measures:
 * ``dashboard_one_year_1m_department``: the same dashboard for one department (median and
   p95 over eight departments, from Paris to Creuse and Guadeloupe, twice each; then Paris
   alone, five times). Target: under 500 ms. It reads the rollup's department rows;
+* ``…_3_days_changed``: Paris and the programme again once reports of the last three days
+  changed after the rollup's refresh (those days are then computed live);
 * ``funder_report_yearly``: building the 2025 funder report PDF (French).
 
 Before measuring, the statistics rollup is rebuilt as the nightly ``statistics_rebuild`` job
@@ -360,6 +362,8 @@ def measure_pages(app) -> None:
     paris = support.time_get(client, f"{year}&department=75", 5)
     support.report_timings("dashboard_one_year_1m_department_75", paris, digits=0)
 
+    measure_with_changes(app, client, year)
+
     from backoffice.services.statistics import Period
     from reports_pdf import funder_report
 
@@ -368,6 +372,21 @@ def measure_pages(app) -> None:
         pdf = funder_report.render(Period.year(2025), "fr")
         elapsed = time.perf_counter() - started
     support.report("funder_report_yearly", elapsed, f"s ({len(pdf) // 1024} KiB)", digits=2)
+
+
+def measure_with_changes(app, client, year: str) -> None:
+    """Between two refreshes of the rollup: reports of the last three days changed since the
+    last one (their days are computed live, the rest read from the rollup)."""
+    with support.connect(app.config["SQLALCHEMY_DATABASE_URI"]) as connection:
+        connection.execute(
+            "UPDATE reports SET updated_at = now() AT TIME ZONE 'utc' WHERE id IN (SELECT id "
+            "FROM reports WHERE received_at >= '2025-12-29' ORDER BY id LIMIT 300)"
+        )
+        connection.commit()
+    paris = support.time_get(client, f"{year}&department=75", 5)
+    support.report_timings("dashboard_one_year_1m_department_75_3_days_changed", paris, digits=0)
+    programme = support.time_get(client, year, 5)
+    support.report_timings("dashboard_one_year_1m_3_days_changed", programme, digits=0)
 
 
 def main() -> None:

@@ -32,13 +32,6 @@ class Scope:
         if self.department is not None and self.department not in DEPARTMENTS:
             raise PeriodError(_l("Unknown department."))
 
-    @property
-    def actor(self) -> security.OrganisationActor | None:
-        """Whom the organisation's rows are scoped for (None: programme-wide)."""
-        if self.organisation_id is None:
-            return None
-        return security.acting_for(self.organisation_id)
-
 
 @dataclass(frozen=True)
 class Viewer:
