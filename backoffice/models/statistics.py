@@ -80,6 +80,10 @@ Index(
     sqlite_where=Report.consent_statistics.is_(False),
 )
 Index("ix_alerts_updated_at", Alert.updated_at)
+# The days changed since the rollup's refresh are computed live: their alert events too.
+Index("ix_alerts_published_at", Alert.published_at)
+Index("ix_alerts_retracted_at", Alert.retracted_at)
+Index("ix_alerts_archived_at", Alert.archived_at)
 Index("ix_cases_updated_at", Case.updated_at)
 Index("ix_case_events_occurred_at", CaseEvent.occurred_at)
 Index("ix_referrals_updated_at", Referral.updated_at)

@@ -7,6 +7,8 @@
 * The daily rollup now holds every dimension per department too; the rows it holds were
   written without them, so the bookkeeping row is reset and the next ``statistics_refresh``
   job rebuilds it (until then the figures are computed live, exact and slower).
+* The days changed since the rollup's last refresh are computed when the figures are read:
+  the alerts' event dates are indexed for that.
 
 Revision ID: 20261207_stats_1
 Revises: 0010
@@ -83,11 +85,18 @@ def _reset_rollup() -> None:
     op.execute("UPDATE statistics_refresh SET rebuilt_at = NULL, refreshed_at = NULL")
 
 
+ALERT_EVENTS = ("published_at", "retracted_at", "archived_at")
+
+
 def upgrade():
     _move("built_reports", "funder_reports")
     _reset_rollup()
+    for column in ALERT_EVENTS:
+        op.create_index(f"ix_alerts_{column}", "alerts", [column], unique=False)
 
 
 def downgrade():
+    for column in ALERT_EVENTS:
+        op.drop_index(f"ix_alerts_{column}", table_name="alerts")
     _move("funder_reports", "built_reports")
     _reset_rollup()

@@ -321,10 +321,8 @@ def _alert_selects(window: Window, department: str | None) -> list:
         Report.id == AlertReport.report_id, Report.consent_statistics.is_(False)
     )
     backed = exists().where(AlertReport.alert_id == Alert.id, not_(refused))
-    places = select(AlertDepartment.alert_id, AlertDepartment.department).distinct()
-    if department:
-        places = places.where(AlertDepartment.department == department)
-    places = places.subquery("alert_places")
+    # (alert, department) is unique: each alert counts once in each of its departments.
+    in_place = [] if department is None else [AlertDepartment.department == department]
     selects = []
     for code, attribute in ALERT_EVENTS.items():
         column = getattr(Alert, attribute)
@@ -337,10 +335,10 @@ def _alert_selects(window: Window, department: str | None) -> list:
             selects.append(_counted(labels, where))
         selects.append(
             _counted(
-                _labels(day, places.c.department, "alerts", sql_string(code)),
-                where,
+                _labels(day, AlertDepartment.department, "alerts", sql_string(code)),
+                [*where, *in_place],
                 join=lambda inner: inner.select_from(Alert).join(
-                    places, places.c.alert_id == Alert.id
+                    AlertDepartment, AlertDepartment.alert_id == Alert.id
                 ),
             )
         )
@@ -485,26 +483,34 @@ def _case_selects(window: Window, department: str | None, actor) -> list:
 
 
 def changed_days(since: dt.datetime) -> set[dt.date]:
-    """Days whose source rows may have changed: those of rows updated since ``since``."""
-    probes = [
-        (Report.updated_at, [Report.received_at]),
-        (Alert.updated_at, [getattr(Alert, a) for a in ALERT_EVENTS.values()]),
-        (Subscriber.updated_at, [Subscriber.validated_at, Subscriber.unsubscribed_at]),
-        (Case.updated_at, [Case.opened_at]),
-        (Referral.updated_at, [Referral.created_at]),
-    ]
-    days: set[dt.date] = set()
-    for changed, columns in probes:
-        for column in columns:
-            statement = select(day_of(column)).where(changed >= since, column.is_not(None))
-            days |= {_as_date(d) for d in db.session.scalars(statement.distinct())}
-    # Needs and statuses change through the case service, which writes a case event.
-    statement = (
+    """Days whose source rows may have changed: those of rows updated since ``since``, and
+    those of the alerts, cases and referrals that follow a report updated since (whether they
+    count depends on the report's consent)."""
+    changed_reports = select(Report.id).where(Report.updated_at >= since)
+    followed = Case.report_id.in_(changed_reports)
+    statements = [
+        select(day_of(Report.received_at)).where(Report.updated_at >= since),
+        select(day_of(Case.opened_at)).where(Case.updated_at >= since),
+        select(day_of(Case.opened_at)).where(followed),
+        # Needs and statuses change through the case service, which writes a case event.
         select(day_of(Case.opened_at))
         .join(CaseEvent, CaseEvent.case_id == Case.id)
-        .where(CaseEvent.occurred_at >= since)
-    )
-    days |= {_as_date(d) for d in db.session.scalars(statement.distinct())}
+        .where(CaseEvent.occurred_at >= since),
+        select(day_of(Referral.created_at)).where(Referral.updated_at >= since),
+        select(day_of(Referral.created_at)).join(Case, Case.id == Referral.case_id).where(followed),
+    ]
+    for column in (Subscriber.validated_at, Subscriber.unsubscribed_at):
+        statements.append(
+            select(day_of(column)).where(Subscriber.updated_at >= since, column.is_not(None))
+        )
+    backing = select(AlertReport.alert_id).where(AlertReport.report_id.in_(changed_reports))
+    for attribute in ALERT_EVENTS.values():
+        column = getattr(Alert, attribute)
+        for which in (Alert.updated_at >= since, Alert.id.in_(backing)):
+            statements.append(select(day_of(column)).where(which, column.is_not(None)))
+    days: set[dt.date] = set()
+    for statement in statements:
+        days |= {_as_date(d) for d in db.session.scalars(statement.distinct())}
     return days
 
 
