@@ -11,6 +11,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from backoffice.services.statistics.funder_reports import LANGUAGES as REPORT_LANGUAGES
+
 keys_cli = AppGroup("keys", help="Create and rotate the encryption keys.")
 roles_cli = AppGroup("roles", help="Keep roles and permissions in sync with the views.")
 demo_cli = AppGroup("demo", help="Demonstration data for a newcomer.")
@@ -19,6 +21,8 @@ scheduler_cli = AppGroup("scheduler", help="Run the scheduled jobs.")
 directory_cli = AppGroup("directory", help="The directory of structures: CSV import and export.")
 alerts_cli = AppGroup("alerts", help="Published alerts: printable sheets.")
 dispatch_cli = AppGroup("dispatch", help="Send queued alert deliveries.")
+reports_cli = AppGroup("reports", help="Build the funder and advocacy reports.")
+statistics_cli = AppGroup("statistics", help="The statistics' daily rollup.")
 
 
 def register_commands(app: Flask) -> None:
@@ -28,9 +32,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(directory_cli)
     app.cli.add_command(alerts_cli)
     app.cli.add_command(dispatch_cli)
-    from reports_pdf.funder_report import reports_cli
-
     app.cli.add_command(reports_cli)
+    app.cli.add_command(statistics_cli)
 
 
 def _key_file() -> Path:
@@ -248,3 +251,43 @@ def directory_export(department: str | None, service: str | None, inactive: bool
     text, _count = export_csv(filters)
     db.session.commit()
     click.echo(text, nl=False)
+
+
+@reports_cli.command("build")
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last day, YYYY-MM-DD.")
+@click.option(
+    "--lang", "language", type=click.Choice(REPORT_LANGUAGES), default="fr", show_default=True
+)
+@click.option("--department", default=None, help="Only this department (e.g. 75).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, writable=True))
+def reports_build(start: str, end: str, language: str, department: str | None, out: str) -> None:
+    """Build a funder report (kept in the list of built reports) and write it to OUT."""
+    from backoffice.services.statistics import Period, PeriodError, funder_reports
+    from backoffice.transactions import unit_of_work
+    from reports_pdf.funder_report import build_now
+
+    try:
+        with unit_of_work():
+            period = Period.parse(start, end)
+            report = build_now(period, language, department, trigger="command")
+    except (PeriodError, funder_reports.BuildRefused) as error:
+        raise click.ClickException(str(error.message)) from None
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
+    Path(out).write_bytes(report.pdf)
+    click.echo(
+        f"{out}: {report.size_bytes} bytes, sha256 {report.sha256}, "
+        f"built in {report.build_seconds:.1f} s (report #{report.id})"
+    )
+
+
+@statistics_cli.command("rebuild")
+def statistics_rebuild() -> None:
+    """Recompute the whole daily rollup now (as the nightly job does)."""
+    from backoffice.services.statistics import rebuild_rollup
+    from backoffice.transactions import unit_of_work
+
+    with unit_of_work():
+        rebuild_rollup()
+    click.echo("Statistics rollup rebuilt.")

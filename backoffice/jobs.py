@@ -219,9 +219,18 @@ register(
 )
 register(
     "monthly_funder_report",
-    "backoffice.services.statistics:build_scheduled_reports",
+    "reports_pdf.funder_report:build_scheduled_reports",
     "cron",
     day=1,
     hour=4,
+)
+# The statistics read the rollup and compute the days changed since its last refresh: the
+# more often it is refreshed, the fewer days a page computes.
+register(
+    "statistics_refresh",
+    "backoffice.services.statistics:refresh_rollup",
+    "interval",
+    max_minutes=10,
+    minutes=5,
 )
 register("statistics_rebuild", "backoffice.services.statistics:rebuild_rollup", "cron", hour=2)

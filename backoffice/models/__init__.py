@@ -39,7 +39,7 @@ from backoffice.models.report import (
     Report,
     ReportIdentifier,
 )
-from backoffice.models.statistics import BuiltReport, StatisticsDaily, StatisticsRefresh
+from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import Structure, StructureLanguage, StructureService
 from backoffice.models.subscriber import (
     AlertDispatch,
@@ -59,4 +59,4 @@ __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
-__all__ += ["BuiltReport", "StatisticsDaily", "StatisticsRefresh"]
+__all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]

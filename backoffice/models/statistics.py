@@ -1,13 +1,14 @@
 """Statistics: the daily rollup behind the dashboard, and the funder reports built.
 
 ``StatisticsDaily`` holds counts per day (UTC receipt day of the reports; day of the event
-for alerts), department (``*`` for all) and dimension: no row describes a report, only
-counts. It is filled by the same SQL that computes the figures live
-(``services.statistics``), refreshed before each read for the days whose reports or alerts
-changed, and rebuilt every night; programme-wide figures read it so that one year over a
-million reports stays under a second.
+for alerts), department (``*`` for the programme, ``+`` for subscribers who follow all of
+France) and dimension: no row describes a report, only counts. It is filled by the same SQL
+that computes the figures live (``services.statistics.sources``), refreshed by a job every few
+minutes for the days whose records changed, and rebuilt every night; programme-wide and
+one-department figures read it, so that one year over a million reports stays well under a
+second.
 
-``BuiltReport`` keeps every funder report built: its parameters, language, period, status
+``FunderReport`` keeps every funder report built: its parameters, language, period, status
 and progress (polled by the page while it builds), build time, SHA-256 and the PDF itself.
 The PDF is stored in the database (``pdf``, deferred so lists never load it): a report is a
 few hundred kilobytes, it is backed up with the figures it came from, and every application
@@ -55,7 +56,8 @@ BUILD_TRIGGERS: dict[str, object] = {
 # The rollup's refresh finds what changed since it last ran by these columns; the partial
 # index lets "not a report whose victim refused statistics" be checked without a scan.
 Index("ix_reports_updated_at", Report.updated_at)
-# A department's figures are computed live from this index alone on PostgreSQL.
+# What changed since the rollup's last refresh is computed live from this index alone on
+# PostgreSQL (and an organisation's reports).
 Index(
     "ix_reports_department_statistics",
     Report.department,
@@ -78,6 +80,10 @@ Index(
     sqlite_where=Report.consent_statistics.is_(False),
 )
 Index("ix_alerts_updated_at", Alert.updated_at)
+# The days changed since the rollup's refresh are computed live: their alert events too.
+Index("ix_alerts_published_at", Alert.published_at)
+Index("ix_alerts_retracted_at", Alert.retracted_at)
+Index("ix_alerts_archived_at", Alert.archived_at)
 Index("ix_cases_updated_at", Case.updated_at)
 Index("ix_case_events_occurred_at", CaseEvent.occurred_at)
 Index("ix_referrals_updated_at", Referral.updated_at)
@@ -115,10 +121,10 @@ class StatisticsRefresh(Model):
     days_refreshed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
-class BuiltReport(Model):
+class FunderReport(Model):
     """A funder report built on request, on schedule or by the command."""
 
-    __tablename__ = "built_reports"
+    __tablename__ = "funder_reports"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="funder")
@@ -146,14 +152,10 @@ class BuiltReport(Model):
 
     requested_by = relationship("StaffUser", foreign_keys=[requested_by_id])
 
-    __table_args__ = (Index("ix_built_reports_requested_at", "requested_at"),)
+    __table_args__ = (Index("ix_funder_reports_requested_at", "requested_at"),)
 
     def __repr__(self) -> str:
-        return f"BuiltReport({self.id}, {self.period_start}–{self.period_end}, {self.language})"
-
-    @property
-    def status_label(self) -> str:
-        return str(BUILD_STATUSES.get(self.status, self.status))
+        return f"FunderReport({self.id}, {self.period_start}–{self.period_end}, {self.language})"
 
     @property
     def trigger_label(self) -> str:

@@ -1,14 +1,15 @@
 """The statistics dashboard, its exports, and the funder reports page.
 
 Thin views: ``services.statistics`` decides what a user sees (``viewer_for``: programme-wide
-and suppressed for Coordinators, Moderators and Admins; her own organisation for a social
-worker, suppressed in exports), ``reports_pdf.funder_report`` builds the PDFs. Every export
-and download is written to the audit trail with its parameters (codes only).
+and suppressed for whoever may read all statistics; her own organisation for whoever may read
+her own, suppressed in exports) and keeps the funder report records; this module orchestrates
+a build (``reports_pdf.funder_report`` renders it, in a thread started once the request has
+committed the record). Every export and download is written to the audit trail with its
+parameters (codes only). Nothing here commits: the request does, once.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 
@@ -17,14 +18,17 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import event
 
+from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.statistics import BUILD_STATUSES, BuiltReport
-from backoffice.security import ADMIN, ALL, COORDINATOR, MODERATOR, SOCIAL_WORKER
-from backoffice.services import audit, statistics
-from backoffice.services.statistics import Period, PeriodError, Scope
+from backoffice.models.statistics import FunderReport
+from backoffice.security import ADMIN, ALL, COORDINATOR, MODERATOR, SOCIAL_WORKER, can
+from backoffice.services import audit, spreadsheets, statistics
+from backoffice.services.statistics import Period, PeriodError, Scope, funder_reports
 from backoffice.services.vocabulary import DEPARTMENTS
+from reports_pdf import funder_report
 
 EXPORT_FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -64,10 +68,7 @@ def _requested(viewer: statistics.Viewer) -> tuple[Scope, str]:
         period = _default_period(utcnow().date())
     department = (args.get("department") or "").strip().upper() or None
     granularity = args.get("granularity") or "month"
-    if granularity not in statistics.GRANULARITIES:
-        raise PeriodError(_l("Unknown grouping."))
-    if granularity == "day" and period.days > statistics.MAX_DAILY_DAYS:
-        raise PeriodError(_l("Group by week or month for a period longer than a year."))
+    statistics.check_grouping(period, granularity)
     return Scope(period, department=department, organisation_id=viewer.organisation_id), granularity
 
 
@@ -115,7 +116,7 @@ class StatisticsView(BaseView):
             table_views=lambda section: statistics.table_views(presented, section),
             number=statistics.format_number,
             threshold=statistics.threshold(),
-            may_build=g.user.has_role(COORDINATOR),
+            may_build=can("build_funder_report"),
             languages=_report_languages(),
         )
 
@@ -149,17 +150,10 @@ class StatisticsView(BaseView):
         name = f"{key}_{scope.period.start}_{scope.period.end}"
         if scope.department:
             name += f"_{scope.department}"
-        body = _csv(view, scope) if fmt == "csv" else _xlsx(view, scope)
+        body = _csv(view) if fmt == "csv" else _xlsx(view, scope)
         response = current_app.response_class(body, mimetype=EXPORT_FORMATS[fmt])
         response.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
         return response
-
-
-def _safe(value):
-    """A spreadsheet must not read a label as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def _legend(scope: Scope) -> list[str]:
@@ -171,21 +165,18 @@ def _legend(scope: Scope) -> list[str]:
     ]
 
 
-def _lines(view: statistics.TableView) -> list[list]:
-    lines = [view.headers, *view.rows]
+def _body(view: statistics.TableView) -> list[list]:
+    """The table's lines below its headers (a withheld table says so instead)."""
+    if view.withheld:
+        return [[_("Withheld: too few to publish without revealing someone.")]]
+    lines = list(view.rows)
     if view.total is not None:
         lines.append(view.total)
-    if view.withheld:
-        lines = [view.headers, [_("Withheld: too few to publish without revealing someone.")]]
-    return [[_safe("" if cell is None else cell) for cell in line] for line in lines]
+    return [["" if cell is None else cell for cell in line] for line in lines]
 
 
-def _csv(view: statistics.TableView, scope: Scope) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerows(_lines(view))
-    # A byte-order mark so that spreadsheets open the accents right.
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+def _csv(view: statistics.TableView) -> bytes:
+    return spreadsheets.csv_text(view.headers, _body(view)).encode("utf-8")
 
 
 def _xlsx(view: statistics.TableView, scope: Scope) -> bytes:
@@ -201,8 +192,9 @@ def _xlsx(view: statistics.TableView, scope: Scope) -> bytes:
         sheet.append([line])
     sheet.append([])
     header_row = sheet.max_row + 1
-    for line in _lines(view):
-        sheet.append(line)
+    for line in [view.headers, *_body(view)]:
+        # Numbers stay numbers; text goes through the spreadsheet rule (never a formula).
+        sheet.append([spreadsheets.safe_cell(c) if isinstance(c, str) else c for c in line])
     for cell in sheet[header_row]:
         cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 42
@@ -214,8 +206,11 @@ def _xlsx(view: statistics.TableView, scope: Scope) -> bytes:
 # --- funder reports ---------------------------------------------------------------------------
 
 
+LANGUAGE_LABELS: dict[str, object] = {"fr": _l("French"), "en": _l("English")}
+
+
 def _report_languages() -> list[tuple[str, object]]:
-    return [("fr", _l("French")), ("en", _l("English"))]
+    return [(code, LANGUAGE_LABELS[code]) for code in funder_reports.LANGUAGES]
 
 
 def _requested_report_period(form) -> Period:
@@ -240,15 +235,28 @@ def _report_presets(today: dt.date) -> list[tuple[str, str]]:
     return [(p.code, p.label()) for p in periods]
 
 
-def _progress_json(report: BuiltReport) -> dict:
+def _progress_json(shown: funder_reports.ShownBuild) -> dict:
+    report = shown.report
     return {
         "id": report.id,
-        "status": report.status,
-        "status_label": str(BUILD_STATUSES.get(report.status, report.status)),
+        "status": shown.status,
+        "status_label": shown.status_label,
         "progress": report.progress,
         "step": str(STEP_LABELS.get(report.step or "", "")),
-        "done": report.status in ("done", "failed"),
+        "done": not shown.in_progress,
     }
+
+
+def _build_once_committed(report_id: int) -> None:
+    """Start the build when this request's transaction commits (the thread reads the row with
+    its own connection); nothing starts if the request rolls back."""
+    app = current_app._get_current_object()
+    event.listen(
+        db.session(),
+        "after_commit",
+        lambda _session: funder_report.start_in_background(app, report_id),
+        once=True,
+    )
 
 
 class FunderReportView(BaseView):
@@ -265,18 +273,14 @@ class FunderReportView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        from reports_pdf import funder_report
-
-        reports = funder_report.recent_builds()
-        db.session.commit()  # builds found interrupted are marked so
         today = utcnow().date()
         return self.render_template(
             "statistics/reports.html",
-            reports=reports,
+            builds=funder_reports.recent_builds(),
             presets=_report_presets(today),
             languages=_report_languages(),
             departments=DEPARTMENTS,
-            may_build=g.user.has_role(COORDINATOR),
+            may_build=can("build_funder_report"),
             step_labels=STEP_LABELS,
             default_start=dt.date(today.year, 1, 1),
             default_end=today,
@@ -285,37 +289,36 @@ class FunderReportView(BaseView):
     @expose("/build", methods=["POST"])
     @has_access
     def build(self):
-        from reports_pdf import funder_report
-
+        if not can("build_funder_report"):
+            abort(403)
         form = request.form
         department = (form.get("department") or "").strip().upper() or None
         try:
             period = _requested_report_period(form)
-            report = funder_report.request_build(
+            report = funder_reports.request_build(
                 period, form.get("language") or "", department, user=g.user
             )
-        except (PeriodError, funder_report.BuildRefused) as error:
-            db.session.rollback()
+        except (PeriodError, funder_reports.BuildRefused) as error:
+            transactions.doom()
             flash(str(error.message), "warning")
             return redirect(url_for("FunderReportView.list"))
-        db.session.commit()
         if report.status == "queued":
-            funder_report.start_in_background(current_app._get_current_object(), report.id)
+            _build_once_committed(report.id)
         flash(_("The report is being built; this page shows its progress."), "info")
         return redirect(url_for("FunderReportView.list", _anchor=f"report-{report.id}"))
 
     @expose("/<int:report_id>/progress")
     @has_access
     def progress(self, report_id: int):
-        report = db.session.get(BuiltReport, report_id)
+        report = db.session.get(FunderReport, report_id)
         if report is None:
             abort(404)
-        return jsonify(_progress_json(report))
+        return jsonify(_progress_json(funder_reports.shown_status(report)))
 
     @expose("/<int:report_id>/download")
     @has_access
     def download(self, report_id: int):
-        report = db.session.get(BuiltReport, report_id)
+        report = db.session.get(FunderReport, report_id)
         if report is None or report.status != "done" or report.pdf is None:
             abort(404)
         audit.record("funder_report_downloaded", report, details={"sha256": report.sha256[:16]})

@@ -1,35 +1,45 @@
 """Statistics: figures against hand-computed expectations, consent, scopes, suppression on
-every path (dashboard, CSV, XLSX), the rollup against the live computation, and bad input.
+every path (dashboard, CSV, XLSX), the rollup against the live computation (programme-wide
+and per department, with changes not yet rolled up), a GET that writes nothing, a renamed
+column that fails loudly, and bad input.
 
-The data set is described in ``test_statistics_support``; every expected number below was
-counted by hand from its table.
+The data set is described in ``statistics_support``; every expected number below was counted
+by hand from its table.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 
 import pytest
+from flask_appbuilder import Model
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from backoffice.extensions import db
-from backoffice.models.audit import AuditEvent
-from backoffice.models.report import Report
-from backoffice.services import statistics
+from backoffice.models import AuditEvent, Case, Referral, Report, Subscriber
+from backoffice.models.base import utcnow
+from backoffice.services import outreach, statistics
 from backoffice.services.statistics import Period, Scope
-from tests.integration.test_statistics_support import built, dataset  # noqa: F401 - fixture
+from backoffice.transactions import unit_of_work
+from tests.integration.statistics_support import (  # noqa: F401 - fixture
+    built,
+    dataset,
+    run_rollup_job,
+)
 
 pytestmark = pytest.mark.usefixtures("dataset")
 
 YEAR_QUERY = "start=2011-01-01&end=2011-12-31"
 
 
-def _figures(app, **scope):
-    with app.test_request_context(method="POST"):
-        return statistics.present(statistics.compute(Scope(Period.year(2011), **scope)), None)
+def _figures(app, live: bool = False, granularity: str = "month", **scope):
+    with app.test_request_context():
+        figures = statistics.compute(Scope(Period.year(2011), **scope), granularity, live=live)
+        return statistics.present(figures, None)
 
 
 def _column(presented, key, index=0) -> dict[str, object]:
@@ -150,35 +160,54 @@ def test_people_figures_match_the_hand_count(app):
     }
 
 
-def test_the_rollup_gives_the_live_figures(app):
-    with app.test_request_context(method="POST"):
-        scope = Scope(Period.year(2011))
-        rolled = statistics.present(statistics.compute(scope, "week"), None)
-        live = statistics.present(statistics.compute(scope, "week", live=True), None)
-    for key, shown in rolled.tables.items():
-        other = live.tables[key]
-        assert [(r.code, c) for r, c in shown.rows] == [(r.code, c) for r, c in other.rows], key
-        assert shown.total == other.total, key
-    assert rolled.measures["moderation_delays"][0][1] == live.measures["moderation_delays"][0][1]
+def _same_figures(one, other) -> None:
+    assert one.tables.keys() == other.tables.keys()
+    for key, shown in one.tables.items():
+        theirs = other.tables[key]
+        assert [(r.code, c) for r, c in shown.rows] == [(r.code, c) for r, c in theirs.rows], key
+        assert [(g.code, c) for g, c in shown.groups] == [(g.code, c) for g, c in theirs.groups]
+        assert shown.total == theirs.total, key
+        assert [v for _m, v in one.measures[key]] == [v for _m, v in other.measures[key]], key
+    assert [f.text for f in one.key_figures] == [f.text for f in other.key_figures]
 
 
-def test_a_refusal_of_statistics_is_honoured_everywhere_and_followed_when_it_changes(app):
+@pytest.mark.parametrize("department", [None, "75", "13", "69", "93", "92"])
+def test_the_rollup_gives_the_live_figures(app, department):
+    """Programme-wide and for one department, by week (the department is read from the
+    rollup's department rows, the programme from its sums)."""
+    run_rollup_job(app, full=True)
+    rolled = _figures(app, granularity="week", department=department)
+    live = _figures(app, live=True, granularity="week", department=department)
+    _same_figures(rolled, live)
+
+
+def test_a_refusal_of_statistics_is_honoured_everywhere_and_followed_when_it_changes(
+    app, monkeypatch
+):
     """G refused statistics: its rape, alert, decision, case and referral count nowhere.
 
-    When her consent changes (it never should without her), the next dashboard counts her:
-    the rollup follows the change."""
+    When her consent changes (it never should without her), the next dashboard counts her at
+    once, before the rollup's refresh (the changed days are computed live: hers, and those of
+    the case opened the next day and its referral), and after it."""
+    # No margin: only what changed after the rebuild is computed live.
+    monkeypatch.setitem(app.config, "STATS_REFRESH_MARGIN_MINUTES", 0)
+    run_rollup_job(app, full=True)
     with app.app_context():
         report = db.session.get(Report, built()["G"])
         report.consent_statistics = True
         db.session.commit()
     try:
-        counted = _figures(app)
-        assert _column(counted, "reports_by_violence_type")["rape"] == 2
-        assert _column(counted, "reports_by_month")["2011-05"] == 1
-        assert _key(counted)["alerts_published"] == 3
-        assert _key(counted)["cases"] == 3 and _key(counted)["referrals"] == 2
-        delays = {m.code: v for m, v in counted.measures["moderation_delays"]}
-        assert delays["median_decision_hours"]["__total__"] == 4.0  # 1, 2, 4, 6, 12, 24 h
+        before_refresh = _figures(app)
+        run_rollup_job(app)
+        for counted in (before_refresh, _figures(app)):
+            assert _column(counted, "reports_by_violence_type")["rape"] == 2
+            assert _column(counted, "reports_by_month")["2011-05"] == 1
+            assert _key(counted)["alerts_published"] == 3
+            assert _key(counted)["cases"] == 3 and _key(counted)["referrals"] == 2
+            delays = {m.code: v for m, v in counted.measures["moderation_delays"]}
+            assert delays["median_decision_hours"]["__total__"] == 4.0  # 1, 2, 4, 6, 12, 24 h
+        paris = _figures(app, department="75")
+        assert _column(paris, "reports_by_violence_type")["rape"] == 2  # A and G
     finally:
         with app.app_context():
             report = db.session.get(Report, built()["G"])
@@ -187,6 +216,7 @@ def test_a_refusal_of_statistics_is_honoured_everywhere_and_followed_when_it_cha
     refused = _figures(app)
     assert _column(refused, "reports_by_violence_type")["rape"] == 1
     assert _key(refused)["alerts_published"] == 2 and _key(refused)["cases"] == 2
+    assert _column(_figures(app, department="75"), "reports_by_violence_type")["rape"] == 1
 
 
 def test_a_social_worker_sees_her_organisation_only(app):
@@ -208,8 +238,10 @@ def test_a_social_worker_sees_her_organisation_only(app):
     assert _figures(app, organisation_id=other).tables["reports_by_month"].total == [0]
 
 
-def test_one_department_is_computed_live(app):
-    presented = _figures(app, department="13")
+@pytest.mark.parametrize("live", [False, True])
+def test_one_departments_figures_match_the_hand_count(app, live):
+    run_rollup_job(app, full=True)
+    presented = _figures(app, live=live, department="13")
     assert presented.tables["reports_by_month"].total == [2]  # C and D
     assert "reports_by_place" not in presented.tables
     assert _nonzero(_column(presented, "reports_by_violence_type")) == {
@@ -217,7 +249,24 @@ def test_one_department_is_computed_live(app):
         "physical_assault": 1,
         "threats": 1,
     }
+    assert _nonzero(_column(presented, "moderation_outcomes")) == {"alert": 1, "recorded": 1}
     assert presented.tables["alerts_by_month"].total == [1, 1, 0]  # D's alert
+    # The Portuguese subscriber of the 13 left in August; the Spanish one follows all France.
+    assert _nonzero(_column(presented, "subscribers_new_by_month")) == {
+        "2011-01": 1,
+        "2011-07": 1,
+    }
+    assert _nonzero(_column(presented, "subscribers_by_language")) == {"es": 1}
+    assert _nonzero(_column(presented, "subscribers_by_department")) == {"*": 1}
+    assert _key(presented)["cases"] == 0
+    paris = _figures(app, live=live, department="75")
+    assert paris.tables["reports_by_month"].total == [7]  # A, B rejected: A and H1-H6
+    assert _nonzero(_column(paris, "subscribers_by_language")) == {"fr": 1, "es": 1}
+    assert _nonzero(_column(paris, "subscribers_by_department")) == {"75": 1, "*": 1}
+    assert _nonzero(_column(paris, "cases_by_need")) == {"shelter": 1}  # the direct case
+    lyon = _figures(app, live=live, department="69")
+    assert _nonzero(_column(lyon, "cases_by_need")) == {"health": 1, "legal": 1}  # E's case
+    assert _key(lyon)["referrals"] == 1
 
 
 # --- what each role sees ---------------------------------------------------------------------
@@ -265,6 +314,12 @@ def _html_table(html: str, key: str) -> dict[str, str]:
     return result
 
 
+def _csv_rows(response) -> list[list[str]]:
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # spreadsheets then read the accents right
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+
+
 def test_a_social_worker_dashboard_shows_her_figures_and_exports_hide_them(app, login_as):
     client = login_as("demo-social-a")
     html = client.get(f"/statistics/?{YEAR_QUERY}").get_data(as_text=True)
@@ -272,7 +327,7 @@ def test_a_social_worker_dashboard_shows_her_figures_and_exports_hide_them(app, 
     assert 'id="figure-alerts_published"' not in html
     exported = client.get(f"/statistics/export/reports_by_month.csv?{YEAR_QUERY}")
     assert exported.status_code == 200
-    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True).lstrip("\ufeff"))))
+    rows = _csv_rows(exported)
     assert rows[-1][-1] == "<5"  # the total of 2, suppressed in the export
     assert "2" not in [row[-1] for row in rows[1:]]
 
@@ -284,7 +339,7 @@ def test_exports_carry_the_dashboard_suppression_in_csv_and_xlsx(app, login_as):
     response = client.get(f"/statistics/export/reports_by_region.csv?{YEAR_QUERY}")
     assert response.status_code == 200
     assert response.headers["Content-Disposition"].startswith("attachment;")
-    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    rows = _csv_rows(response)
     exported = {row[0]: row[-1] for row in rows[1:]}
     assert exported == {label: value for label, value in shown.items()}
     assert exported["Île-de-France"] == "7" and exported["Provence-Alpes-Côte d'Azur"] == "<5"
@@ -354,7 +409,7 @@ def test_period_shortcuts_and_weekly_grouping(app, login_as):
     client = login_as("demo-coordinator")
     html = client.get("/statistics/?period=2011-Q2&granularity=week").get_data(as_text=True)
     assert 'id="table-reports_by_week"' in html
-    with app.test_request_context(method="POST"):
+    with app.test_request_context():
         presented = statistics.present(
             statistics.compute(Scope(Period.from_code("2011-Q2")), "week"), None
         )
@@ -362,3 +417,79 @@ def test_period_shortcuts_and_weekly_grouping(app, login_as):
     # D (Fri 1 April) in the week of Monday 28 March, E in that of 11 April, H1-H6 (1-6 June)
     # in those of 30 May (H1-H5) and 6 June (H6).
     assert weeks == {"2011-03-28": 1, "2011-04-11": 1, "2011-05-30": 5, "2011-06-06": 1}
+
+
+# --- reads write nothing; a renamed column fails loudly ----------------------------------------
+
+
+def _database_state() -> dict[str, str]:
+    """A digest of every row of every table but the audit trail (which a read may append to)."""
+    digests = {}
+    with db.engine.connect() as connection:
+        for table in Model.metadata.sorted_tables:
+            if table.name == "audit_events":
+                continue
+            rows = connection.execute(select(table).order_by(*table.primary_key.columns)).all()
+            digests[table.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
+    return digests
+
+
+@pytest.mark.parametrize(
+    "who, url",
+    [
+        ("demo-coordinator", f"/statistics/?{YEAR_QUERY}"),
+        ("demo-coordinator", f"/statistics/?{YEAR_QUERY}&department=75&granularity=week"),
+        ("demo-social-a", f"/statistics/?{YEAR_QUERY}"),
+        ("demo-coordinator", f"/statistics/export/reports_by_month.csv?{YEAR_QUERY}"),
+    ],
+)
+def test_a_get_of_the_dashboard_writes_nothing(app, login_as, who, url):
+    """Not the rollup, not its bookkeeping: a change it has not seen yet is computed live."""
+    run_rollup_job(app, full=True)
+    client = login_as(who)
+    with app.app_context():
+        db.session.get(Report, built()["H1"]).updated_at = utcnow()
+        db.session.commit()
+        before = _database_state()
+    response = client.get(url)
+    assert response.status_code == 200
+    if who == "demo-coordinator" and url.startswith("/statistics/?"):
+        html = response.get_data(as_text=True)
+        assert _figure_text(html, "reports") == ("7" if "department=75" in url else "10")
+    with app.app_context():
+        assert _database_state() == before
+
+
+class _Renamed:
+    """What a model's attribute looks like once another area renamed its column."""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance, owner):
+        raise AttributeError(f"type object {owner.__name__!r} has no attribute {self.name!r}")
+
+
+@pytest.mark.parametrize(
+    "owner, name",
+    [
+        (Case, "first_contact_at"),
+        (Subscriber, "validated_at"),
+        (Referral, "structure_id"),
+        (outreach, "FIGURE_COLUMNS"),
+    ],
+)
+def test_a_renamed_column_fails_loudly_instead_of_dropping_a_section(app, monkeypatch, owner, name):
+    """Once a section said "not available yet" when a model lacked a column: a funder report
+    then went out without its follow-up figures, and nobody knew."""
+    if owner is outreach:
+        monkeypatch.delattr(outreach, name)
+    else:
+        gone = _Renamed()
+        gone.__set_name__(owner, name)
+        monkeypatch.setattr(owner, name, gone)
+    with app.test_request_context(), pytest.raises(AttributeError, match=name):
+        statistics.compute(Scope(Period.year(2011)), live=True)
+    if owner is not outreach:  # the nightly rebuild, too, stops rather than roll up less
+        with app.app_context(), pytest.raises(AttributeError, match=name), unit_of_work():
+            statistics.rebuild_rollup()

@@ -1,6 +1,7 @@
 """Funder reports: built on request with progress, kept with a checksum, downloaded with the
 same figures as the dashboard (read back with ``pdftotext``), in French and in English; the
-command and the schedule build the same document; WeasyPrint reads only the report's assets.
+command and the schedule build the same document; a build that died shows as interrupted
+without the page writing; WeasyPrint reads only the project's own assets.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models.statistics import BuiltReport
+from backoffice.models.base import utcnow
+from backoffice.models.statistics import FunderReport
 from backoffice.services import statistics
 from backoffice.services.statistics import Period, Scope
-from reports_pdf import funder_report
+from backoffice.transactions import unit_of_work
+from reports_pdf import RefusedURL, asset_path, funder_report
 from tests.conftest import csrf_token
-from tests.integration.test_statistics_support import dataset  # noqa: F401 - fixture
+from tests.integration.statistics_support import dataset  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.usefixtures("dataset")
 
@@ -68,7 +71,7 @@ def test_a_report_built_on_request_shows_progress_and_matches_the_dashboard(app,
     pdf = download.get_data()
     assert pdf.startswith(b"%PDF")
     with app.app_context():
-        row = db.session.get(BuiltReport, report_id)
+        row = db.session.get(FunderReport, report_id)
         assert row.sha256 == hashlib.sha256(pdf).hexdigest()
         assert row.parameters["start"] == "2011-01-01" and row.parameters["threshold"] == 5
         assert row.trigger == "request" and row.build_seconds is not None
@@ -76,6 +79,7 @@ def test_a_report_built_on_request_shows_progress_and_matches_the_dashboard(app,
     for heading in ("Activity report", "Key figures", "Reports", "Moderation", "Methodology"):
         assert heading in text, heading
     assert "Counts from 1 to 4" in text
+    assert re.search(r"\b2 / \d+\b", text), "the stylesheet (page footers) was not applied"
     # The dashboard's figures, as the coordinator sees them, are the report's.
     with app.test_request_context(headers={"Accept-Language": "en"}):
         from flask_babel import force_locale
@@ -120,7 +124,7 @@ def test_who_may_build_read_and_download(app, login_as):
     report_id = _build_on_the_page(coordinator, preset="2011-03")
     _wait(coordinator, report_id)
     with app.app_context():
-        before = db.session.scalar(select(func.count(BuiltReport.id)))
+        before = db.session.scalar(select(func.count(FunderReport.id)))
     moderator = login_as("demo-moderator")
     assert moderator.get("/statistics/reports/").status_code == 200
     assert moderator.get(f"/statistics/reports/{report_id}/download").status_code == 200
@@ -136,7 +140,7 @@ def test_who_may_build_read_and_download(app, login_as):
         assert client.get(f"/statistics/reports/{report_id}/download").status_code in (302, 403)
         assert client.get(f"/statistics/reports/{report_id}/progress").status_code in (302, 403)
     with app.app_context():
-        assert db.session.scalar(select(func.count(BuiltReport.id))) == before
+        assert db.session.scalar(select(func.count(FunderReport.id))) == before
     assert coordinator.get("/statistics/reports/999999/download").status_code == 404
 
 
@@ -152,7 +156,7 @@ def test_who_may_build_read_and_download(app, login_as):
 def test_a_bad_build_request_says_why_and_builds_nothing(app, login_as, form):
     client = login_as("demo-coordinator")
     with app.app_context():
-        before = db.session.scalar(select(func.count(BuiltReport.id)))
+        before = db.session.scalar(select(func.count(FunderReport.id)))
     token = csrf_token(client, "/statistics/reports/")
     response = client.post(
         "/statistics/reports/build",
@@ -162,7 +166,7 @@ def test_a_bad_build_request_says_why_and_builds_nothing(app, login_as, form):
     assert response.status_code == 200
     assert "alert-warning" in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(select(func.count(BuiltReport.id))) == before
+        assert db.session.scalar(select(func.count(FunderReport.id))) == before
 
 
 def test_the_command_builds_and_keeps_the_same_document(app, tmp_path):
@@ -177,9 +181,9 @@ def test_the_command_builds_and_keeps_the_same_document(app, tmp_path):
     assert pdf.startswith(b"%PDF") and "Methodology" in _text(pdf)
     with app.app_context():
         row = db.session.scalars(
-            select(BuiltReport)
-            .where(BuiltReport.trigger == "command")
-            .order_by(BuiltReport.id.desc())
+            select(FunderReport)
+            .where(FunderReport.trigger == "command")
+            .order_by(FunderReport.id.desc())
         ).first()
         assert row.sha256 == hashlib.sha256(pdf).hexdigest() and row.language == "en"
     bad = runner.invoke(
@@ -191,25 +195,58 @@ def test_the_command_builds_and_keeps_the_same_document(app, tmp_path):
 
 
 def test_the_schedule_builds_last_month_and_last_year_once(app):
+    with app.app_context(), unit_of_work():
+        built = funder_report.build_scheduled_reports(today=dt.date(2012, 1, 1))
     with app.app_context():
-        built = statistics.build_scheduled_reports(today=dt.date(2012, 1, 1))
-        rows = [db.session.get(BuiltReport, i) for i in built]
+        rows = [db.session.get(FunderReport, i) for i in built]
         assert sorted((r.period_start.isoformat(), r.period_end.isoformat(), r.language)
                       for r in rows) == [
             ("2011-01-01", "2011-12-31", "en"), ("2011-01-01", "2011-12-31", "fr"),
             ("2011-12-01", "2011-12-31", "en"), ("2011-12-01", "2011-12-31", "fr"),
         ]  # fmt: skip
         assert all(r.status == "done" and r.trigger == "schedule" for r in rows)
-        assert statistics.build_scheduled_reports(today=dt.date(2012, 1, 1)) == []
+        assert funder_report.build_scheduled_reports(today=dt.date(2012, 1, 1)) == []
     from backoffice.jobs import JOBS
 
     assert JOBS["monthly_funder_report"].trigger == {"trigger": "cron", "day": 1, "hour": 4}
+    target = JOBS["monthly_funder_report"].target
+    assert target == "reports_pdf.funder_report:build_scheduled_reports"
 
 
-def test_weasyprint_reads_only_the_reports_own_assets(tmp_path):
-    fetcher = funder_report.restricted_fetcher()
-    own = (funder_report.ASSETS / "report.css").as_uri()
-    assert b"@page" in fetcher.fetch(own).read()
+def test_a_build_that_died_shows_as_interrupted_and_the_page_writes_nothing(app, login_as):
+    """A process that stopped mid-build leaves its row "running": the list says it failed,
+    without writing; the next build request marks it so."""
+    with app.app_context():
+        stale = FunderReport(
+            period_start=dt.date(2011, 5, 1), period_end=dt.date(2011, 5, 31), language="fr",
+            parameters={}, trigger="request", status="running", progress=50, step="charts",
+            requested_at=utcnow() - dt.timedelta(hours=2),
+        )  # fmt: skip
+        db.session.add(stale)
+        db.session.commit()
+        stale_id = stale.id
+    client = login_as("demo-coordinator")
+    page = client.get("/statistics/reports/").get_data(as_text=True)
+    row = page.split(f'id="report-{stale_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "Failed" in row and "interrupted" in row and "data-progress-url" not in row
+    state = client.get(f"/statistics/reports/{stale_id}/progress").get_json()
+    assert state["status"] == "failed" and state["done"] is True
+    with app.app_context():
+        assert db.session.get(FunderReport, stale_id).status == "running"  # a GET wrote nothing
+    report_id = _build_on_the_page(client, preset="2011-02")
+    _wait(client, report_id)
+    with app.app_context():
+        row = db.session.get(FunderReport, stale_id)
+        assert (row.status, row.error) == ("failed", "interrupted")
+
+
+def test_the_report_reads_only_the_projects_own_assets(app, tmp_path):
+    """Its stylesheet is an ``asset:``; WeasyPrint's fetcher refuses anything else."""
+    with app.test_request_context():
+        html = funder_report.render_html(Period.month(2011, 3), "en")
+    stylesheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert stylesheets == ["asset:funder_report.css"]
+    assert b"@page" in asset_path(stylesheets[0]).read_bytes()
     secret = tmp_path / "secret.txt"
     secret.write_text("key material")
     for url in (
@@ -218,7 +255,8 @@ def test_weasyprint_reads_only_the_reports_own_assets(tmp_path):
         "data:text/css,body{}",
         secret.as_uri(),
         "file:///etc/passwd",
-        (funder_report.ASSETS / ".." / "funder_report.py").as_uri(),
+        "asset:../funder_report.py",
+        "asset:../templates/funder_report.html",
     ):
-        with pytest.raises(ValueError):
-            fetcher.fetch(url)
+        with pytest.raises(RefusedURL):
+            asset_path(url)

@@ -40,8 +40,9 @@ from backoffice.models.base import new_row_uid
 from backoffice.models.case import Referral
 from backoffice.models.structure import Structure
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
-from backoffice.services import alerts, cases, intake, moderation
+from backoffice.services import alerts, cases, intake, moderation, statistics
 from backoffice.services.demo import AIDES, seed_base
+from backoffice.transactions import unit_of_work
 
 YEAR = 2011
 T = dt.datetime
@@ -220,3 +221,11 @@ def dataset(app):
         built = dict(build_dataset())
         db.session.remove()
     return built
+
+
+def run_rollup_job(app, *, full: bool = False) -> None:
+    """What the ``statistics_rebuild`` (``full``) or ``statistics_refresh`` job does."""
+    with app.app_context():
+        with unit_of_work():
+            statistics.refresh_rollup(full=full)
+        db.session.remove()
