@@ -37,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.extensions import db
 from backoffice.models.alert import (
@@ -49,7 +50,7 @@ from backoffice.models.alert import (
 )
 from backoffice.models.base import new_row_uid, utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report, ReportIdentifier
-from backoffice.services import audit, identifiers, intake, moderation
+from backoffice.services import audit, identifiers, intake, moderation, outbox
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
     BUILD_LABELS,
@@ -432,8 +433,6 @@ def _check_alert_version(alert: Alert, expected_version: int | None) -> None:
 
 
 def _flush() -> None:
-    from sqlalchemy.orm.exc import StaleDataError
-
     try:
         db.session.flush()
     except StaleDataError:
@@ -626,9 +625,7 @@ def publish(
     audit.record("alert_published", alert, details={"reports": alert.reports_count})
     _flush()
     # The outbox is written in the publication's transaction: published means queued.
-    from backoffice.services.dispatch import enqueue_alert
-
-    enqueue_alert(alert, now=now)
+    outbox.enqueue_alert(alert, now=now)
     return alert
 
 

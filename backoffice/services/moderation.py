@@ -28,9 +28,8 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.extensions import db
-from backoffice.models.alert import ReportEvent
 from backoffice.models.base import utcnow
-from backoffice.models.report import Report, ReportIdentifier
+from backoffice.models.report import Report, ReportEvent, ReportIdentifier
 from backoffice.security import MODERATOR
 from backoffice.services import audit
 from backoffice.services.anonymise import PLACEHOLDERS, Span, apply_spans

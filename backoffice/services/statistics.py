@@ -79,9 +79,8 @@ from backoffice.models.alert import (
     AlertDepartment,
     AlertReport,
     IdentifierCheck,
-    ReportEvent,
 )
-from backoffice.models.report import Report
+from backoffice.models.report import Report, ReportEvent
 from backoffice.services import suppression
 from backoffice.services.suppression import Column, Group, Row, Table
 from backoffice.services.vocabulary import (

@@ -39,13 +39,9 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import (
-    FINAL_STATUSES,
-    Delivery,
-    Subscriber,
-    SubscriberDepartment,
-)
-from backoffice.services import audit, identifiers
+from backoffice.models.dispatch import FINAL_STATUSES, Delivery
+from backoffice.models.subscriber import Subscriber, SubscriberDepartment
+from backoffice.services import audit, identifiers, outbox
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.confidential import data_key_of, keyring, shred
 from backoffice.services.crypto import DecryptionError, associated_data, open_with_data_key
@@ -378,9 +374,7 @@ def validate(subscriber: Subscriber, actor=None, *, now: dt.datetime | None = No
     subscriber.validated_at = now
     subscriber.validated_by_id = getattr(actor, "id", None)
     db.session.flush()
-    from backoffice.services.dispatch import enqueue_notice
-
-    enqueue_notice(subscriber, "welcome", now=now)
+    outbox.enqueue_notice(subscriber, "welcome", now=now)
     audit.record("subscriber_validated", subscriber)
 
 
@@ -420,9 +414,7 @@ def unsubscribe(
         .values(status="cancelled", error_code="unsubscribed", last_error=None, updated_at=now)
     )
     if source == "sms_stop" and subscriber.phone_index:
-        from backoffice.services.dispatch import enqueue_notice
-
-        enqueue_notice(subscriber, "goodbye", now=now)
+        outbox.enqueue_notice(subscriber, "goodbye", now=now)
     audit.record("subscriber_unsubscribed", subscriber, details={"source": source}, actor=actor)
     return True
 
@@ -454,7 +446,7 @@ def erase_unsubscribed_contacts(now: dt.datetime | None = None) -> int:
     for subscriber in db.session.scalars(statement.limit(1000)):
         erase_contact(subscriber, now=now)
         count += 1
-    db.session.commit()
+    db.session.flush()
     return count
 
 
@@ -472,7 +464,6 @@ def purge_old_deliveries(now: dt.datetime | None = None) -> int:
             Delivery.created_at < now - dt.timedelta(days=days),
         )
     )
-    db.session.commit()
     return result.rowcount or 0
 
 

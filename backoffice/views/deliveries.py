@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
-from backoffice.models.subscriber import CHANNELS, DELIVERY_STATUSES, AlertDispatch, Delivery
+from backoffice.models.dispatch import DELIVERY_STATUSES, AlertDispatch, Delivery
+from backoffice.models.subscriber import CHANNELS
 from backoffice.security import ADMIN, ALL, MODERATOR
 from backoffice.services import dispatch
 from backoffice.services.alert_text import LANGUAGE_NAMES

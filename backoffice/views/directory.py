@@ -14,7 +14,6 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-import backoffice.services.directory_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.structure import (

@@ -20,7 +20,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-import backoffice.services.moderation_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
 from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.base import utcnow

@@ -25,7 +25,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-import backoffice.services.intake_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
 from backoffice.models.report import Report
 from backoffice.security import ALL, MODERATOR, PARTNER_RELAY, SOCIAL_WORKER

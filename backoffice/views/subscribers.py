@@ -22,14 +22,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-import backoffice.services.dispatch_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
+from backoffice.models.dispatch import DELIVERY_STATUSES, Delivery
 from backoffice.models.subscriber import (
     CHANNELS,
-    DELIVERY_STATUSES,
     SUBSCRIBER_STATUSES,
     UNSUBSCRIBE_SOURCES,
-    Delivery,
     Subscriber,
 )
 from backoffice.security import (

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from backoffice.demo.directory import DEMO_FILE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.structure import STRUCTURE_CATEGORIES, Structure
 from backoffice.services import directory
 from backoffice.services.directory import DirectoryFilters
-from backoffice.services.directory_demo import DEMO_FILE
 from backoffice.services.directory_geography import (
     DEPARTMENT_NAMES,
     area_of_point,

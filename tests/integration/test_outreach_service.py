@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
+from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
@@ -20,7 +21,6 @@ from backoffice.models.outreach import (
 )
 from backoffice.security import acting_for
 from backoffice.services import outreach as service
-from backoffice.services.demo import AIDES, JASMINE
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from tests.integration.test_outreach_support import (
     fresh_mobile,

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.outreach import (
@@ -21,7 +22,6 @@ from backoffice.models.outreach import (
 )
 from backoffice.security import acting_for
 from backoffice.services import outreach as service
-from backoffice.services.demo import AIDES, JASMINE
 from tests.conftest import csrf_token
 from tests.integration.test_outreach_support import (
     fresh_mobile,

@@ -9,13 +9,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from backoffice.demo import ACCEPTESS, AIDES
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import Delivery, Subscriber
+from backoffice.models.dispatch import Delivery
+from backoffice.models.subscriber import Subscriber
 from backoffice.services import subscribers
 from backoffice.services.crypto import DecryptionError
-from backoffice.services.demo import ACCEPTESS, AIDES
 from tests.conftest import csrf_token
 from tests.integration.test_dispatch_support import organisation, unique_email, unique_mobile
 
