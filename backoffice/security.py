@@ -179,6 +179,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "hold_cases": (SOCIAL_WORKER,),
     # Runs outreach rounds (may own a round).
     "run_outreach": (OUTREACH,),
+    # May be named an Outreach lead (the marker an Admin grants): edits the team's message
+    # texts and the list of platforms once named.
+    "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
 }

@@ -6,8 +6,13 @@
   is not served (every decryption writes its audit event into this same transaction).
 * **Refusals that must leave a trace** (a failed sign-in counted, a wrong code counted, an
   audited refusal) call ``keep_on_failure()``: the request then commits even with a 4xx.
-* **A failure that still answers with a redirect** (FAB flashes the error of a hook and
-  redirects) calls ``doom()``: the request then rolls back whatever its status.
+* **A change the rules refused** in one of our views (a service raised: the view flashes
+  the reason, then redirects or shows the form again) calls ``undo()``: what the request
+  wrote so far is rolled back at once, and what it does next (the form shown again, the
+  audit events of what that page reads) commits as usual.
+* **A failure inside FAB's own flow** (a hook of a ModelView raised; FAB flashes the error
+  and redirects, and would otherwise commit what the form already wrote on the row) calls
+  ``doom()``: the request then rolls back whatever its status.
 * **GET and HEAD change nothing.** A flush during such a request may insert audit events and
   touch the bookkeeping columns of ``_READ_ONLY_ALLOWED``; anything else raises
   ``ReadOnlyRequest`` (a 500 in tests, so a page that writes on GET fails the suite).
@@ -39,9 +44,9 @@ _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
 }
-# TEMPORARY, until their areas stop writing on GET (issue "One way to do each thing"):
-# the statistics dashboard refreshes its rollup, the template list seeds the templates.
-_READ_ONLY_ALLOWED_FOR_NOW = {"statistics_refresh", "statistics_daily", "outreach_templates"}
+# TEMPORARY, until its area stops writing on GET (issue "One way to do each thing"): the
+# statistics dashboard refreshes its rollup.
+_READ_ONLY_ALLOWED_FOR_NOW = {"statistics_refresh", "statistics_daily"}
 
 
 class ReadOnlyRequest(RuntimeError):
@@ -56,6 +61,12 @@ def keep_on_failure() -> None:
     """Commit this request's work even though it answers with an error (a counted refusal)."""
     if has_request_context():
         g.transaction_keep_on_failure = True
+
+
+def undo() -> None:
+    """Roll back what this request wrote so far, because the rules refused the change; the
+    rest of the request commits as usual (a refused change never half-happens)."""
+    db.session.rollback()
 
 
 def doom() -> None:

@@ -21,7 +21,7 @@ from backoffice.security import (
     PARTNER_RELAY,
     SOCIAL_WORKER,
 )
-from backoffice.services import api_keys
+from backoffice.services import api_keys, organisations
 
 JASMINE = "Médecins du Monde – Jasmine"
 AIDES = "AIDES"
@@ -59,17 +59,16 @@ class DemoContext:
 
 def seed_base() -> DemoContext:
     """The three organisations and one user per role (idempotent)."""
-    organisations = {
+    by_name = {
         name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
     }
-    db.session.flush()
     password = current_app.config["DEMO_PASSWORD"]
     users = {
-        username: _user(username, first, role, organisations[org], password)
+        username: _user(username, first, role, by_name[org], password)
         for username, first, role, org in USERS
     }
     db.session.flush()
-    return DemoContext(organisations=organisations, users=users)
+    return DemoContext(organisations=by_name, users=users)
 
 
 def _organisation(name: str, kind: str, departments: list[str], email: str) -> Organisation:
@@ -79,6 +78,8 @@ def _organisation(name: str, kind: str, departments: list[str], email: str) -> O
             name=name, kind=kind, departments=departments, contact_email=email, active=True
         )
         db.session.add(organisation)
+        db.session.flush()
+        organisations.created(organisation)
     return organisation
 
 

@@ -1,4 +1,6 @@
-"""What a worker reads about an alert, in each of the ten alert languages.
+"""What a worker reads about an alert, in each of the ten alert languages (the other texts
+that reach workers, outreach messages and the unsubscribe page, are in ``worker_texts``,
+through the same catalogues).
 
 The structured parts of an alert (severity, violence types, context, aggressor description,
 vehicle, identifiers, dates) are rendered from the ``alerts`` Babel domain shipped with the
@@ -13,7 +15,8 @@ message, rebuild the template and merge it into the ten catalogues::
 
     pybabel extract --no-default-keywords -k A_ -k AN_:1,2 -k AP_:1c,2 -c NOTE: -s \\
         --add-location=file --project backoffice --version 0.1.0 \\
-        -o translations/alerts.pot backoffice/services/alert_text.py
+        -o translations/alerts.pot backoffice/services/alert_text.py \\
+        backoffice/services/worker_texts.py
     pybabel update -i translations/alerts.pot -d translations -D alerts -w 100
 
 then translate, and compile (``make translations``): ``pybabel compile -d translations -D

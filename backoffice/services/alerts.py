@@ -50,6 +50,7 @@ from backoffice.models.alert import (
 )
 from backoffice.models.base import new_row_uid, utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report, ReportIdentifier
+from backoffice.security import OutOfScope, can
 from backoffice.services import audit, identifiers, intake, moderation, outbox
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
@@ -425,6 +426,47 @@ def compose(
     db.session.flush()
     audit.record("alert_drafted", alert, details={"reports": len(reports)})
     return alert
+
+
+def candidate_reports(reports: Sequence[Report]) -> list[Report]:
+    """Reports that could join an alert made of ``reports``: in review or approved, with
+    consent to an alert, and sharing an identifier with one of them."""
+    seen = {report.id for report in reports}
+    found = []
+    for report in reports:
+        for other, _kinds in moderation.linked_reports(report):
+            if (
+                other.id not in seen
+                and other.status in ("in_review", "approved")
+                and other.consent_publish_alert
+            ):
+                seen.add(other.id)
+                found.append(other)
+    return found
+
+
+def reports_awaiting_alert(limit: int = 200) -> list[Report]:
+    """Approved reports, oldest first: what the composer offers to start an alert from."""
+    return list(
+        db.session.scalars(
+            select(Report)
+            .where(Report.status == "approved")
+            .order_by(Report.received_at)
+            .limit(limit)
+        )
+    )
+
+
+def alerts_of_report(report: Report) -> list[Alert]:
+    """The alerts a report went into, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Alert)
+            .join(AlertReport, AlertReport.alert_id == Alert.id)
+            .where(AlertReport.report_id == report.id)
+            .order_by(Alert.created_at)
+        )
+    )
 
 
 def _check_alert_version(alert: Alert, expected_version: int | None) -> None:
@@ -803,22 +845,46 @@ def live_alert_by_reference(reference: str, now: dt.datetime | None = None) -> A
 # --- the back office's list ------------------------------------------------------------------
 
 
+def sees_every_alert(actor) -> bool:
+    """Moderators see drafts, retracted and archived alerts; everyone else live ones only."""
+    return can("moderate", actor)
+
+
+def visible_alert(reference: str, actor, now: dt.datetime | None = None) -> Alert:
+    """The alert ``reference`` if this actor may read it (``OutOfScope`` otherwise: a 404)."""
+    if sees_every_alert(actor):
+        alert = db.session.scalar(select(Alert).where(Alert.reference == reference))
+    else:
+        alert = live_alert_by_reference(reference, now)
+    if alert is None:
+        raise OutOfScope("Alert")
+    return alert
+
+
+def get_alert(reference: str) -> Alert:
+    """Any alert by reference, for the moderators' pages (``OutOfScope`` when unknown)."""
+    alert = db.session.scalar(select(Alert).where(Alert.reference == reference))
+    if alert is None:
+        raise OutOfScope("Alert")
+    return alert
+
+
 def staff_alerts(
+    actor,
     *,
-    live_only: bool,
     status: str | None = None,
     department: str | None = None,
     page: int = 1,
     page_size: int = 50,
     now: dt.datetime | None = None,
 ) -> Page:
-    """One page of alerts for the back office, drafts first, then newest first.
+    """One page of the alerts this actor may read, drafts first, then newest first.
 
-    ``live_only`` (every role but Moderators) keeps published, unexpired alerts; otherwise
-    ``status``, when given, keeps that status only.
+    Moderators see every alert (``status``, when given, keeps that status only); everyone
+    else the published, unexpired ones.
     """
     statement = select(Alert)
-    if live_only:
+    if not sees_every_alert(actor):
         statement = statement.where(live_condition(now or utcnow()))
     elif status:
         statement = statement.where(Alert.status == status)

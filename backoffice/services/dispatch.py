@@ -60,6 +60,7 @@ from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import AlertDispatch, Delivery
 from backoffice.models.subscriber import Subscriber
+from backoffice.security import OutOfScope
 from backoffice.services import audit, channels, mailer
 from backoffice.services.alert_text import (
     render_email,
@@ -574,6 +575,34 @@ def _audit_batch(batch: _Batch) -> None:
 
 
 # --- progress and retries (the delivery view) --------------------------------------------------
+
+
+def recent_dispatches(limit: int = 100) -> tuple[list, dict[int, dict[str, int]]]:
+    """The latest dispatched alerts, newest first, as (alert, AlertDispatch) pairs, and per
+    alert the number of deliveries in each status."""
+    rows = db.session.execute(
+        select(Alert, AlertDispatch)
+        .join(AlertDispatch, AlertDispatch.alert_id == Alert.id)
+        .order_by(AlertDispatch.enqueued_at.desc())
+        .limit(limit)
+    ).all()
+    counts: dict[int, dict[str, int]] = {alert.id: {} for alert, _dispatch in rows}
+    if counts:
+        for alert_id, status, count in db.session.execute(
+            select(Delivery.alert_id, Delivery.status, func.count())
+            .where(Delivery.alert_id.in_(counts))
+            .group_by(Delivery.alert_id, Delivery.status)
+        ):
+            counts[alert_id][status] = count
+    return rows, counts
+
+
+def dispatched_alert(alert_id: int) -> Alert:
+    """An alert, for the delivery pages (``OutOfScope``, a 404, when there is none)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise OutOfScope("Alert")
+    return alert
 
 
 def progress(alert_id: int) -> dict:

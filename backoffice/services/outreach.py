@@ -19,16 +19,12 @@ sessions that matched.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -59,8 +55,8 @@ from backoffice.models.outreach import (
     short_name,
 )
 from backoffice.models.user import StaffUser
-from backoffice.security import OUTREACH, scoped
-from backoffice.services import audit
+from backoffice.security import can, scoped
+from backoffice.services import audit, timezones
 from backoffice.services.confidential import ErasedError, data_key_of, keyring, shred
 from backoffice.services.crypto import (
     DecryptionError,
@@ -71,16 +67,16 @@ from backoffice.services.crypto import (
 from backoffice.services.identifiers import InvalidIdentifier, display, guess_kind, normalise
 from backoffice.services.sms_encoding import sms_parts
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.services.worker_texts import outreach_text
 
 log = logging.getLogger(__name__)
 
-# Outreach teams work in France: times are entered and shown in Paris time, stored as UTC.
-LOCAL_TIMEZONE = ZoneInfo("Europe/Paris")
+# A round is planned at most a year ahead; a later date is a typing mistake.
+MAX_DAYS_AHEAD = 366
 BLIND_INDEX_KINDS = {CONTACT_PHONE: "outreach-phone", CONTACT_HANDLE: "outreach-handle"}
 MAX_LINE_LENGTH = 300
 SHOWN_LINE_LENGTH = 80
 TEMPLATE_MAX_LENGTH = 1600
-TEMPLATES_FILE = Path(__file__).resolve().parent.parent / "data" / "outreach_templates.json"
 PLACEHOLDERS = ("programme", "register_url", "check_url")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]{0,40})\}")
 # Spreadsheet and chat pastes wrap values in quotes or end them with a separator.
@@ -340,6 +336,35 @@ def _team_labels(session_ids: set[int]) -> dict[int, str]:
 
 
 # --- sessions and contacts ------------------------------------------------------------------
+
+
+def too_far_ahead(day: dt.date) -> bool:
+    return day > dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)
+
+
+def prepare_new_session(session: OutreachSession, user: StaffUser | None) -> None:
+    """A new round is open, and its creator is in its team unless a team was chosen."""
+    session.status = SESSION_OPEN
+    session.created_by_id = getattr(user, "id", None)
+    if not session.team and user is not None:
+        session.team = [user]
+
+
+def close_round(session: OutreachSession) -> int:
+    """Close an open round (``close_session``); refused when it is already closed."""
+    if not session.is_open:
+        raise OutreachError(_l("This session is already closed."))
+    return close_session(session)
+
+
+def active_platforms() -> list[Platform]:
+    return list(db.session.scalars(select(Platform).where(Platform.active).order_by(Platform.name)))
+
+
+def referral_organisations() -> list[Organisation]:
+    """Associations an outcome may refer someone to: every active partner."""
+    statement = select(Organisation).where(Organisation.active).order_by(Organisation.name)
+    return list(db.session.scalars(statement))
 
 
 def require_open(session: OutreachSession) -> None:
@@ -664,14 +689,16 @@ def delete_outcome(outcome: ContactOutcome) -> None:
     db.session.delete(outcome)
 
 
-def to_local(moment: dt.datetime | None) -> dt.datetime | None:
+def local_time_of(session: OutreachSession, moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored moment as the round's wall-clock time (its department's zone), naive."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=dt.UTC).astimezone(LOCAL_TIMEZONE).replace(tzinfo=None)
+    return timezones.to_local(moment, session.department).replace(tzinfo=None)
 
 
-def from_local(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=LOCAL_TIMEZONE).astimezone(dt.UTC).replace(tzinfo=None)
+def utc_of_local(session: OutreachSession, local: dt.datetime) -> dt.datetime:
+    """A wall-clock time typed for a round (its department's zone) as stored UTC."""
+    return timezones.to_utc(local, session.department)
 
 
 # --- notes ----------------------------------------------------------------------------------
@@ -685,25 +712,13 @@ def notes_contain_a_number(notes: str | None) -> bool:
 # --- templates ------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def seed_texts() -> dict[str, dict[str, str]]:
-    """``{purpose: {language: text}}`` from backoffice/data/outreach_templates.json."""
-    data = json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))
-    return {
-        purpose: {lang: str(text) for lang, text in texts.items() if lang in ALERT_LANGUAGES}
-        for purpose, texts in data.items()
-        if purpose in MESSAGE_PURPOSES
-    }
+def seed_templates(organisation_id: int) -> int:
+    """Give a new organisation every purpose × language of the programme's outreach texts
+    (``worker_texts``, the ``alerts`` catalogues); its Outreach leads adapt them afterwards.
 
-
-def ensure_templates(organisation_id: int) -> int:
-    """Give an organisation every purpose × language it lacks, from the seed file.
-
-    Called when a team first opens its templates (idempotent: later calls add nothing), so
-    a new organisation starts with the programme's texts and its leads adapt them.
+    Called when an organisation is created (``organisations.created``); idempotent, so a
+    purpose added later can be seeded for existing organisations too. Flushes only.
     """
-    if organisation_id is None or organisation_id < 0:  # a user without an organisation
-        return 0
     existing = set(
         db.session.execute(
             select(MessageTemplate.purpose, MessageTemplate.language).where(
@@ -711,21 +726,19 @@ def ensure_templates(organisation_id: int) -> int:
             )
         ).all()
     )
-    texts = seed_texts()
     missing = [
-        MessageTemplate(organisation_id=organisation_id, purpose=p, language=lang, text=text)
-        for p in MESSAGE_PURPOSES
-        for lang in ALERT_LANGUAGES
-        if (p, lang) not in existing and (text := texts.get(p, {}).get(lang))
+        MessageTemplate(
+            organisation_id=organisation_id,
+            purpose=purpose,
+            language=language,
+            text=outreach_text(purpose, language),
+        )
+        for purpose in MESSAGE_PURPOSES
+        for language in ALERT_LANGUAGES
+        if (purpose, language) not in existing
     ]
-    if not missing:
-        return 0
     db.session.add_all(missing)
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request seeded them at the same moment
-        db.session.rollback()
-        return 0
+    db.session.flush()
     return len(missing)
 
 
@@ -801,15 +814,22 @@ def get_template(template_id: int, actor=None) -> MessageTemplate:
 
 
 def is_outreach_lead(user: StaffUser | None) -> bool:
-    """An Outreach user holding the lead marker: may edit templates and platforms."""
+    """A user who may lead (``lead_outreach``) and holds the lead marker an Admin granted:
+    she edits her team's message texts and the list of platforms."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    if not user.has_role(OUTREACH):
+    if not can("lead_outreach", user):
         return False
     return (
         db.session.scalar(select(OutreachLead.id).where(OutreachLead.user_id == user.id))
         is not None
     )
+
+
+def check_can_lead(user: StaffUser | None) -> None:
+    """Only someone who may lead outreach (``lead_outreach``) can be named a lead."""
+    if user is None or not can("lead_outreach", user):
+        raise OutreachError(_l("Only users with the Outreach role can be leads."))
 
 
 # --- figures --------------------------------------------------------------------------------

@@ -36,15 +36,18 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import FINAL_STATUSES, Delivery
-from backoffice.models.subscriber import Subscriber, SubscriberDepartment
+from backoffice.models.subscriber import SUBSCRIBER_STATUSES, Subscriber, SubscriberDepartment
+from backoffice.security import scoped
 from backoffice.services import audit, identifiers, outbox
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.confidential import data_key_of, keyring, shred
 from backoffice.services.crypto import DecryptionError, associated_data, open_with_data_key
+from backoffice.services.paging import Page, paginate
 from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS
 
 PHONE_INDEX_KIND = "subscriber-phone"
@@ -251,6 +254,37 @@ def find_by_phone(value: str) -> Subscriber | None:
     return db.session.scalar(select(Subscriber).where(Subscriber.phone_index == phone_index(phone)))
 
 
+def organisation_page(
+    actor, *, status: str = "", query: str = "", page: int = 1, size: int = 50
+) -> Page:
+    """One page of the subscribers the actor's organisation co-opted, newest first, by
+    status and by a piece of pseudonym (the only clear field worth searching)."""
+    statement = scoped(select(Subscriber), Subscriber, actor)
+    if status in SUBSCRIBER_STATUSES:
+        statement = statement.where(Subscriber.status == status)
+    query = query.strip()[:PSEUDONYM_MAX_LENGTH]
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
+    ordered = statement.options(selectinload(Subscriber.department_rows)).order_by(
+        Subscriber.created_at.desc(), Subscriber.id.desc()
+    )
+    return paginate(ordered, page, size)
+
+
+def recent_deliveries(subscriber: Subscriber, limit: int = 20) -> list[Delivery]:
+    """Her latest deliveries, newest first, for her organisation's page about her."""
+    return list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.subscriber_id == subscriber.id)
+            .options(selectinload(Delivery.alert))
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def contact_for_dispatch(subscriber: Subscriber, field_name: str) -> str | None:
     """Decrypt her phone or email for sending, without a per-row audit event.
 
@@ -417,6 +451,49 @@ def unsubscribe(
         outbox.enqueue_notice(subscriber, "goodbye", now=now)
     audit.record("subscriber_unsubscribed", subscriber, details={"source": source}, actor=actor)
     return True
+
+
+# First words of a reply that mean "stop", folded (lower case, no accents), in the ten
+# alert languages and their usual spellings.
+STOP_WORDS = frozenset(
+    {
+        "stop",
+        "stopp",
+        "stopall",
+        "arret",
+        "arreter",
+        "unsubscribe",
+        "desinscription",
+        "desinscrire",
+        "baja",
+        "parar",
+        "cancelar",
+        "dezabonare",
+        "стоп",
+        "退订",
+        "停止",
+        "توقف",
+        "الغاء",
+    }
+)
+SMS_REPLY_READ = 200  # characters of a reply read for its first word
+SMS_SENDER_MAX = 40
+
+
+def is_stop(text: str) -> bool:
+    """Whether an SMS reply asks to stop: its first word, punctuation aside."""
+    folded = _fold(text)
+    words = folded.replace(".", " ").replace("!", " ").replace(",", " ").split()
+    return bool(words) and (words[0] in STOP_WORDS or folded in STOP_WORDS)
+
+
+def stop_by_sms(sender: str, text: str) -> bool:
+    """A reply to an SMS: STOP from a registered number unsubscribes her at once (and queues
+    the goodbye). Returns whether someone was unsubscribed; the caller must not tell."""
+    if not is_stop(text[:SMS_REPLY_READ]):
+        return False
+    subscriber = find_by_phone(sender[:SMS_SENDER_MAX])
+    return subscriber is not None and unsubscribe(subscriber, "sms_stop")
 
 
 def erase_contact(subscriber: Subscriber, *, now: dt.datetime | None = None) -> None:

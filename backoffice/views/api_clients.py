@@ -6,11 +6,11 @@ from flask import g
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
 
-from backoffice.extensions import db
 from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
 from backoffice.services import api_keys, audit
 from backoffice.views.base import BackofficeModelView, Interface
+from backoffice.views.formatting import local_time
 
 
 class ApiClientView(BackofficeModelView):
@@ -31,27 +31,25 @@ class ApiClientView(BackofficeModelView):
         "description": _l("Description"),
         "key_prefix": _l("Key begins with"),
         "active": _l("Active"),
-        "last_used_at": _l("Last used (UTC)"),
-        "created_at": _l("Created (UTC)"),
+        "last_used_at": _l("Last used"),
+        "created_at": _l("Created"),
     }
+    formatters_columns = {"last_used_at": local_time, "created_at": local_time}
 
     def pre_add(self, item) -> None:
         g.new_api_key = api_keys.issue_key(item)
 
     def post_add(self, item) -> None:
         audit.record("api_client_created", item)
-        db.session.commit()
 
     def post_add_redirect(self):
         return self._show_key_once(getattr(g, "new_api_key", None))
 
     def post_update(self, item) -> None:
         audit.record("api_client_updated", item, details={"active": bool(item.active)})
-        db.session.commit()
 
     def post_delete(self, item) -> None:
         audit.record("api_client_deleted", object_type="ApiClient", object_id=item.id)
-        db.session.commit()
 
     @action(
         "new_key",
@@ -64,7 +62,6 @@ class ApiClientView(BackofficeModelView):
         client = item[0] if isinstance(item, list) else item
         key = api_keys.issue_key(client)
         audit.record("api_client_key_issued", client)
-        db.session.commit()
         return self._show_key_once(key)
 
     def _show_key_once(self, key: str | None):

@@ -307,8 +307,7 @@ def test_months_before_clamps_to_the_end_of_month():
 
 def test_templates_exist_in_all_ten_languages_for_every_purpose(app_context):
     org = organisation_id(AIDES)
-    service.ensure_templates(org)
-    assert service.ensure_templates(org) == 0  # idempotent
+    assert service.seed_templates(org) == 0  # seeded when the organisation was created
     templates = service.organisation_templates(acting_for(org))
     pairs = {(t.purpose, t.language) for t in templates}
     assert pairs == {(p, lang) for p in MESSAGE_PURPOSES for lang in ALERT_LANGUAGES}
@@ -326,7 +325,6 @@ def test_templates_exist_in_all_ten_languages_for_every_purpose(app_context):
 
 def test_template_edits_are_checked(app_context):
     org = organisation_id(JASMINE)
-    service.ensure_templates(org)
     template = db.session.scalar(
         select(MessageTemplate).where(
             MessageTemplate.organisation_id == org,
