@@ -68,6 +68,7 @@ from backoffice.services.identifiers import InvalidIdentifier, display, guess_ki
 from backoffice.services.sms_encoding import sms_parts
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
+from backoffice.transactions import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -932,6 +933,7 @@ def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:
         .where(OutreachContact.contacted_at < cutoff)
         .execution_options(synchronize_session=False)
     ).rowcount
+    checkpoint()  # the numbers past retention are gone, whatever happens next
     stale = now.date() - dt.timedelta(days=int(config["OUTREACH_SESSION_AUTO_CLOSE_DAYS"]))
     left_open = db.session.scalars(
         select(OutreachSession).where(
@@ -940,6 +942,7 @@ def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:
     ).all()
     for session in left_open:
         close_session(session, automatic=True)
+        checkpoint()  # each closed round's key is destroyed for good
     # Closing always shreds; this catches a key that survived anyway (an interrupted close).
     surviving = db.session.scalars(
         select(OutreachSession)

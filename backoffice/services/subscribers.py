@@ -49,6 +49,7 @@ from backoffice.services.confidential import data_key_of, keyring, shred
 from backoffice.services.crypto import DecryptionError, associated_data, open_with_data_key
 from backoffice.services.paging import Page, paginate
 from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS
+from backoffice.transactions import checkpoint
 
 PHONE_INDEX_KIND = "subscriber-phone"
 EMAIL_INDEX_KIND = "subscriber-email"
@@ -56,6 +57,7 @@ TOKEN_KIND = "subscriber-unsubscribe"  # noqa: S105 - a key purpose, not a secre
 PSEUDONYM_MAX_LENGTH = 80
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 SEALED_COLUMNS = ["phone_sealed", "email_sealed"]
+PURGE_BATCH = 500  # rows a retention job changes between two commits
 # Words accepted for "all of France" in forms and CSV files.
 ALL_OF_FRANCE = {"all", "tous", "toutes", "france", "toute la france", "*"}
 
@@ -507,7 +509,11 @@ def erase_contact(subscriber: Subscriber, *, now: dt.datetime | None = None) -> 
 
 
 def erase_unsubscribed_contacts(now: dt.datetime | None = None) -> int:
-    """Daily job: shred the contacts of those who left, once nothing is left to send them."""
+    """Daily job: shred the contacts of those who left, once nothing is left to send them.
+
+    Batch by batch, each committed (``checkpoint``): a run stopped half-way keeps what it
+    erased.
+    """
     now = now or utcnow()
     hours = int(current_app.config.get("SUBSCRIBER_ERASE_AFTER_HOURS", 24))
     pending = select(Delivery.id).where(
@@ -520,28 +526,38 @@ def erase_unsubscribed_contacts(now: dt.datetime | None = None) -> int:
         ~pending.exists(),
     )
     count = 0
-    for subscriber in db.session.scalars(statement.limit(1000)):
-        erase_contact(subscriber, now=now)
-        count += 1
-    db.session.flush()
+    while batch := db.session.scalars(statement.limit(PURGE_BATCH)).all():
+        for subscriber in batch:
+            erase_contact(subscriber, now=now)
+        db.session.flush()
+        count += len(batch)
+        checkpoint()
     return count
 
 
 def purge_old_deliveries(now: dt.datetime | None = None) -> int:
-    """Daily job: delete finished deliveries after ``DELIVERY_RETENTION_DAYS``.
+    """Daily job: delete finished deliveries after ``DELIVERY_RETENTION_DAYS``, batch by
+    batch, each committed (an alert fans out to tens of thousands of rows).
 
     Who received which alert says where she works: it is kept only as long as the delivery
     view and the statistics need it.
     """
     now = now or utcnow()
     days = int(current_app.config.get("DELIVERY_RETENTION_DAYS", 90))
-    result = db.session.execute(
-        delete(Delivery).where(
-            Delivery.status.in_(FINAL_STATUSES),
-            Delivery.created_at < now - dt.timedelta(days=days),
-        )
+    expired = select(Delivery.id).where(
+        Delivery.status.in_(FINAL_STATUSES),
+        Delivery.created_at < now - dt.timedelta(days=days),
     )
-    return result.rowcount or 0
+    total = 0
+    while ids := db.session.scalars(expired.limit(PURGE_BATCH * 10)).all():
+        db.session.execute(
+            delete(Delivery)
+            .where(Delivery.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        total += len(ids)
+        checkpoint()
+    return total
 
 
 # --- CSV import --------------------------------------------------------------------------------

@@ -660,3 +660,12 @@ def test_the_unsubscribe_page_speaks_her_language(language: str) -> None:
     assert "STOP" in page.invalid and "STOP" in page.how_to
     if language != "en":
         assert page.question != english.question and page.how_to != english.how_to
+
+
+def test_the_publication_day_is_the_departments_local_day() -> None:
+    # 22:30 UTC is still the 21st in Paris, already the 22nd on Réunion (UTC+4).
+    late = datetime.datetime(2026, 11, 21, 22, 30)
+    paris = _everything(render_alert(_sample(published_at=late, departments=("75",)), "en"))
+    reunion = _everything(render_alert(_sample(published_at=late, departments=("974",)), "en"))
+    assert "21 November 2026" in paris and "22 November 2026" not in paris
+    assert "22 November 2026" in reunion
