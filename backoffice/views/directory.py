@@ -307,4 +307,3 @@ def _submitted_values() -> dict[str, str]:
         values[flag] = "yes" if form.get(flag) else "no"
     values["code"] = ""  # codes are made by the application, never typed in the form
     return values
-

@@ -32,6 +32,7 @@ from backoffice.services.worker_texts import unsubscribe_page
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 16 * 1024
 
+
 def _visitor_language() -> str:
     return request.accept_languages.best_match(ALERT_LANGUAGES) or "fr"
 

@@ -488,3 +488,23 @@ def test_welcome_and_goodbye_sms_go_out_in_her_language_even_after_stop(
     assert texts == {"goodbye": render_unsubscribed_sms("es")}
     welcome = render_subscription_sms(["64", "65"], "es")
     assert "64" in welcome and "STOP" in welcome
+
+
+def test_the_delivery_page_lists_the_latest_dispatches_with_their_counts(app_context):
+    from backoffice.security import OutOfScope
+
+    alert = make_alert(["2B"])
+    subscribers.register(
+        {"pseudonym": "T", "phone": unique_mobile(), "language": "fr", "departments": "2B"},
+        organisation(AIDES).id,
+        validate_now=True,
+    )
+    written = outbox.enqueue_alert(alert)
+    db.session.flush()
+    rows, counts = dispatch.recent_dispatches(limit=10_000)
+    assert alert.id in {a.id for a, _sent in rows}
+    assert counts[alert.id] == {"queued": written}
+    assert dispatch.dispatched_alert(alert.id) == alert
+    with pytest.raises(OutOfScope):
+        dispatch.dispatched_alert(10**9)
+    db.session.rollback()
