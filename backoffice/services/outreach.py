@@ -55,7 +55,7 @@ from backoffice.models.outreach import (
     short_name,
 )
 from backoffice.models.user import StaffUser
-from backoffice.security import can, scoped
+from backoffice.security import can, organisation_of, scoped
 from backoffice.services import audit, timezones
 from backoffice.services.confidential import ErasedError, data_key_of, keyring, shred
 from backoffice.services.crypto import (
@@ -893,6 +893,17 @@ def monthly_figures(
         }
         for row in db.session.execute(statement)
     ]
+
+
+def organisation_figures(
+    actor, start: dt.date, end: dt.date, department: str | None = None
+) -> list[dict]:
+    """The actor's organisation's own monthly figures; none for an actor without one (never
+    every organisation's, which only the statistics area reads, suppressed)."""
+    organisation_id = organisation_of(actor)
+    if organisation_id is None:
+        return []
+    return monthly_figures(start, end, organisation_id, department)
 
 
 # --- retention ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from backoffice.models.outreach import (
     OutreachSession,
     Platform,
 )
-from backoffice.security import ADMIN, ALL, OUTREACH, organisation_of, scoped_get
+from backoffice.security import ADMIN, ALL, OUTREACH, scoped_get
 from backoffice.services import audit
 from backoffice.services import outreach as service
 from backoffice.services.alert_text import LANGUAGE_NAMES
@@ -604,7 +604,7 @@ class OutreachFiguresView(BaseView):
         if department not in (None, *DEPARTMENTS):
             flash(_("Unknown department."), "warning")
             department = None
-        rows = service.monthly_figures(start, _month_end(end_month), organisation_of(), department)
+        rows = service.organisation_figures(g.user, start, _month_end(end_month), department)
         totals = {name: sum(row[name] for row in rows) for name in service.FIGURE_COLUMNS}
         return self.render_template(
             "outreach/figures.html",

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from backoffice import security
 from backoffice.services import audit
+from backoffice.views.base import DoomsFailedHooks
 
 _ASSIGNABLE_ROLES = [
     ["name", FilterNotEqual, "Superuser"],
@@ -17,7 +18,7 @@ _ASSIGNABLE_ROLES = [
 ]
 
 
-class StaffUserView(UserDBModelView):
+class StaffUserView(DoomsFailedHooks, UserDBModelView):
     route_base = "/users"
     # Keep FAB's permission name: its profile and password pages refer to it.
     class_permission_name = "UserDBModelView"

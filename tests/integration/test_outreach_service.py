@@ -373,6 +373,10 @@ def test_monthly_figures_are_counted_per_month_and_department(app_context, outre
     assert everyone[0]["sessions"] >= 2  # the AIDES round counts when no organisation is given
     only_2b = service.monthly_figures(october, dt.date(2025, 11, 30), org, "2B")
     assert [r["department"] for r in only_2b] == ["2B"]
+    # A team sees its own organisation's figures only; an actor of none sees no figure.
+    own = service.organisation_figures(acting_for(org), november, november, "2A")
+    assert own == [r for r in rows if r["month"] == "2025-11" and r["department"] == "2A"]
+    assert service.organisation_figures(None, october, november, "2A") == []
 
 
 def test_notes_refuse_phone_numbers():
