@@ -2,8 +2,9 @@
 
 * **Requests.** ``install(app)`` commits once the view has produced an answer below 400 and
   rolls back otherwise, so a refused request leaves nothing behind. If that commit fails,
-  the answer is replaced by the generic error page: data whose reading could not be audited
-  is not served (every decryption writes its audit event into this same transaction).
+  the answer is replaced by the generic error page (for the API: 503 with Retry-After, in
+  its JSON error shape): data whose reading could not be audited is not served (every
+  decryption writes its audit event into this same transaction).
 * **Refusals that must leave a trace** (a failed sign-in counted, a wrong code counted, an
   audited refusal) call ``keep_on_failure()``: the request then commits even with a 4xx.
 * **A change the rules refused** in one of our views (a service raised: the view flashes
@@ -106,16 +107,9 @@ def _rollback_quietly() -> None:
 
 
 def _commit_failed_response():
-    from werkzeug.exceptions import InternalServerError
+    from backoffice.views.errors import commit_failed  # views import this module
 
-    from backoffice.views.errors import render_error
-
-    response = render_error(InternalServerError())
-    if isinstance(response, tuple):
-        from flask import make_response
-
-        response = make_response(*response)
-    return response
+    return commit_failed()
 
 
 @contextlib.contextmanager

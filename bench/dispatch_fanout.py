@@ -5,7 +5,7 @@ database on 127.0.0.1:5432 (dropped at the end), migrates it, bulk-loads 100,000
 subscribers as the application stores them (each with its own data key, number and — for
 some — address sealed, blind indexes computed with the run's key; 10 % "all of France", the
 others in one to three of the alert's departments; ten languages), then times
-``dispatch.enqueue_alert`` plus the commit, as publication would run it, for three alerts.
+``outbox.enqueue_alert`` plus the commit, as publication would run it, for three alerts.
 
 Prints ``name: value unit`` lines; the goal is an outbox written in under 5 s.
 """

@@ -101,7 +101,12 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         "BABEL_DEFAULT_LOCALE": "en",
     }
     settings.update(overrides)
-    return create_app(settings)
+    application = create_app(settings)
+    # Every answer of the API, in every test, is checked against the served OpenAPI document.
+    from tests.api_contract import ContractClient
+
+    application.test_client_class = ContractClient
+    return application
 
 
 @pytest.fixture(scope="session")

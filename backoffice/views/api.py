@@ -1,25 +1,59 @@
-"""The public API, ``/api/v1`` (shared/API.md): bearer keys, JSON errors, idempotent intake.
+"""The public API, ``/api/v1`` (shared/API.md): one declaration per operation.
 
-Building blocks for every endpoint of the blueprint (other areas add theirs in their own
-module, named ``backoffice/views/api_<area>.py``: ``register_api`` imports every such module
-before registering the blueprint, since Flask refuses routes added after registration):
+Declaring an endpoint
+---------------------
+An area adds its endpoints in its own module, ``backoffice/views/api_<area>.py`` (``register_api``
+imports every such module before registering the blueprint), and its schemas in
+``backoffice/schemas/<area>.py``. One decorator per operation declares the route, what the
+request may hold and what it answers; the OpenAPI document at ``/api/v1/openapi.json`` is
+generated from these declarations (apispec), so it cannot drift from what the code checks::
 
-* ``require_api_client``: the ``Authorization: Bearer <key>`` check (401 with
-  ``WWW-Authenticate: Bearer`` otherwise) and the per-client rate limit (429 with
-  ``Retry-After``). Staff session cookies are never looked at: a signed-in browser without a
-  key gets a 401 like anyone else. The client is ``g.api_client``.
-* ``json_body()``: the request body, at most ``API_MAX_BODY_BYTES`` (64 KiB) read (413), and
-  JSON (400); ``api_error(status, code, message, errors)``; ``raise ApiError(...)`` anywhere.
-* ``OPENAPI`` (served at ``/api/v1/openapi.json``) and ``openapi_paths``, where each module
-  documents its operations (paths relative to the ``/api/v1`` server).
+    from backoffice.schemas.subscriptions import CodeSentSchema, SubscriptionSchema
+    from backoffice.views.api import Answer, ApiError, api_operation
 
-The blueprint is exempt from CSRF (no cookie authenticates it) and neither reads nor writes
-the staff session. Messages are English: clients show their own texts to workers.
+    @api_operation(
+        "POST",
+        "/subscriptions",                  # Flask rule under /api/v1 (<reference> variables too)
+        summary="Register for alerts",
+        body=SubscriptionSchema,           # a RequestSchema: the JSON body (400, 413, 422)
+        query=None,                        # a ParametersSchema for the query string (422)
+        headers=None,                      # a ParametersSchema for request headers
+        answers={202: Answer(CodeSentSchema, "A code was sent.")},  # or just {202: Schema}
+        errors={409: "Already verified."}, # statuses the view raises itself with ApiError
+        guards=[],                         # checks given the client, before any reading
+        example={"phone": "06 12 34 56 78", ...},  # a valid body: the document shows it,
+    )                                      # the tests send it and fuzz every field from it
+    def subscribe(body):                   # body / query / headers: loaded, normalised data
+        ...
+        return {"status": "code_sent", "expires_in": 600}, 202
+
+Before the view runs, the decorator checks the bearer key (401, with ``WWW-Authenticate``) and
+the client's rate (429, with ``Retry-After``), runs the operation's ``guards`` (callables
+given the client: a tighter limit, a worker token), then loads headers, query and body with
+their schemas. A refusal answers the schema's ``refusal`` (by default 422
+``validation_failed``) with ``errors`` keyed by field path. The view returns ``data``,
+``(data, status)`` or ``(data, status, headers)``; ``data`` is dumped through the schema of
+``answers[status]``, so only declared fields leave. A view may also return a ``Response``.
+
+Every operation is documented with the error answers it can give: 401, 429, 500 and 503
+always; 400 and 413 with a body; each schema's refusal status; and ``errors``. The test
+client checks every answer of the test suite against the served document
+(tests/api_contract.py), so an undeclared status or field fails the suite; the new route
+needs its line in ``API_ROUTES`` of tests/integration/test_access_matrix.py, and
+tests/integration/test_api_contract.py sends hostile values to each of its documented fields
+and parameters by itself. ``rate_limiter(name, setting, default)`` makes a per-client limit
+guard.
+
+Conventions: JSON bodies are objects and unknown fields are refused at every level ("Unknown
+field."); unknown query parameters and headers are ignored. Views never commit: the request
+commits once if it answers below 400 and rolls back otherwise (``backoffice/transactions.py``);
+if that commit fails the client gets 503 with ``Retry-After`` and nothing was stored. Staff
+session cookies are never looked at and never set. Messages are English: clients show their
+own texts to workers.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import functools
 import importlib
@@ -27,36 +61,36 @@ import json
 import logging
 import math
 import pkgutil
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
 
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, g, request, session
+from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 
-from backoffice.extensions import csrf, db
+from backoffice.extensions import csrf
 from backoffice.models.base import utcnow
-from backoffice.services import api_keys, intake
-from backoffice.services.vocabulary import (
-    ALERT_LANGUAGES,
-    CHANNELS,
-    DEPARTMENTS,
-    IDENTIFIER_KINDS,
-    REPORTER_RELATIONS,
-    VIOLENCE_TYPES,
-    WORK_CONTEXTS,
-)
+from backoffice.schemas.base import ErrorSchema, ValidationFailed, error_paths
+from backoffice.schemas.fields import openapi_properties, parameter_properties
+from backoffice.services import api_keys
 
 log = logging.getLogger(__name__)
 
 api_blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
-IDEMPOTENCY_KEY_MAX = 64
 # last_used_at is a coarse "is this client alive" signal: writing it on every request would
 # make concurrent requests of one client queue on its row until each commits.
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
+BUSY_RETRY_AFTER = 5
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -101,44 +135,54 @@ def json_response(body: object, status: int = 200, headers: dict | None = None) 
     return response
 
 
-@api_blueprint.errorhandler(ApiError)
-def _api_error(error: ApiError) -> Response:
-    return api_error(error.status, error.code, error.message, error.errors, error.headers)
-
-
-_HTTP_CODES = {
+_HTTP_ERRORS = {
     400: ("bad_request", "The request could not be understood."),
     404: ("not_found", "There is nothing at this address."),
     405: ("method_not_allowed", "This method is not allowed here."),
     413: ("payload_too_large", "The body is larger than 64 KiB."),
     429: ("rate_limited", "Too many requests; wait and try again."),
+    500: ("server_error", "Something went wrong on our side; nothing was stored."),
 }
 
 
-@api_blueprint.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response:
-    code, message = _HTTP_CODES.get(error.code or 500, ("error", "The request failed."))
-    return api_error(error.code or 500, code, message)
+def http_error(status: int) -> Response:
+    """The JSON answer to an HTTP error raised outside a view (unknown route, method…)."""
+    code, message = _HTTP_ERRORS.get(status, _HTTP_ERRORS[500])
+    return api_error(status if status in _HTTP_ERRORS else 500, code, message)
 
 
-@api_blueprint.errorhandler(OperationalError)
-def _database_busy(error: Exception) -> Response:
-    db.session.rollback()
-    log.warning("API request failed on the database (%s)", type(error).__name__)
+def unavailable() -> Response:
+    """503: the database was busy or the commit failed; nothing was stored, retry later."""
     return api_error(
         503,
         "unavailable",
         "The service is busy and nothing was stored. Try again in a moment.",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(BUSY_RETRY_AFTER)},
     )
+
+
+@api_blueprint.errorhandler(ApiError)
+def _api_error(error: ApiError) -> Response:
+    return api_error(error.status, error.code, error.message, error.errors, error.headers)
+
+
+@api_blueprint.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return http_error(error.code or 500)
+
+
+@api_blueprint.errorhandler(OperationalError)
+def _database_busy(error: Exception) -> Response:
+    # The request rolls back (an answer >= 400): nothing is left half-written.
+    log.warning("API request failed on the database (%s)", type(error).__name__)
+    return unavailable()
 
 
 @api_blueprint.errorhandler(Exception)
 def _unexpected(error: Exception) -> Response:
-    db.session.rollback()
     # The type only: an exception message may quote what the client sent.
     log.error("API request failed (%s)", type(error).__name__, exc_info=_log_trace())
-    return api_error(500, "server_error", "Something went wrong on our side; nothing was stored.")
+    return http_error(500)
 
 
 def _log_trace() -> bool:
@@ -182,49 +226,45 @@ def _coarse_last_used(client) -> None:
         set_committed_value(client, "last_used_at", previous)
 
 
-def _rate_limiter(app: Flask):
-    state = app.extensions.get("api_rate_limiter")
-    if state is None:
-        from limits import parse, strategies
-        from limits.storage import storage_from_string
+def rate_limiter(name: str, setting: str, default: str) -> Callable[[object], None]:
+    """A per-client fixed-window limit read from the ``setting`` (``"120 per minute"``).
 
-        storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
-        limit = parse(app.config.get("API_RATE_LIMIT") or "120 per minute")
-        state = app.extensions["api_rate_limiter"] = (
-            strategies.FixedWindowRateLimiter(storage),
-            limit,
+    Returns a guard for ``api_operation(guards=…)``: it raises 429 with ``Retry-After``.
+    Nothing is counted while ``RATELIMIT_ENABLED`` is off (tests, development).
+    """
+
+    def state(app: Flask):
+        key = f"api_rate_limiter:{name}"
+        if key not in app.extensions:
+            from limits import parse, strategies
+            from limits.storage import storage_from_string
+
+            storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+            limit = parse(app.config.get(setting) or default)
+            app.extensions[key] = (strategies.FixedWindowRateLimiter(storage), limit)
+        return app.extensions[key]
+
+    def guard(client) -> None:
+        app = current_app._get_current_object()
+        if not app.config.get("RATELIMIT_ENABLED"):
+            return
+        limiter, limit = state(app)
+        identity = str(client.id)
+        if limiter.hit(limit, name, identity):
+            return
+        reset_at = limiter.get_window_stats(limit, name, identity).reset_time
+        wait = max(1, math.ceil(reset_at - time.time()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"Too many requests from this client; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
         )
-    return state
+
+    return guard
 
 
-def _check_rate_limit(client) -> None:
-    app = current_app._get_current_object()
-    if not app.config.get("RATELIMIT_ENABLED"):
-        return
-    limiter, limit = _rate_limiter(app)
-    identity = str(client.id)
-    if limiter.hit(limit, "api", identity):
-        return
-    reset_at = limiter.get_window_stats(limit, "api", identity).reset_time
-    wait = max(1, math.ceil(reset_at - time.time()))
-    raise ApiError(
-        429,
-        "rate_limited",
-        f"Too many requests from this client; try again in {wait} seconds.",
-        headers={"Retry-After": str(wait)},
-    )
-
-
-def require_api_client(view: Callable) -> Callable:
-    """Refuse the request without a valid key (401) or over the client's rate (429)."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        g.api_client = _authenticate()
-        _check_rate_limit(g.api_client)
-        return view(*args, **kwargs)
-
-    return wrapper
+_client_rate = rate_limiter("api", "API_RATE_LIMIT", "120 per minute")
 
 
 # --- request body ---------------------------------------------------------------------------
@@ -260,319 +300,300 @@ def json_object() -> dict:
     return body
 
 
-def _idempotency_key() -> str | None:
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not all(33 <= ord(c) <= 126 for c in key):
-        raise ApiError(
-            400,
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 64 printable ASCII characters, without spaces.",
-            errors={"Idempotency-Key": ["1 to 64 printable ASCII characters, without spaces."]},
+# --- declaring an operation -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One documented answer: its schema (None: a free JSON object, or no body for 204)."""
+
+    schema: type[Schema] | Schema | None = None
+    description: str = ""
+    headers: Mapping[str, dict] = field(default_factory=dict)
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# Error answers of every operation, and of every operation with a body.
+_ALWAYS = {
+    401: (
+        "No key, an unknown key or a disabled client.",
+        {
+            "WWW-Authenticate": {
+                "description": 'Bearer realm="api".',
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    ),
+    429: ("Rate limit reached: see Retry-After.", _RETRY_AFTER),
+    500: ("Something went wrong on our side; nothing was stored.", {}),
+    503: ("Busy, or the answer could not be stored: nothing was. Send it again.", _RETRY_AFTER),
+}
+_WITH_BODY = {
+    400: "The body is not JSON, or not a JSON object.",
+    413: "The body is larger than 64 KiB.",
+}
+_REFUSED = "Refused: errors maps each field path to its messages."
+_FLASK_VARIABLE = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+def _instance(schema: type[Schema] | Schema | None) -> Schema | None:
+    return schema() if isinstance(schema, type) else schema
+
+
+def _answer(declared: type[Schema] | Schema | Answer | None) -> Answer:
+    """An ``Answer`` whose schema is an instance, made once (schemas keep no state)."""
+    answer = declared if isinstance(declared, Answer) else Answer(declared)
+    return Answer(_instance(answer.schema), answer.description, answer.headers)
+
+
+@dataclass
+class Operation:
+    """An operation as declared with ``api_operation``: its checks and its documentation."""
+
+    method: str
+    rule: str
+    summary: str
+    answers: dict[int, Answer]
+    body: Schema | None = None
+    query: Schema | None = None
+    headers: Schema | None = None
+    errors: dict[int, str] = field(default_factory=dict)
+    description: str | None = None
+    operation_id: str = ""
+    guards: Sequence[Callable[[object], None]] = ()
+    example: dict | None = None
+
+    @property
+    def path(self) -> str:
+        """The OpenAPI path: ``/reports/<reference>`` reads ``/reports/{reference}``."""
+        return _FLASK_VARIABLE.sub(r"{\2}", self.rule)
+
+    def inputs(self) -> dict[str, Any]:
+        """Headers, query and body, each loaded by its schema (ApiError when refused)."""
+        loaded: dict[str, Any] = {}
+        if self.headers is not None:
+            loaded["headers"] = _load(self.headers, _named_values(self.headers, request.headers))
+        if self.query is not None:
+            loaded["query"] = _load(self.query, _named_values(self.query, request.args))
+        if self.body is not None:
+            loaded["body"] = _load(self.body, json_object())
+        return loaded
+
+    def reply(self, result: Any) -> Response:
+        if isinstance(result, Response):
+            return result
+        status, headers = None, None
+        if isinstance(result, tuple):
+            result, status, *rest = result
+            headers = rest[0] if rest else None
+        status = status or min(self.answers)
+        answer = self.answers[status]
+        if status == 204:
+            return current_app.response_class(status=204, headers=headers)
+        body = result if answer.schema is None else answer.schema.dump(result)
+        return json_response(body, status, headers)
+
+    def refusals(self) -> dict[int, str]:
+        """Every error status this operation may answer, with its description."""
+        found = {status: description for status, (description, _h) in _ALWAYS.items()}
+        if self.body is not None:
+            found |= _WITH_BODY
+        for part in (self.headers, self.query, self.body):
+            if part is None:
+                continue
+            refusal = part.refusal
+            text = f"{_REFUSED if refusal.status == 422 else refusal.message} ({refusal.code})"
+            if refusal.status not in found:
+                found[refusal.status] = text
+            elif text not in found[refusal.status]:
+                found[refusal.status] += f" Or: {text}"
+        return found | self.errors
+
+    def document(self) -> dict:
+        """The OpenAPI operation (schemas still marshmallow: apispec converts them)."""
+        operation: dict[str, Any] = {
+            "summary": self.summary,
+            "operationId": self.operation_id,
+            "responses": self._responses(),
+        }
+        if self.description:
+            operation["description"] = self.description
+        parameters = [
+            {"in": "path", "name": name, "required": True, "schema": _path_schema(converter)}
+            for converter, name in _FLASK_VARIABLE.findall(self.rule)
+        ]
+        for location, schema in (("header", self.headers), ("query", self.query)):
+            if schema is not None:
+                parameters.append({"in": location, "schema": schema})
+        if parameters:
+            operation["parameters"] = parameters
+        if self.body is not None:
+            media: dict[str, Any] = {"schema": self.body}
+            if self.example is not None:
+                media["example"] = self.example
+            operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+        return operation
+
+    def _responses(self) -> dict:
+        responses: dict[int, dict] = {}
+        for status, answer in self.answers.items():
+            response: dict[str, Any] = {
+                "description": answer.description or HTTPStatus(status).phrase
+            }
+            if status != 204:
+                schema = answer.schema if answer.schema is not None else {"type": "object"}
+                response["content"] = {"application/json": {"schema": schema}}
+            if answer.headers:
+                response["headers"] = dict(answer.headers)
+            responses[status] = response
+        for status, description in self.refusals().items():
+            response = {
+                "description": description,
+                "content": {"application/json": {"schema": "Error"}},
+            }
+            if headers := _ALWAYS.get(status, ("", {}))[1]:
+                response["headers"] = dict(headers)
+            responses[status] = response
+        return {str(status): responses[status] for status in sorted(responses)}
+
+
+def _path_schema(converter: str) -> dict:
+    return {"type": "integer"} if converter == "int" else {"type": "string"}
+
+
+def _named_values(schema: Schema, source) -> dict:
+    """The values ``schema`` declares, read from headers or a query string (lists for Lists)."""
+    values = {}
+    for name, declared in schema.load_fields.items():
+        key = declared.data_key or name
+        if key in source:
+            many = isinstance(declared, fields.List)
+            values[key] = source.getlist(key) if many else source.get(key)
+    return values
+
+
+def _load(schema: Schema, data: object) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        failed = ValidationFailed(error_paths(error.messages))
+        refusal = schema.refusal
+        raise ApiError(refusal.status, refusal.code, refusal.message, failed.in_english()) from None
+
+
+OPERATIONS: list[Operation] = []
+
+
+def api_operation(
+    method: str,
+    rule: str,
+    *,
+    summary: str,
+    answers: Mapping[int, type[Schema] | Schema | Answer | None],
+    body: type[Schema] | Schema | None = None,
+    query: type[Schema] | Schema | None = None,
+    headers: type[Schema] | Schema | None = None,
+    errors: Mapping[int, str] | None = None,
+    description: str | None = None,
+    guards: Sequence[Callable[[object], None]] = (),
+    example: dict | None = None,
+) -> Callable[[Callable], Callable]:
+    """Declare, check and document one operation of the API (see the module's docstring)."""
+
+    def decorate(view: Callable) -> Callable:
+        operation = Operation(
+            method=method.lower(),
+            rule=rule,
+            summary=summary,
+            answers={status: _answer(answer) for status, answer in answers.items()},
+            body=_instance(body),
+            query=_instance(query),
+            headers=_instance(headers),
+            errors=dict(errors or {}),
+            description=description,
+            operation_id=_camel(view.__name__),
+            guards=tuple(guards),
+            example=example,
         )
-    return key
+
+        @functools.wraps(view)
+        def endpoint(**url_values: Any) -> Response:
+            g.api_client = _authenticate()
+            for guard in (_client_rate, *operation.guards):
+                guard(g.api_client)
+            return operation.reply(view(**url_values, **operation.inputs()))
+
+        api_blueprint.add_url_rule(rule, view.__name__, endpoint, methods=[method.upper()])
+        OPERATIONS.append(operation)
+        endpoint.operation = operation
+        return endpoint
+
+    return decorate
 
 
-# --- POST /api/v1/reports -------------------------------------------------------------------
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.title() for part in rest)
 
 
-@api_blueprint.post("/reports")
-@require_api_client
-def submit_report() -> Response:
-    key = _idempotency_key()
-    payload = json_object()
-    client = g.api_client
-    fingerprint = intake.request_fingerprint(payload) if key else ""
-    for _attempt in range(2):
-        try:
-            body = _store_report(payload, client, key, fingerprint)
-        except IntegrityError:
-            db.session.rollback()
-            if not key:
-                raise
-            # The key is taken: a retry (answer as the first time), another body (422), or
-            # an expired answer, deleted by _replay, after which the report is stored anew.
-            if (replay := _replay(client.id, key, fingerprint)) is not None:
-                return replay
-            db.session.commit()
-            continue
-        return json_response(body, 201)
-    # Two key collisions in a row: the database is in an unexpected state; nothing is stored.
-    raise ApiError(
-        503,
-        "unavailable",
-        "The service is busy and nothing was stored. Try again in a moment.",
-        headers={"Retry-After": "5"},
+# --- the OpenAPI document -------------------------------------------------------------------
+
+DESCRIPTION = (
+    "Every call carries `Authorization: Bearer <key>`. Errors are JSON objects "
+    "`{error, message, errors}`; `errors` maps field paths such as `incident.date` or "
+    "`aggressor.identifiers[1].value` to lists of messages (422). Unknown fields are "
+    'refused with 422 "Unknown field." at every level (additionalProperties: false): '
+    "a misspelt optional field would otherwise be dropped without anyone noticing. "
+    "Bodies over 64 KiB get 413, bodies that are not JSON 400, missing or disabled keys "
+    "401, and a client over its rate 429 with Retry-After. A request that fails leaves "
+    "nothing behind; 503 (with Retry-After) means nothing was stored: send it again."
+)
+
+
+@functools.cache
+def _document_json() -> str:
+    plugin = MarshmallowPlugin()
+    spec = APISpec(
+        title="Jasmine back office public API",
+        version="1.0.0",
+        openapi_version="3.1.0",
+        plugins=[plugin],
+        info={"description": DESCRIPTION},
+        servers=[{"url": "/api/v1"}],
+        security=[{"bearer": []}],
     )
-
-
-def _store_report(payload: dict, client, key: str | None, fingerprint: str) -> dict:
-    """Store the report and, with a key, its answer; one commit, before the 201.
-
-    The idempotency record is inserted without looking first: its unique (client, key)
-    constraint is what detects a retry, which saves a query on every first attempt.
-    """
-    try:
-        report = intake.submit_report(payload, default_channel="web", api_client=client)
-    except intake.ValidationFailed as failed:
-        db.session.rollback()
-        raise ApiError(
-            422,
-            "validation_failed",
-            "The report was not accepted: correct the fields listed in errors.",
-            failed.in_english(),
-        ) from None
-    body = {"reference": report.reference, "status": report.status}
-    if key:
-        intake.remember_answer(client.id, key, fingerprint, 201, body)
-    db.session.commit()
-    return body
-
-
-def _replay(client_id: int, key: str, fingerprint: str) -> Response | None:
-    try:
-        answer = intake.idempotent_answer(client_id, key, fingerprint)
-    except intake.IdempotencyConflict:
-        raise ApiError(
-            422,
-            "idempotency_key_reused",
-            "This Idempotency-Key was already used with a different body. Use a new key for "
-            "a new report; resend the same body to get the first answer.",
-            errors={"Idempotency-Key": ["Already used with a different body."]},
-        ) from None
-    if answer is None:
-        return None
-    status, body = answer
-    return json_response(body, status, {"Idempotent-Replayed": "true"})
-
-
-# --- GET /api/v1/openapi.json ---------------------------------------------------------------
-
-
-@api_blueprint.get("/openapi.json")
-@require_api_client
-def openapi_document() -> Response:
-    return json_response(openapi_description())
+    plugin.converter.add_attribute_function(openapi_properties)
+    plugin.converter.add_parameter_attribute_function(parameter_properties)
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    paths: dict[str, dict] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method] = operation.document()
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return json.dumps(spec.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 def openapi_description() -> dict:
-    document = copy.deepcopy(OPENAPI)
-    document["servers"] = [{"url": "/api/v1"}]
-    return document
+    """The OpenAPI 3.1 document of every declared operation (a fresh copy)."""
+    return json.loads(_document_json())
 
 
-def _error_response(description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
-    }
-
-
-def _text(max_length: int, **extra) -> dict:
-    return {"type": ["string", "null"], "maxLength": max_length, **extra}
-
-
-def _enum(values, nullable: bool = True) -> dict:
-    return {"type": ["string", "null"] if nullable else "string", "enum": list(values)}
-
-
-def _object(properties: dict, required: list[str] | None = None) -> dict:
-    schema = {"type": "object", "additionalProperties": False, "properties": properties}
-    if required:
-        schema["required"] = required
-    return schema
-
-
-_REPORT_SCHEMA = _object(
-    {
-        "language": _text(35, description="BCP 47 code of the narrative's language."),
-        "channel": _enum(CHANNELS),
-        "incident": _object(
-            {
-                "date": {"type": "string", "format": "date"},
-                "time": _text(8, pattern=r"^\d{2}:\d{2}(:\d{2})?$"),
-                "date_precision": _enum(intake.DATE_PRECISIONS),
-                "department": {"type": "string", "enum": list(DEPARTMENTS)},
-                "city": _text(120),
-                "context": _enum(WORK_CONTEXTS),
-                "violence_types": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"type": "string", "enum": list(VIOLENCE_TYPES)},
-                },
-            },
-            ["date", "department", "violence_types"],
-        ),
-        "narrative": {"type": "string", "minLength": 1, "maxLength": intake.NARRATIVE_MAX},
-        "aggressor": _object(
-            {
-                "description": _object(
-                    {
-                        "gender": _text(40, examples=list(intake.GENDERS)),
-                        "age_range": _text(40, examples=list(intake.AGE_RANGES)),
-                        "height": _text(40, examples=list(intake.HEIGHTS)),
-                        "build": _text(40, examples=list(intake.BUILDS)),
-                        "hair": _text(intake.SHORT_TEXT_MAX),
-                        "distinctive_signs": _text(500),
-                        "languages": {"type": "array", "maxItems": 10, "items": _text(35)},
-                    }
-                ),
-                "vehicle": _object(
-                    {
-                        "make": _text(60),
-                        "model": _text(60),
-                        "colour": _text(60),
-                        "plate": _text(
-                            intake.IDENTIFIER_VALUE_MAX,
-                            description="Also stored as an identifier of kind plate.",
-                        ),
-                    }
-                ),
-                "identifiers": {
-                    "type": "array",
-                    "maxItems": intake.MAX_IDENTIFIERS,
-                    "items": _object(
-                        {
-                            "kind": {"type": "string", "enum": list(IDENTIFIER_KINDS)},
-                            "value": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": intake.IDENTIFIER_VALUE_MAX,
-                            },
-                            "platform": _text(intake.PLATFORM_MAX),
-                        },
-                        ["kind", "value"],
-                    ),
-                },
-            }
-        ),
-        "victim": _object(
-            {
-                "pseudonym": _text(intake.SHORT_TEXT_MAX),
-                "contact": _object({"phone": _text(320), "email": _text(320)}),
-                "preferred_language": _enum(ALERT_LANGUAGES),
-            }
-        ),
-        "consent": _object(
-            {
-                "publish_alert": {"type": "boolean"},
-                "follow_up": {"type": "boolean"},
-                "share_with_partner": {"type": "boolean"},
-                "statistics": {"type": "boolean"},
-                "police_or_lawyer": {
-                    "type": "boolean",
-                    "description": "Only if she asks: pass the aggressor's details (never "
-                    "hers) to the police or a lawyer. Absent means no.",
-                },
-            },
-            list(intake.CONSENT_ITEMS),
-        ),
-        "reporter": _object({"relation": _enum(REPORTER_RELATIONS)}),
-    },
-    ["incident", "narrative", "consent"],
+@api_operation(
+    "GET",
+    "/openapi.json",
+    summary="This description",
+    answers={200: Answer(None, "The OpenAPI 3.1 document of this API.")},
 )
-
-OPENAPI: dict = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "Jasmine back office public API",
-        "version": "1.0.0",
-        "description": (
-            "Every call carries `Authorization: Bearer <key>`. Errors are JSON objects "
-            "`{error, message, errors}`; `errors` maps field paths such as `incident.date` or "
-            "`aggressor.identifiers[1].value` to lists of messages (422). Unknown fields are "
-            'refused with 422 "Unknown field." at every level (additionalProperties: false): '
-            "a misspelt optional field would otherwise be dropped without anyone noticing. "
-            "Bodies over 64 KiB get 413, bodies that are not JSON 400, missing or disabled keys "
-            "401, and a client over its rate 429 with Retry-After."
-        ),
-    },
-    "paths": {
-        "/reports": {
-            "post": {
-                "summary": "Submit a report",
-                "operationId": "submitReport",
-                "parameters": [
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                        "description": (
-                            "The same key from the same client within 24 hours returns the "
-                            "first answer (201 and the same reference) and creates nothing. "
-                            "The same key with another body is refused (422, "
-                            "idempotency_key_reused). Only accepted reports are remembered."
-                        ),
-                    }
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Report"}}
-                    },
-                },
-                "responses": {
-                    "201": {
-                        "description": "Stored (committed) before this answer.",
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/ReportAccepted"}
-                            }
-                        },
-                    },
-                    "400": _error_response("Not JSON, not an object, or a bad Idempotency-Key."),
-                    "401": _error_response("No key, unknown key or disabled client."),
-                    "413": _error_response("Body over 64 KiB."),
-                    "422": _error_response("Validation failed; see errors."),
-                    "429": _error_response("Rate limit reached; see Retry-After."),
-                    "503": _error_response(
-                        "Busy; nothing was stored. Send the same request again (same key)."
-                    ),
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This description",
-                "operationId": "openapi",
-                "responses": {
-                    "200": {"description": "The OpenAPI document."},
-                    "401": _error_response("No key, unknown key or disabled client."),
-                },
-            }
-        },
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error", "message", "errors"],
-                "properties": {
-                    "error": {"type": "string"},
-                    "message": {"type": "string"},
-                    "errors": {
-                        "type": "object",
-                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                    },
-                },
-            },
-            "Report": _REPORT_SCHEMA,
-            "ReportAccepted": {
-                "type": "object",
-                "required": ["reference", "status"],
-                "properties": {
-                    "reference": {"type": "string", "pattern": r"^J-\d{4}-\d{6}$"},
-                    "status": {"type": "string", "enum": ["received"]},
-                },
-            },
-        },
-    },
-    "security": [{"bearer": []}],
-}
-openapi_paths: dict = OPENAPI["paths"]
+def openapi() -> Response:
+    return current_app.response_class(_document_json(), mimetype="application/json")
 
 
 # --- registration ---------------------------------------------------------------------------
@@ -596,14 +617,19 @@ def register_api(app: Flask | None = None) -> None:
 
 
 __all__ = [
-    "OPENAPI",
+    "OPERATIONS",
+    "Answer",
     "ApiError",
+    "Operation",
     "api_blueprint",
     "api_error",
+    "api_operation",
+    "http_error",
     "json_body",
     "json_object",
     "json_response",
-    "openapi_paths",
+    "openapi_description",
+    "rate_limiter",
     "register_api",
-    "require_api_client",
+    "unavailable",
 ]

@@ -1,4 +1,8 @@
-"""API clients (website, app, partner tools), managed by Admins. A key is shown only once."""
+"""API clients (website, app, partner tools), managed by Admins. A key is shown only once.
+
+The request commits once, after the page showing the key was built: if that commit fails,
+the error page replaces it and the key that was never stored is never shown.
+"""
 
 from __future__ import annotations
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import current_app, g, jsonify, render_template, request
-from flask_babel import force_locale
+from flask import current_app, g, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from backoffice.views import api
 
 
 def _messages() -> dict[int, str]:
@@ -21,31 +22,23 @@ def _messages() -> dict[int, str]:
     }
 
 
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
 def render_error(error):
+    status = error.code if isinstance(error, HTTPException) else 500
+    if is_api_request():  # the API's JSON error shape, in English (shared/API.md)
+        return api.http_error(status)
     if not hasattr(g, "user"):
         # CSRF and some errors are raised before FAB's before_request sets g.user, which the
         # page layout needs.
         g.user = current_user
-    status = error.code if isinstance(error, HTTPException) else 500
     if not isinstance(error, HTTPException):
         error = InternalServerError()
-    if request.path.startswith("/api/"):
-        return _api_error(status)
     message = _messages().get(status, _messages()[500])
     if status == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
         message = _("Your form expired. Reload the page and submit it again.")
-    if request.path.startswith("/api/"):
-        codes = {
-            400: "bad_request",
-            404: "not_found",
-            405: "method_not_allowed",
-            413: "payload_too_large",
-            429: "rate_limited",
-            500: "server_error",
-        }
-        response = jsonify({"error": codes.get(status, "error"), "message": message, "errors": {}})
-        response.status_code = status
-        return response
     appbuilder = current_app.appbuilder
     page = render_template(
         "backoffice/error.html",
@@ -57,20 +50,12 @@ def render_error(error):
     return page, status
 
 
-_API_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    413: "payload_too_large",
-    429: "rate_limited",
-    500: "server_error",
-}
+def commit_failed():
+    """The answer when the request's commit failed: nothing it did was stored.
 
-
-def _api_error(status: int):
-    """API clients get English, the contract's language, whatever the UI language is."""
-    with force_locale("en"):
-        message = _messages().get(status, _messages()[500])
-    response = jsonify({"error": _API_CODES.get(status, "error"), "message": message, "errors": {}})
-    response.status_code = status
-    return response
+    API clients get 503 with Retry-After (send the same request again); staff get the
+    generic error page (the page they asked for is not shown: its reading was not audited).
+    """
+    if is_api_request():
+        return api.unavailable()
+    return make_response(render_error(InternalServerError()))

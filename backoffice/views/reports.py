@@ -24,7 +24,6 @@ from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from backoffice import transactions
 from backoffice.models.report import Report
 from backoffice.security import ALL, MODERATOR, PARTNER_RELAY, SOCIAL_WORKER
 from backoffice.services import audit, identifiers, intake, moderation
@@ -241,15 +240,14 @@ class ReportFormView(BaseView):
         errors: dict[str, list[str]] = {}
         if request.method == "POST":
             payload, rows = _form_payload()
-            try:
+            try:  # the API's validation (ReportSchema); the request commits the report
                 report = intake.submit_report(
                     payload,
                     default_channel="phone",
                     filed_by=g.user,
                     filing_organisation_id=g.user.organisation_id,
                 )
-            except intake.ValidationFailed as failed:
-                transactions.undo()
+            except intake.ValidationFailed as failed:  # nothing was added
                 errors = _form_errors(failed, rows)
             else:
                 reference = report.reference

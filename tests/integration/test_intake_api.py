@@ -519,21 +519,3 @@ def test_each_client_is_rate_limited_with_retry_after(database_url, test_keyring
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     # Another client has its own allowance.
     assert client.post(URL, json=MINIMAL, headers=auth(key_b)).status_code == 201
-
-
-# --- the description ------------------------------------------------------------------------
-
-
-def test_the_openapi_description_is_served_to_clients(client, api_key):
-    assert_error(client.get("/api/v1/openapi.json"), 401, "unauthorized")
-    response = client.get("/api/v1/openapi.json", headers=auth(api_key))
-    assert response.status_code == 200
-    document = response.get_json()
-    assert document["openapi"].startswith("3.")
-    assert document["servers"] == [{"url": "/api/v1"}]
-    operation = document["paths"]["/reports"]["post"]
-    assert {"201", "400", "401", "413", "422", "429"} <= set(operation["responses"])
-    report = document["components"]["schemas"]["Report"]
-    assert report["additionalProperties"] is False
-    assert set(report["required"]) == {"incident", "narrative", "consent"}
-    assert "Unknown fields are refused" in document["info"]["description"]

@@ -9,12 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backoffice.services.intake import (
-    NARRATIVE_MAX,
-    ValidationFailed,
-    request_fingerprint,
-    validate_report,
-)
+from backoffice.schemas.reports import NARRATIVE_MAX
+from backoffice.services.intake import ValidationFailed, request_fingerprint, validate_report
 
 QUICK = settings(max_examples=300, deadline=None)
 CONSENT = {
