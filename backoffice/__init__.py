@@ -62,8 +62,10 @@ def create_app(overrides: dict | None = None) -> Flask:
         register_views(appbuilder)
         if app.config["FAB_UPDATE_PERMS"]:
             from backoffice.security import sync_roles
+            from backoffice.transactions import unit_of_work
 
-            sync_roles(appbuilder)
+            with unit_of_work():
+                sync_roles(appbuilder)
 
     _install_request_hooks(app)
     _install_error_pages(app)
@@ -97,10 +99,12 @@ def _ensure_superuser_role(app: Flask) -> None:
     from flask_appbuilder.security.sqla.models import Role
     from sqlalchemy import select
 
+    from backoffice.transactions import unit_of_work
+
     name = app.config["AUTH_ROLE_ADMIN"]
-    if db.session.scalar(select(Role.id).where(Role.name == name)) is None:
-        db.session.add(Role(name=name))
-        db.session.commit()
+    with unit_of_work():
+        if db.session.scalar(select(Role.id).where(Role.name == name)) is None:
+            db.session.add(Role(name=name))
 
 
 def _schema_exists() -> bool:

@@ -1,7 +1,13 @@
-"""Flask commands: keys, roles, demo data, audit checks and the anonymisation check."""
+"""Flask commands: keys, roles, demo data, audit checks and the anonymisation check.
+
+Every command of these groups runs in ``transactions.unit_of_work()``: it commits once when
+it ends well and rolls back when it fails; long ones keep their progress with
+``transactions.checkpoint()``.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -12,17 +18,38 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from backoffice.services.statistics.funder_reports import LANGUAGES as REPORT_LANGUAGES
+from backoffice.transactions import checkpoint, unit_of_work
 
-keys_cli = AppGroup("keys", help="Create and rotate the encryption keys.")
-roles_cli = AppGroup("roles", help="Keep roles and permissions in sync with the views.")
-demo_cli = AppGroup("demo", help="Demonstration data for a newcomer.")
-audit_cli = AppGroup("audit", help="Check the audit trail.")
-scheduler_cli = AppGroup("scheduler", help="Run the scheduled jobs.")
-directory_cli = AppGroup("directory", help="The directory of structures: CSV import and export.")
-alerts_cli = AppGroup("alerts", help="Published alerts: printable sheets.")
-dispatch_cli = AppGroup("dispatch", help="Send queued alert deliveries.")
-reports_cli = AppGroup("reports", help="Build the funder and advocacy reports.")
-statistics_cli = AppGroup("statistics", help="The statistics' daily rollup.")
+
+class CommandGroup(AppGroup):
+    """An ``AppGroup`` whose commands each run as one unit of work."""
+
+    def command(self, *args, **kwargs):
+        register = super().command(*args, **kwargs)
+
+        def decorator(function):
+            @functools.wraps(function)
+            def in_unit_of_work(*call_args, **call_kwargs):
+                with unit_of_work():
+                    return function(*call_args, **call_kwargs)
+
+            return register(in_unit_of_work)
+
+        return decorator
+
+
+keys_cli = CommandGroup("keys", help="Create and rotate the encryption keys.")
+roles_cli = CommandGroup("roles", help="Keep roles and permissions in sync with the views.")
+demo_cli = CommandGroup("demo", help="Demonstration data for a newcomer.")
+audit_cli = CommandGroup("audit", help="Check the audit trail.")
+scheduler_cli = CommandGroup("scheduler", help="Run the scheduled jobs.")
+directory_cli = CommandGroup(
+    "directory", help="The directory of structures: CSV import and export."
+)
+alerts_cli = CommandGroup("alerts", help="Published alerts: printable sheets.")
+dispatch_cli = CommandGroup("dispatch", help="Send queued alert deliveries.")
+reports_cli = CommandGroup("reports", help="Build the funder and advocacy reports.")
+statistics_cli = CommandGroup("statistics", help="The statistics' daily rollup.")
 
 
 def register_commands(app: Flask) -> None:
@@ -102,7 +129,7 @@ def roles_sync() -> None:
 @click.option("--if-empty", is_flag=True, help="Only seed a database without organisations.")
 def demo_seed(if_empty: bool) -> None:
     """Create demo organisations, one user per role and a demo API client."""
-    from backoffice.services.demo import seed
+    from backoffice.demo import seed
 
     summary = seed(only_if_empty=if_empty)
     if summary is None:
@@ -114,7 +141,7 @@ def demo_seed(if_empty: bool) -> None:
 @demo_cli.command("logins")
 def demo_logins() -> None:
     """Print the demo accounts and where the demo API key is."""
-    from backoffice.services.demo import USERS
+    from backoffice.demo import USERS
 
     click.echo(f"Demo logins (password: {current_app.config['DEMO_PASSWORD']}):")
     for username, _first, role, organisation in USERS:
@@ -174,7 +201,6 @@ def anonymise_command(lang: str, keep: tuple[str, ...]) -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="PDF file.")
 def alerts_sheet(lang: str, department: str | None, reference: str | None, out: str) -> None:
     """Write the printable sheet of published alerts (one, or a department's week)."""
-    from backoffice.extensions import db
     from reports_pdf.alert_sheet import SheetError, published_sheet
 
     try:
@@ -182,7 +208,6 @@ def alerts_sheet(lang: str, department: str | None, reference: str | None, out: 
     except SheetError as error:
         raise click.ClickException(str(error)) from None
     Path(out).write_bytes(pdf)
-    db.session.commit()  # the audit event of the printing
     click.echo(f"{out}: {count} alert(s), {len(pdf)} bytes.")
 
 
@@ -199,9 +224,10 @@ def dispatch_run(until_idle: bool, pause: float) -> None:
     import time
 
     from backoffice.services.dispatch import dispatch_due
+    from reports_pdf.alert_sheet import build_alert_sheet
 
     while True:
-        stats = dispatch_due()
+        stats = dispatch_due(partner_sheet=build_alert_sheet)
         click.echo(
             f"sent {stats.sent}, failed {stats.failed}, retried {stats.retried}, "
             f"released {stats.released}, cancelled {stats.cancelled}"
@@ -217,12 +243,11 @@ def dispatch_run(until_idle: bool, pause: float) -> None:
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 def directory_import(path: Path, dry_run: bool) -> None:
     """Import structures from a CSV file (the format of the import page)."""
-    from backoffice.extensions import db
     from backoffice.services.directory import import_csv
 
     report = import_csv(path.read_bytes(), dry_run=dry_run)
-    db.session.commit()
     if report.error:
+        checkpoint()  # nothing was imported, but the refusal stays in the audit trail
         raise click.ClickException(f"nothing imported: {report.error}")
     for rejected in report.rejected:
         click.echo(f"line {rejected.line}: {'; '.join(rejected.reasons)}", err=True)
@@ -241,7 +266,6 @@ def directory_import(path: Path, dry_run: bool) -> None:
 @click.option("--inactive", is_flag=True, help="Include inactive structures.")
 def directory_export(department: str | None, service: str | None, inactive: bool) -> None:
     """Write the directory as CSV to standard output (the import format)."""
-    from backoffice.extensions import db
     from backoffice.services.directory import DirectoryFilters, export_csv
 
     args = {"department": department or "", "service": service or ""}
@@ -249,7 +273,6 @@ def directory_export(department: str | None, service: str | None, inactive: bool
         {**args, "inactive": "1" if inactive else ""}, allow_inactive=True
     )
     text, _count = export_csv(filters)
-    db.session.commit()
     click.echo(text, nl=False)
 
 
@@ -264,13 +287,11 @@ def directory_export(department: str | None, service: str | None, inactive: bool
 def reports_build(start: str, end: str, language: str, department: str | None, out: str) -> None:
     """Build a funder report (kept in the list of built reports) and write it to OUT."""
     from backoffice.services.statistics import Period, PeriodError, funder_reports
-    from backoffice.transactions import unit_of_work
     from reports_pdf.funder_report import build_now
 
     try:
-        with unit_of_work():
-            period = Period.parse(start, end)
-            report = build_now(period, language, department, trigger="command")
+        period = Period.parse(start, end)
+        report = build_now(period, language, department, trigger="command")
     except (PeriodError, funder_reports.BuildRefused) as error:
         raise click.ClickException(str(error.message)) from None
     except RuntimeError as error:
@@ -286,8 +307,6 @@ def reports_build(start: str, end: str, language: str, department: str | None, o
 def statistics_rebuild() -> None:
     """Recompute the whole daily rollup now (as the nightly job does)."""
     from backoffice.services.statistics import rebuild_rollup
-    from backoffice.transactions import unit_of_work
 
-    with unit_of_work():
-        rebuild_rollup()
+    rebuild_rollup()
     click.echo("Statistics rollup rebuilt.")

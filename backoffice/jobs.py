@@ -25,6 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.jobs import JobLock
+from backoffice.services import dispatch
+from backoffice.transactions import unit_of_work
+from reports_pdf.alert_sheet import build_alert_sheet
 
 log = logging.getLogger(__name__)
 
@@ -48,49 +51,55 @@ def register(
     )
 
 
+def dispatch_deliveries() -> None:
+    """Send due deliveries; partners' emails carry the printable sheet, which the PDF
+    package builds (the dispatch rules never import it)."""
+    dispatch.dispatch_due(partner_sheet=build_alert_sheet)
+
+
 def _function(spec: JobSpec):
     module_name, _, attribute = spec.target.partition(":")
     return getattr(importlib.import_module(module_name), attribute)
 
 
 def acquire(name: str, max_minutes: int) -> bool:
-    """Take the job's lock; False when another live process holds it."""
+    """Take the job's lock (committed at once); False when another live process holds it."""
     now = utcnow()
     owner = f"{os.getpid()}"
     expires = now + dt.timedelta(minutes=max_minutes)
     try:
-        db.session.execute(insert(JobLock).values(name=name, owner=owner, expires_at=expires))
-        db.session.commit()
+        with unit_of_work():
+            db.session.execute(insert(JobLock).values(name=name, owner=owner, expires_at=expires))
         return True
     except IntegrityError:
-        db.session.rollback()
+        pass
     # Taken: steal it only if the holder's time is up (it crashed or hung).
-    result = db.session.execute(
-        update(JobLock)
-        .where(JobLock.name == name, JobLock.expires_at < now)
-        .values(owner=owner, expires_at=expires)
-    )
-    db.session.commit()
+    with unit_of_work():
+        result = db.session.execute(
+            update(JobLock)
+            .where(JobLock.name == name, JobLock.expires_at < now)
+            .values(owner=owner, expires_at=expires)
+        )
     return result.rowcount == 1
 
 
 def release(name: str) -> None:
-    db.session.execute(delete(JobLock).where(JobLock.name == name))
-    db.session.commit()
+    with unit_of_work():
+        db.session.execute(delete(JobLock).where(JobLock.name == name))
 
 
 def run_job(app: Flask, name: str) -> bool:
-    """Run one job now, under its lock. Returns False when it was already running."""
+    """Run one job now, under its lock, as one unit of work (long jobs checkpoint their
+    batches). Returns False when it was already running."""
     spec = JOBS[name]
     with app.app_context():
         if not acquire(name, spec.max_minutes):
             log.info("Job %s is already running elsewhere", name)
             return False
         try:
-            _function(spec)()
-            db.session.commit()
+            with unit_of_work():
+                _function(spec)()
         except Exception:
-            db.session.rollback()
             log.exception("Job %s failed", name)
             raise
         finally:
@@ -195,7 +204,7 @@ register("case_action_digest", "backoffice.services.cases:send_action_digests", 
 register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
 register(
     "dispatch_deliveries",
-    "backoffice.services.dispatch:dispatch_due",
+    "backoffice.jobs:dispatch_deliveries",
     "interval",
     max_minutes=2,  # a run stops after DISPATCH_TIME_BUDGET_SECONDS; a crashed one frees it fast
     seconds=5,

@@ -26,6 +26,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, login_user
 from sqlalchemy import Select, false, select
 
+from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.user import StaffUser, new_session_token
@@ -114,7 +115,7 @@ class BackofficeSecurityManager(SecurityManager):
         user = self.find_user(username=username) if username else None
         if user is not None and _is_locked(user):
             audit.record("login_refused_locked", object_type="User", object_id=user.id)
-            self.session.commit()
+            transactions.keep_on_failure()
             return None
         return super().auth_user_db(username, password)
 
@@ -124,7 +125,6 @@ class BackofficeSecurityManager(SecurityManager):
         session["started_at"] = int(utcnow().timestamp())
         session.permanent = True
         audit.record("login", object_type="User", object_id=user.id, actor=user)
-        self.session.commit()
 
     def on_user_login_failed(self, user) -> None:
         threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
@@ -134,18 +134,21 @@ class BackofficeSecurityManager(SecurityManager):
             self.end_all_sessions(user)
             audit.record("account_locked", object_type="User", object_id=user.id)
         audit.record("login_failed", object_type="User", object_id=user.id, outcome="failure")
-        self.session.commit()
+        # FAB has committed the failure count; the lock-out and its audit go with the request,
+        # which commits them however it answers.
+        transactions.keep_on_failure()
 
     def on_user_logout(self, user) -> None:
         self.end_all_sessions(user)
         audit.record("logout", object_type="User", object_id=user.id, actor=user)
-        self.session.commit()
 
     def reset_password(self, userid, password) -> None:
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
         self.end_all_sessions(user)
         audit.record("password_changed", object_type="User", object_id=user.id)
+        # FAB's ``fab reset-password`` command calls this outside any request or unit of work
+        # (FAB itself has just committed the new password): its audit event is kept here.
         self.session.commit()
         if has_request_context() and current_user.is_authenticated and current_user.id == userid:
             login_user(user)  # keep the session that made the change, end the others
@@ -176,6 +179,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "hold_cases": (SOCIAL_WORKER,),
     # Runs outreach rounds (may own a round).
     "run_outreach": (OUTREACH,),
+    # May be named an Outreach lead (the marker an Admin grants): edits the team's message
+    # texts and the list of platforms once named.
+    "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
 }
@@ -382,7 +388,8 @@ def _grant_menus(appbuilder, grants: dict[str, dict[str, set[str]]]) -> None:
 
 
 def sync_roles(appbuilder) -> None:
-    """Create the roles and make their permissions exactly what the views declare."""
+    """Create the roles and make their permissions exactly what the views declare (the
+    caller's unit of work commits)."""
     sm = appbuilder.sm
     for role_name, views in declared_access(appbuilder).items():
         role = sm.add_role(role_name)
@@ -401,7 +408,7 @@ def sync_roles(appbuilder) -> None:
                 sm.add_permission_role(role, pv)
     sm.add_role(SUPERUSER)
     sm.add_role(current_app.config.get("AUTH_ROLE_PUBLIC", "Public"))
-    sm.session.commit()
+    sm.session.flush()
 
 
 def enforce_absolute_timeout() -> None:

@@ -7,8 +7,13 @@
   decryption writes its audit event into this same transaction).
 * **Refusals that must leave a trace** (a failed sign-in counted, a wrong code counted, an
   audited refusal) call ``keep_on_failure()``: the request then commits even with a 4xx.
-* **A failure that still answers with a redirect** (FAB flashes the error of a hook and
-  redirects) calls ``doom()``: the request then rolls back whatever its status.
+* **A change the rules refused** in one of our views (a service raised: the view flashes
+  the reason, then redirects or shows the form again) calls ``undo()``: what the request
+  wrote so far is rolled back at once, and what it does next (the form shown again, the
+  audit events of what that page reads) commits as usual.
+* **A failure inside FAB's own flow** (a hook of a ModelView raised; FAB flashes the error
+  and redirects, and would otherwise commit what the form already wrote on the row) calls
+  ``doom()``: the request then rolls back whatever its status.
 * **GET and HEAD change nothing.** A flush during such a request may insert audit events and
   touch the bookkeeping columns of ``_READ_ONLY_ALLOWED``; anything else raises
   ``ReadOnlyRequest`` (a 500 in tests, so a page that writes on GET fails the suite).
@@ -40,9 +45,6 @@ _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
 }
-# TEMPORARY, until their areas stop writing on GET (issue "One way to do each thing"):
-# the template list seeds the templates.
-_READ_ONLY_ALLOWED_FOR_NOW = {"outreach_templates"}
 
 
 class ReadOnlyRequest(RuntimeError):
@@ -57,6 +59,12 @@ def keep_on_failure() -> None:
     """Commit this request's work even though it answers with an error (a counted refusal)."""
     if has_request_context():
         g.transaction_keep_on_failure = True
+
+
+def undo() -> None:
+    """Roll back what this request wrote so far, because the rules refused the change; the
+    rest of the request commits as usual (a refused change never half-happens)."""
+    db.session.rollback()
 
 
 def doom() -> None:
@@ -125,8 +133,6 @@ def _refuse_writes_on_read_only_requests(session, _flush_context, _instances) ->
         return
     for obj in list(session.new) + list(session.deleted):
         table = getattr(obj, "__tablename__", type(obj).__name__)
-        if table in _READ_ONLY_ALLOWED_FOR_NOW:
-            continue
         inserts_only = table in _READ_ONLY_ALLOWED and _READ_ONLY_ALLOWED[table] is None
         if obj in session.deleted or not inserts_only:
             raise ReadOnlyRequest(f"A {request.method} request may not write to {table}.")
@@ -134,8 +140,6 @@ def _refuse_writes_on_read_only_requests(session, _flush_context, _instances) ->
         if not session.is_modified(obj):
             continue
         table = getattr(obj, "__tablename__", type(obj).__name__)
-        if table in _READ_ONLY_ALLOWED_FOR_NOW:
-            continue
         allowed = _READ_ONLY_ALLOWED.get(table)
         changed = _changed_columns(obj)
         if allowed is None or not changed <= allowed:

@@ -11,7 +11,7 @@ they would be), then times in the same run:
 * ``check_bare_sql``: the bare indexed lookup of the same blind index through the same
   session (``SELECT alert_id FROM alert_identifiers WHERE kind = … AND blind_index = …``).
 
-Prints ``name: value unit`` lines; the goal is a p95 under 10 ms and a ratio under 3.
+Prints ``name: value unit`` lines; the goal is a p95 under 10 ms and a p95 ratio under 2.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def scaled_files(demo: bytes, total: int) -> list[bytes]:
 
 
 def main() -> None:
-    from backoffice.services.directory_demo import DEMO_FILE
+    from backoffice.demo.directory import DEMO_FILE
 
     with support.temporary_database("bench_directory") as url:
         run(support.migrated_app(url, seed=True, WTF_CSRF_ENABLED=False), DEMO_FILE.read_bytes())

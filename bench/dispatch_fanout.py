@@ -5,7 +5,7 @@ database on 127.0.0.1:5432 (dropped at the end), migrates it, bulk-loads 100,000
 subscribers as the application stores them (each with its own data key, number and — for
 some — address sealed, blind indexes computed with the run's key; 10 % "all of France", the
 others in one to three of the alert's departments; ten languages), then times
-``dispatch.enqueue_alert`` plus the commit, as publication would run it, for three alerts.
+``outbox.enqueue_alert`` plus the commit, as publication would run it, for three alerts.
 
 Prints ``name: value unit`` lines; the goal is an outbox written in under 5 s.
 """
@@ -102,9 +102,9 @@ SUBSCRIBER_COLUMNS = [
 def _load(app, url: str) -> int:
     from sqlalchemy import func, select
 
+    from backoffice.demo import AIDES, seed_base
     from backoffice.extensions import db
     from backoffice.models.keys import DataKey
-    from backoffice.services.demo import AIDES, seed_base
 
     with app.app_context():
         context = seed_base()
@@ -160,14 +160,14 @@ def main() -> None:
             "dispatch_fanout_load", time.perf_counter() - start, f"s ({loaded} subscribers)"
         )
         from backoffice.extensions import db
-        from backoffice.services import dispatch
+        from backoffice.services import outbox
 
         timings, written = [], 0
         with app.app_context():
             for number in range(RUNS):
                 alert = _alert(number)  # not timed: publication has the alert already
                 start = time.perf_counter()
-                written = dispatch.enqueue_alert(alert)
+                written = outbox.enqueue_alert(alert)
                 db.session.commit()  # publication's commit: the outbox is durable here
                 timings.append(time.perf_counter() - start)
         support.report("dispatch_fanout_rows", written, "deliveries")

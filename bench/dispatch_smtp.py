@@ -52,11 +52,11 @@ def _smtp_server(port: int) -> Iterator[subprocess.Popen]:
 
 
 def _setup(app) -> int:
+    from backoffice.demo import AIDES, seed_base
     from backoffice.extensions import db
     from backoffice.models.alert import Alert
     from backoffice.models.base import utcnow
-    from backoffice.services import dispatch, subscribers
-    from backoffice.services.demo import AIDES, seed_base
+    from backoffice.services import outbox, subscribers
 
     with app.app_context():
         organisation_id = seed_base().organisations[AIDES].id
@@ -85,7 +85,7 @@ def _setup(app) -> int:
         )
         db.session.add(alert)
         db.session.flush()
-        written = dispatch.enqueue_alert(alert)
+        written = outbox.enqueue_alert(alert)
         db.session.commit()
         return written
 
@@ -94,7 +94,7 @@ def _whole_dispatch(app) -> tuple[int, float]:
     from sqlalchemy import func, select
 
     from backoffice.extensions import db
-    from backoffice.models.subscriber import Delivery
+    from backoffice.models.dispatch import Delivery
     from backoffice.services import dispatch
 
     with app.app_context():

@@ -170,9 +170,10 @@ def migrated_app(url: str, *, seed: bool = False, **overrides):
         upgrade(revision="heads")
     app = bench_app(url, keys, **overrides)
     if seed:
-        from backoffice.services.demo import seed_base
+        from backoffice.demo import seed_base
+        from backoffice.transactions import unit_of_work
 
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             seed_base()
     return app
 

@@ -15,7 +15,9 @@ import unicodedata
 from collections.abc import Sequence
 
 from babel.dates import format_date
+from flask import current_app
 
+from backoffice.services import alerts, audit
 from backoffice.services.alert_text import (
     BABEL_LOCALES,
     CHECK_HINT,
@@ -28,7 +30,7 @@ from backoffice.services.alert_text import (
     render_alert,
     translations_for,
 )
-from backoffice.services.vocabulary import ALERT_LANGUAGES, RIGHT_TO_LEFT_LANGUAGES
+from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS, RIGHT_TO_LEFT_LANGUAGES
 from reports_pdf import render_pdf
 
 
@@ -120,11 +122,6 @@ def published_sheet(
     language: str, *, department: str | None = None, reference: str | None = None
 ) -> tuple[bytes, int]:
     """(PDF, number of alerts) for one live alert or a department's week; published only."""
-    from flask import current_app
-
-    from backoffice.services import alerts, audit
-    from backoffice.services.vocabulary import DEPARTMENTS
-
     if language not in ALERT_LANGUAGES:
         raise SheetError(
             f"Unknown alert language {language!r}; use one of {', '.join(ALERT_LANGUAGES)}."

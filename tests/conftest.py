@@ -121,9 +121,11 @@ def app(database_url, test_keyring, tmp_path_factory):
     # A second app, as after a deployment: it sees the schema and syncs permissions.
     application = make_app(database_url, test_keyring, instance)
     with application.app_context():
-        from backoffice.services.demo import seed_base
+        from backoffice.demo import seed_base
+        from backoffice.transactions import unit_of_work
 
-        seed_base()
+        with unit_of_work():
+            seed_base()
     return application
 
 

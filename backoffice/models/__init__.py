@@ -7,7 +7,6 @@ from backoffice.models.alert import (
     AlertReport,
     AlertTranslation,
     IdentifierCheck,
-    ReportEvent,
 )
 from backoffice.models.api_client import ApiClient
 from backoffice.models.audit import AuditEvent
@@ -22,6 +21,7 @@ from backoffice.models.case import (
     FollowUpAction,
     Referral,
 )
+from backoffice.models.dispatch import AlertDispatch, Delivery
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -37,16 +37,12 @@ from backoffice.models.report import (
     IdempotencyRecord,
     ReferenceCounter,
     Report,
+    ReportEvent,
     ReportIdentifier,
 )
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import Structure, StructureLanguage, StructureService
-from backoffice.models.subscriber import (
-    AlertDispatch,
-    Delivery,
-    Subscriber,
-    SubscriberDepartment,
-)
+from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]

@@ -213,31 +213,6 @@ class AlertTranslation(Model):
     __table_args__ = (UniqueConstraint("alert_id", "language"),)
 
 
-class ReportEvent(Model):
-    """One step of a report's history: who, when, from which status to which, and why."""
-
-    __tablename__ = "report_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[int] = mapped_column(
-        ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    occurred_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), nullable=True)
-    actor_name: Mapped[str] = mapped_column(String(128), nullable=False, default="system")
-    action: Mapped[str] = mapped_column(String(30), nullable=False)
-    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    # Codes and references only (an alert's or a merge target's reference).
-    details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
-
-    report: Mapped[Report] = relationship("Report")
-
-    def __repr__(self) -> str:
-        return f"{self.action} {self.from_status}->{self.to_status}"
-
-
 class IdentifierCheck(Model):
     """How many identifier checks were made: per month, kind, outcome and client.
 

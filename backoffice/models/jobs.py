@@ -1,11 +1,16 @@
-"""Locks that keep one scheduled job from running twice at once across processes."""
+"""The scheduler's tables: locks that keep one job from running twice at once across
+processes, and APScheduler's job store.
+
+``apscheduler_jobs`` is declared here with the exact definition of ``SQLAlchemyJobStore`` so
+that it comes from a migration (0008) like every other table.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from flask_appbuilder import Model
-from sqlalchemy import DateTime, String
+from sqlalchemy import Column, DateTime, Float, LargeBinary, String, Table, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -15,3 +20,14 @@ class JobLock(Model):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     owner: Mapped[str] = mapped_column(String(80), nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+# APScheduler 3's SQLAlchemyJobStore table, column for column (apscheduler/jobstores/
+# sqlalchemy.py): 191 is MySQL's key limit, Float(25) an 8-byte float.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Model.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

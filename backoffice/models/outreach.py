@@ -293,8 +293,8 @@ class ContactOutcome(OrganisationOwned, TimestampMixin, Model):
 class MessageTemplate(OrganisationOwned, Model):
     """A message text per purpose and language, owned by each organisation's team.
 
-    Seeded from ``backoffice/data/outreach_templates.json`` the first time a team opens its
-    templates; edited afterwards by the organisation's Outreach leads only.
+    Seeded with the programme's texts (``services.worker_texts``, the ``alerts`` catalogues)
+    when the organisation is created; edited afterwards by its Outreach leads only.
     """
 
     __tablename__ = "outreach_templates"

@@ -1,4 +1,6 @@
-"""What a worker reads about an alert, in each of the ten alert languages.
+"""What a worker reads about an alert, in each of the ten alert languages (the other texts
+that reach workers, outreach messages and the unsubscribe page, are in ``worker_texts``,
+through the same catalogues).
 
 The structured parts of an alert (severity, violence types, context, aggressor description,
 vehicle, identifiers, dates) are rendered from the ``alerts`` Babel domain shipped with the
@@ -13,7 +15,8 @@ message, rebuild the template and merge it into the ten catalogues::
 
     pybabel extract --no-default-keywords -k A_ -k AN_:1,2 -k AP_:1c,2 -c NOTE: -s \\
         --add-location=file --project backoffice --version 0.1.0 \\
-        -o translations/alerts.pot backoffice/services/alert_text.py
+        -o translations/alerts.pot backoffice/services/alert_text.py \\
+        backoffice/services/worker_texts.py
     pybabel update -i translations/alerts.pot -d translations -D alerts -w 100
 
 then translate, and compile (``make translations``): ``pybabel compile -d translations -D
@@ -31,7 +34,6 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton
@@ -41,6 +43,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from backoffice.services import timezones
 from backoffice.services.sms_encoding import sms_parts, to_gsm7
 from backoffice.services.vocabulary import (
     ALERT_LANGUAGES,
@@ -73,8 +76,6 @@ BABEL_LOCALES: dict[str, str] = {
 # 70): Romanian ș ț ă â î, Portuguese ã õ ç ê and French ç ê À lose their accents in SMS,
 # as people already write them on phones. Website, email and PDF keep every diacritic.
 GSM7_SMS_LANGUAGES: frozenset[str] = frozenset({"fr", "en", "es", "pt", "ro"})
-
-ALERT_TIMEZONE = ZoneInfo("Europe/Paris")
 
 # Each language's name in that language, for language pickers (never translated).
 LANGUAGE_NAMES: dict[str, str] = {
@@ -592,10 +593,9 @@ def _published(reader: _Reader, content: AlertContent) -> str:
     moment = content.published_at
     if moment is None:
         return ""
-    if moment.tzinfo is not None:
-        # Alerts are published in France: the date is the French calendar day.
-        moment = moment.astimezone(ALERT_TIMEZONE)
-    return reader.date(moment.date())
+    # The calendar day where the alert applies (overseas departments have their own).
+    local = timezones.to_local(moment, timezones.zone_for_departments(content.departments))
+    return reader.date(local.date())
 
 
 def _spoken_languages(reader: _Reader, value: object) -> str:

@@ -58,6 +58,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backoffice.services import identifiers
+
 logger = logging.getLogger(__name__)
 
 PLACEHOLDERS: dict[str, str] = {
@@ -596,15 +598,11 @@ _KIND_OF_TYPE = {"PHONE": "phone", "EMAIL": "email", "PLATE": "plate", "URL": "u
 
 
 def _identifier_key(value: str, span_type: str | None) -> str | None:
-    """The identifiers service's normal form when that module is importable and agrees.
+    """The identifiers service's normal form (E.164, canonical URL) when the value is one.
 
-    Optional on purpose: the local keys below are enough, this only adds the E.164 and
-    canonical-URL view of the service that stores the aggressors' identifiers.
+    Optional on purpose: the local keys below are enough, this only adds the view of the
+    service that stores the aggressors' identifiers.
     """
-    try:
-        from backoffice.services import identifiers
-    except Exception:  # being written concurrently, or absent: the local keys suffice
-        return None
     try:
         kind = _KIND_OF_TYPE.get(span_type or "", "pseudonym") if span_type else None
         kind = kind or identifiers.guess_kind(value)

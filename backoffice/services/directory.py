@@ -54,6 +54,7 @@ from backoffice.services.directory_geography import (
     department_of_postcode,
 )
 from backoffice.services.paging import Page, paginate
+from backoffice.services.spreadsheets import csv_text
 
 CSV_COLUMNS: tuple[str, ...] = (
     "code",
@@ -103,8 +104,6 @@ PHONE_RE = re.compile(r"^\+?[0-9 .()\-]{3,40}$")
 # Unicode's "Cc" category; notes and opening hours may hold line breaks.
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MULTILINE_CONTROL_RE = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-# Characters a spreadsheet reads as the start of a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- labels -----------------------------------------------------------------------------------
@@ -570,6 +569,16 @@ def create_structure(checked: StructureFields) -> Structure:
     return structure
 
 
+def version_of(structure: Structure) -> str:
+    """What an edit form carries to detect a change made meanwhile by someone else."""
+    return structure.updated_at.isoformat(timespec="microseconds")
+
+
+def is_current(structure: Structure, version: str | None) -> bool:
+    """Whether a form's ``version`` is the structure's current one."""
+    return version == version_of(structure)
+
+
 def update_structure(structure: Structure, checked: StructureFields) -> bool:
     """Write the checked values; False (and nothing written) when nothing changed."""
     if not checked.differs_from(structure):
@@ -863,9 +872,9 @@ def _preview(accepted: list[StructureFields]) -> tuple[int, int, int]:
 
 # -- CSV export ---------------------------------------------------------------------------------
 def export_rows(structures: Iterable[Structure | Mapping]) -> Iterable[list[str]]:
-    yield list(CSV_COLUMNS)
+    """Each structure as the text cells of one CSV line (``csv_text`` makes them safe)."""
     for structure in structures:
-        yield [_guard(_cell(structure, name)) for name in CSV_COLUMNS]
+        yield [_cell(structure, name) for name in CSV_COLUMNS]
 
 
 def _cell(structure: Structure | Mapping, name: str) -> str:
@@ -881,24 +890,18 @@ def _cell(structure: Structure | Mapping, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _guard(value: str) -> str:
-    """Keep a spreadsheet from running a cell as a formula; the import undoes it."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
 def export_csv(filters: DirectoryFilters) -> tuple[str, int]:
-    """The filtered directory as CSV text (UTF-8 BOM, ``;``), in the import format."""
+    """The filtered directory as CSV text (``spreadsheets.csv_text``), in the import format:
+    a cell a spreadsheet would run as a formula gets a leading quote, which the import
+    removes."""
     structures = plain_rows(structures_query(filters))
-    buffer = io.StringIO()
-    buffer.write("\ufeff")  # spreadsheets then read the accents right
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerows(export_rows(structures))
+    text = csv_text(CSV_COLUMNS, export_rows(structures))
     audit.record(
         "directory_exported",
         object_type="Structure",
         details={"count": len(structures), **filters.audit_details()},
     )
-    return buffer.getvalue(), len(structures)
+    return text, len(structures)
 
 
 def structure_as_row(structure: Structure) -> dict[str, str]:

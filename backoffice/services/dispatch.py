@@ -1,14 +1,7 @@
-"""Alert dispatch: the transactional outbox, its workers, retries and progress.
+"""Alert dispatch: the outbox's workers, retries and progress.
 
-Fan-out (``enqueue_alert``) runs inside the publication's transaction: one ``Delivery`` row
-per recipient and channel — active subscribers whose departments meet the alert's (or who
-chose all of France), on every channel they gave, in their language; and partner
-associations whose departments meet it, by email. Two ``INSERT … SELECT`` statements write
-the subscribers' rows in the database without loading them (100,000 rows in about a second
-on PostgreSQL, see ``bench/dispatch_fanout.py``). ``AlertDispatch`` records that the fan-out
-ran, so it runs once; the unique (alert, recipient, channel) makes a second run harmless
-anyway. If publication did not call it, ``enqueue_pending_alerts`` (run before every
-dispatch) picks up published alerts whose dispatch was requested and never written.
+The outbox is written by ``services.outbox`` (in the publication's transaction, or the
+notices of a subscriber's registration and unsubscription); this module empties it.
 
 Workers (``dispatch_due``: the scheduled job; ``flask --app wsgi dispatch run``: as many
 extra processes as wanted) repeat: claim a batch, send it, record the outcomes.
@@ -46,25 +39,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-import secrets
 import time
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import (
-    DateTime,
-    Integer,
-    String,
     and_,
     bindparam,
-    cast,
     func,
-    literal,
-    or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.orm import selectinload
@@ -72,13 +58,9 @@ from sqlalchemy.orm import selectinload
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
-from backoffice.models.organisation import Organisation
-from backoffice.models.subscriber import (
-    AlertDispatch,
-    Delivery,
-    Subscriber,
-    SubscriberDepartment,
-)
+from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.subscriber import Subscriber
+from backoffice.security import OutOfScope
 from backoffice.services import audit, channels, mailer
 from backoffice.services.alert_text import (
     render_email,
@@ -86,204 +68,22 @@ from backoffice.services.alert_text import (
     render_subscription_sms,
     render_unsubscribed_sms,
 )
+from backoffice.services.alerts import content_of
 from backoffice.services.crypto import DecryptionError
+from backoffice.services.outbox import PARTNER_LANGUAGE, enqueue_pending_alerts
 from backoffice.services.subscribers import contact_for_dispatch, unsubscribe_url
+from backoffice.transactions import checkpoint
 
 log = logging.getLogger(__name__)
 
-PARTNER_LANGUAGE = "fr"
 # Rendered once per alert and language, then the subscriber's own link is put in its place.
 _LINK_PLACEHOLDER = "UNSUBSCRIBE-LINK-3f1c9a"
 # A batch that ran out of time gives its rest back for the next claim, with no delay.
 TIME_UP = "worker_time_up"
 
 
-# --- fan-out -----------------------------------------------------------------------------------
-
-
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
-
-
-def _insert(table):
-    if _dialect() == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # PostgreSQL drivers report an INSERT's row count only when asked to keep it.
-    return insert(table).execution_options(preserve_rowcount=True)
-
-
-def _random_key():
-    """A random 32-hex-digit idempotency key computed by the database, row by row."""
-    if _dialect() == "postgresql":
-        return func.replace(cast(func.gen_random_uuid(), String), "-", "")
-    return func.lower(func.hex(func.randomblob(16)))
-
-
-def _department_match(departments: list[str]):
-    wanted = select(SubscriberDepartment.subscriber_id).where(
-        SubscriberDepartment.department.in_(departments)
-    )
-    if not departments:
-        return Subscriber.all_departments == true()
-    return or_(Subscriber.all_departments == true(), Subscriber.id.in_(wanted))
-
-
-_DELIVERY_COLUMNS = [
-    "alert_id",
-    "purpose",
-    "recipient_key",
-    "subscriber_id",
-    "channel",
-    "language",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "idempotency_key",
-    "created_at",
-    "updated_at",
-]
-
-
-def _subscriber_rows(alert_id: int, channel: str, departments: list[str], now: dt.datetime):
-    index_column = Subscriber.phone_index if channel == "sms" else Subscriber.email_index
-    return select(
-        literal(alert_id, Integer),
-        literal("alert", String),
-        literal("s", String).concat(cast(Subscriber.id, String)),
-        Subscriber.id,
-        literal(channel, String),
-        Subscriber.language,
-        literal("queued", String),
-        literal(0, Integer),
-        literal(now, DateTime),
-        _random_key(),
-        literal(now, DateTime),
-        literal(now, DateTime),
-    ).where(
-        Subscriber.status == "active",
-        index_column.is_not(None),
-        _department_match(departments),
-    )
-
-
-def _partners(departments: list[str]) -> list[Organisation]:
-    statement = select(Organisation).where(
-        Organisation.active == true(), Organisation.alert_email.is_not(None)
-    )
-    wanted = set(departments)
-    return [
-        organisation
-        for organisation in db.session.scalars(statement)
-        if (organisation.alert_email or "").strip()
-        and (not organisation.departments or wanted & set(organisation.departments))
-    ]
-
-
-def enqueue_alert(alert: Alert, now: dt.datetime | None = None) -> int:
-    """Write the alert's outbox in the caller's transaction; returns the rows written.
-
-    Call it from publication, before the commit: the alert and its deliveries then exist
-    together or not at all. A second call for the same alert writes nothing.
-    """
-    now = now or utcnow()
-    db.session.flush()
-    claimed = db.session.execute(
-        _insert(AlertDispatch.__table__)
-        .values(alert_id=alert.id, enqueued_at=now, recipients=0)
-        .on_conflict_do_nothing()
-    )
-    if not claimed.rowcount:
-        return 0
-    departments = [str(d) for d in (alert.departments or [])]
-    table = Delivery.__table__
-    total = 0
-    for channel in ("sms", "email"):
-        # No ON CONFLICT here: the AlertDispatch row above already makes this run the only
-        # one for the alert (a concurrent second call waits on it, then writes nothing), and
-        # PostgreSQL's speculative insertion would cost a third of the time at 100,000 rows.
-        # The unique (alert, recipient, channel) still stands guard.
-        statement = _insert(table).from_select(
-            _DELIVERY_COLUMNS, _subscriber_rows(alert.id, channel, departments, now)
-        )
-        total += db.session.execute(statement).rowcount or 0
-    partner_rows = [
-        {
-            "alert_id": alert.id,
-            "purpose": "alert",
-            "recipient_key": f"o{organisation.id}",
-            "partner_id": organisation.id,
-            "channel": "email",
-            "language": PARTNER_LANGUAGE,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "idempotency_key": secrets.token_hex(16),
-            "created_at": now,
-            "updated_at": now,
-        }
-        for organisation in _partners(departments)
-    ]
-    for row in partner_rows:
-        total += db.session.execute(_insert(table).values(**row).on_conflict_do_nothing()).rowcount
-    db.session.execute(
-        update(AlertDispatch.__table__)
-        .where(AlertDispatch.__table__.c.alert_id == alert.id)
-        .values(recipients=total)
-    )
-    audit.record(
-        "alert_dispatch_enqueued",
-        alert,
-        details={"deliveries": total, "partners": len(partner_rows)},
-    )
-    return total
-
-
-def enqueue_notice(subscriber: Subscriber, purpose: str, now: dt.datetime | None = None) -> int:
-    """Queue a welcome or goodbye SMS to one subscriber (nothing without a number)."""
-    if not subscriber.phone_index:
-        return 0
-    now = now or utcnow()
-    db.session.add(
-        Delivery(
-            alert_id=None,
-            purpose=purpose,
-            recipient_key=f"s{subscriber.id}",
-            subscriber_id=subscriber.id,
-            channel="sms",
-            language=subscriber.language,
-            status="queued",
-            attempts=0,
-            next_attempt_at=now,
-            idempotency_key=secrets.token_hex(16),
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return 1
-
-
-def enqueue_pending_alerts(now: dt.datetime | None = None) -> int:
-    """Safety net: fan out published alerts whose dispatch was requested but never written.
-
-    Alerts requested longer ago than ``DISPATCH_MAX_AGE_HOURS`` are left alone: sending an
-    old alert out of the blue when dispatch is first switched on would confuse more than
-    help.
-    """
-    now = now or utcnow()
-    hours = int(current_app.config.get("DISPATCH_MAX_AGE_HOURS", 72))
-    done = select(AlertDispatch.alert_id).where(AlertDispatch.alert_id == Alert.id)
-    statement = select(Alert).where(
-        Alert.status == "published",
-        Alert.dispatch_requested_at.is_not(None),
-        Alert.dispatch_requested_at >= now - dt.timedelta(hours=hours),
-        ~done.exists(),
-    )
-    total = 0
-    for alert in db.session.scalars(statement).all():
-        total += enqueue_alert(alert, now=now)
-    return total
 
 
 # --- claiming ----------------------------------------------------------------------------------
@@ -302,7 +102,7 @@ def claim(
         if len(claimed) >= limit:
             break
         claimed += _claim_status(status, limit - len(claimed), now, now + lease)
-    db.session.commit()
+    checkpoint()  # the claim must be visible to other workers before sending starts
     return claimed
 
 
@@ -376,11 +176,18 @@ class _Batch:
     contacts_read: int = 0
 
 
+# Builds the printable sheet attached to partners' emails: (contents, language, check_url=…)
+# -> PDF bytes. Rules never import the PDF package: the job or command that runs the
+# dispatch passes ``reports_pdf.alert_sheet.build_alert_sheet``.
+SheetBuilder = Callable[..., bytes]
+
+
 class _Renderer:
     """Alert texts rendered once per alert and language for a batch."""
 
-    def __init__(self, config) -> None:
+    def __init__(self, config, partner_sheet: SheetBuilder | None = None) -> None:
         self.config = config
+        self.partner_sheet = partner_sheet
         self._contents: dict[int, object] = {}
         self._sms: dict[tuple[int, str], str] = {}
         self._email: dict[tuple[int, str], tuple[str, str]] = {}
@@ -388,8 +195,6 @@ class _Renderer:
 
     def content(self, alert: Alert):
         if alert.id not in self._contents:
-            from backoffice.services.alerts import content_of
-
             self._contents[alert.id] = content_of(alert)
         return self._contents[alert.id]
 
@@ -413,12 +218,13 @@ class _Renderer:
         return subject, body.replace(_LINK_PLACEHOLDER, link)
 
     def sheet(self, alert: Alert) -> bytes | None:
-        """The printable sheet for partners; None (and a warning) if it cannot be built."""
+        """The printable sheet for partners; None without a builder, or (with a warning) if
+        it cannot be built."""
+        if self.partner_sheet is None:
+            return None
         if alert.id not in self._sheets:
             try:
-                from reports_pdf.alert_sheet import build_alert_sheet
-
-                self._sheets[alert.id] = build_alert_sheet(
+                self._sheets[alert.id] = self.partner_sheet(
                     [self.content(alert)],
                     PARTNER_LANGUAGE,
                     check_url=self.config.get("ALERT_CHECK_URL"),
@@ -430,16 +236,21 @@ class _Renderer:
 
 
 def dispatch_due(
-    now: dt.datetime | None = None, *, max_seconds: float | None = None
+    now: dt.datetime | None = None,
+    *,
+    max_seconds: float | None = None,
+    partner_sheet: SheetBuilder | None = None,
 ) -> DispatchStats:
-    """The scheduled job: enqueue what publication left, then send due deliveries.
+    """Enqueue what publication left, then send due deliveries (the job ``jobs.dispatch``
+    and ``flask --app wsgi dispatch run``).
 
     Stops when nothing is due or after ``DISPATCH_TIME_BUDGET_SECONDS`` (the next run goes
-    on). ``now`` is for tests (retries are due "later").
+    on). ``partner_sheet`` builds the PDF attached to partners' emails (none without it).
+    ``now`` is for tests (retries are due "later"). Each batch is committed as it goes.
     """
     config = current_app.config
     enqueue_pending_alerts(now)
-    db.session.commit()
+    checkpoint()
     budget = max_seconds if max_seconds is not None else config["DISPATCH_TIME_BUDGET_SECONDS"]
     stop_at = time.monotonic() + float(budget)
     total = DispatchStats()
@@ -448,11 +259,13 @@ def dispatch_due(
         claimed = claim(int(config["DISPATCH_BATCH_SIZE"]), batch_now)
         if not claimed:
             break
-        total.add(send_claimed(claimed, batch_now))
+        total.add(send_claimed(claimed, batch_now, partner_sheet))
     return total
 
 
-def send_claimed(claimed: list[tuple[int, int]], now: dt.datetime) -> DispatchStats:
+def send_claimed(
+    claimed: list[tuple[int, int]], now: dt.datetime, partner_sheet: SheetBuilder | None = None
+) -> DispatchStats:
     """Send a claimed batch and record every outcome."""
     config = current_app.config
     lease = float(config["DISPATCH_LEASE_SECONDS"])
@@ -463,7 +276,7 @@ def send_claimed(claimed: list[tuple[int, int]], now: dt.datetime) -> DispatchSt
     order = {delivery_id: position for position, (delivery_id, _) in enumerate(claimed)}
     # Sent in the order claimed: the longest-waiting first.
     deliveries = sorted(_load(list(order)), key=lambda delivery: order[delivery.id])
-    renderer = _Renderer(config)
+    renderer = _Renderer(config, partner_sheet)
     by_channel: dict[str, list[_Prepared]] = defaultdict(list)
     for delivery in deliveries:
         prepared = _prepare(delivery, attempts[delivery.id], renderer, batch)
@@ -474,7 +287,7 @@ def send_claimed(claimed: list[tuple[int, int]], now: dt.datetime) -> DispatchSt
         _send_channel(channel_name, items, batch)
     _flush_results(batch)
     _audit_batch(batch)
-    db.session.commit()
+    checkpoint()
     return batch.stats
 
 
@@ -741,7 +554,7 @@ def _flush_results(batch: _Batch) -> None:
     rows = [_row(d, a, o, batch) for d, a, o in batch.results]
     batch.results.clear()
     db.session.execute(_record_statement(), rows)
-    db.session.commit()
+    checkpoint()  # recorded outcomes bound how many messages a crash would send twice
 
 
 def _audit_batch(batch: _Batch) -> None:
@@ -762,6 +575,34 @@ def _audit_batch(batch: _Batch) -> None:
 
 
 # --- progress and retries (the delivery view) --------------------------------------------------
+
+
+def recent_dispatches(limit: int = 100) -> tuple[list, dict[int, dict[str, int]]]:
+    """The latest dispatched alerts, newest first, as (alert, AlertDispatch) pairs, and per
+    alert the number of deliveries in each status."""
+    rows = db.session.execute(
+        select(Alert, AlertDispatch)
+        .join(AlertDispatch, AlertDispatch.alert_id == Alert.id)
+        .order_by(AlertDispatch.enqueued_at.desc())
+        .limit(limit)
+    ).all()
+    counts: dict[int, dict[str, int]] = {alert.id: {} for alert, _dispatch in rows}
+    if counts:
+        for alert_id, status, count in db.session.execute(
+            select(Delivery.alert_id, Delivery.status, func.count())
+            .where(Delivery.alert_id.in_(counts))
+            .group_by(Delivery.alert_id, Delivery.status)
+        ):
+            counts[alert_id][status] = count
+    return rows, counts
+
+
+def dispatched_alert(alert_id: int) -> Alert:
+    """An alert, for the delivery pages (``OutOfScope``, a 404, when there is none)."""
+    alert = db.session.get(Alert, alert_id)
+    if alert is None:
+        raise OutOfScope("Alert")
+    return alert
 
 
 def progress(alert_id: int) -> dict:

@@ -57,6 +57,7 @@ from backoffice.services import audit, identifiers, references
 from backoffice.services.confidential import ErasedError, keyring
 from backoffice.services.crypto import associated_data
 from backoffice.services.vocabulary import severity_for
+from backoffice.transactions import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -303,7 +304,6 @@ def purge_idempotency_records() -> int:
             IdempotencyRecord.created_at < utcnow() - _idempotency_window()
         )
     )
-    db.session.commit()
     return result.rowcount or 0
 
 
@@ -336,7 +336,7 @@ def anonymise_pending(batch_size: int = 20, time_budget_seconds: float = 25.0) -
             break
         for report_id in ids:
             _anonymise_one(anonymise, report_id)
-        db.session.commit()
+        checkpoint()  # each batch's proposals are kept, whatever happens to the next
         handled += len(ids)
     return handled
 

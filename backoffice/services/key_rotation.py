@@ -13,12 +13,17 @@ from backoffice.extensions import db
 from backoffice.models.keys import DataKey
 from backoffice.services import audit
 from backoffice.services.crypto import Keyring
+from backoffice.transactions import checkpoint
 
 BATCH_SIZE = 500
 
 
 def rotate(keyring: Keyring) -> int:
-    """Re-wrap every live data key not yet under the active key; returns how many."""
+    """Re-wrap every live data key not yet under the active key; returns how many.
+
+    A command (``keys rotate``): batches are committed as they go, the caller commits the
+    rest.
+    """
     count = 0
     while True:
         batch = db.session.scalars(
@@ -32,14 +37,13 @@ def rotate(keyring: Keyring) -> int:
             key_row.wrapped_key = keyring.wrap(keyring.unwrap(key_row.wrapped_key))
             key_row.root_key_id = keyring.active_id
         count += len(batch)
-        db.session.commit()
+        checkpoint()  # a rotation stopped half-way keeps what it re-wrapped
     audit.record(
         "keys_rotated",
         object_type="Keyring",
         object_id=keyring.active_id,
         details={"data_keys": count},
     )
-    db.session.commit()
     return count
 
 

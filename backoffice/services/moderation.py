@@ -28,14 +28,15 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from backoffice.extensions import db
-from backoffice.models.alert import ReportEvent
 from backoffice.models.base import utcnow
-from backoffice.models.report import Report, ReportIdentifier
-from backoffice.security import MODERATOR
+from backoffice.models.report import Report, ReportEvent, ReportIdentifier
+from backoffice.security import OutOfScope, can
 from backoffice.services import audit
 from backoffice.services.anonymise import PLACEHOLDERS, Span, apply_spans
+from backoffice.services.paging import Page, paginate
 
 SYSTEM = "system"  # the actor of scheduled jobs and of intake (no staff user)
+MODERATE = "moderate"  # the capability (security.CAPABILITIES) of whoever moderates
 
 STATUSES: dict[str, object] = {
     "received": _l("Received"),
@@ -100,7 +101,7 @@ class Transition:
     name: str
     sources: tuple[str, ...]
     target: str
-    performers: frozenset[str]  # role names, and/or SYSTEM
+    performers: frozenset[str]  # capabilities (security.can), and/or SYSTEM
     label: object
     reason_required: bool = False
     needs_claim: bool = False  # from in_review, the actor must hold the report's claim
@@ -110,25 +111,25 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     t.name: t
     for t in (
-        Transition("claim", ("received", "in_review"), "in_review", frozenset({MODERATOR}),
+        Transition("claim", ("received", "in_review"), "in_review", frozenset({MODERATE}),
                    _l("Claim")),
-        Transition("release", ("in_review",), "received", frozenset({MODERATOR}),
+        Transition("release", ("in_review",), "received", frozenset({MODERATE}),
                    _l("Release"), needs_claim=True),
-        Transition("approve", ("in_review",), "approved", frozenset({MODERATOR}),
+        Transition("approve", ("in_review",), "approved", frozenset({MODERATE}),
                    _l("Approve for an alert"), needs_claim=True),
-        Transition("request_info", ("in_review",), "needs_info", frozenset({MODERATOR}),
+        Transition("request_info", ("in_review",), "needs_info", frozenset({MODERATE}),
                    _l("Ask for information"), reason_required=True, needs_claim=True),
-        Transition("info_added", ("needs_info",), "received", frozenset({MODERATOR, SYSTEM}),
+        Transition("info_added", ("needs_info",), "received", frozenset({MODERATE, SYSTEM}),
                    _l("Information added")),
-        Transition("reject", ("in_review",), "rejected", frozenset({MODERATOR}),
+        Transition("reject", ("in_review",), "rejected", frozenset({MODERATE}),
                    _l("Reject"), reason_required=True, needs_claim=True),
-        Transition("merge", ("in_review",), "merged", frozenset({MODERATOR}),
+        Transition("merge", ("in_review",), "merged", frozenset({MODERATE}),
                    _l("Merge into another report"), needs_claim=True),
         Transition("record_only", ("in_review", "approved"), "recorded",
-                   frozenset({MODERATOR}), _l("Record only (no alert)"), needs_claim=True),
-        Transition("publish", ("approved",), "published", frozenset({MODERATOR}),
+                   frozenset({MODERATE}), _l("Record only (no alert)"), needs_claim=True),
+        Transition("publish", ("approved",), "published", frozenset({MODERATE}),
                    _l("Publish"), via_alert=True),
-        Transition("retract", ("published",), "archived", frozenset({MODERATOR}),
+        Transition("retract", ("published",), "archived", frozenset({MODERATE}),
                    _l("Retract"), reason_required=True, via_alert=True),
         Transition("expire", ("published",), "archived", frozenset({SYSTEM}),
                    _l("Expire"), via_alert=True),
@@ -142,11 +143,11 @@ def claim_minutes() -> int:
     return DEFAULT_CLAIM_MINUTES
 
 
-def _performer(actor) -> set[str]:
-    """What an actor counts as in the table: SYSTEM, or the names of her roles."""
+def _may_perform(transition: Transition, actor) -> bool:
+    """SYSTEM (no actor) or a staff user with one of the capabilities the table names."""
     if actor is None:
-        return {SYSTEM}
-    return {role.name for role in getattr(actor, "roles", [])}
+        return SYSTEM in transition.performers
+    return any(can(capability, actor) for capability in transition.performers - {SYSTEM})
 
 
 def _actor_name(actor) -> str:
@@ -208,7 +209,7 @@ def check_allowed(report: Report, name: str, actor, now: dt.datetime | None = No
                 status=STATUSES.get(report.status, report.status),
             )
         )
-    if not (_performer(actor) & transition.performers):
+    if not _may_perform(transition, actor):
         raise TransitionRefused(_l("Your role does not allow this action."))
     _check_claim(transition, report, actor, now or utcnow())
     return transition
@@ -479,6 +480,54 @@ def linked_reports(report: Report) -> list[tuple[Report, list[str]]]:
     return [(other, kinds[other.id]) for other in reports]
 
 
+def merge_candidates(report: Report) -> list[Report]:
+    """Reports this one may be merged into: those sharing an identifier, not merged or
+    rejected themselves."""
+    return [
+        other
+        for other, _kinds in linked_reports(report)
+        if other.status not in ("merged", "rejected")
+    ]
+
+
+def report_by_reference(reference: str) -> Report:
+    """A report by its reference (``OutOfScope`` when there is none: a 404)."""
+    report = find_report(reference)
+    if report is None:
+        raise OutOfScope("Report")
+    return report
+
+
+def get_report(report_id: int) -> Report:
+    """A report by id (``OutOfScope`` when there is none: a 404)."""
+    report = db.session.get(Report, report_id)
+    if report is None:
+        raise OutOfScope("Report")
+    return report
+
+
+def received_reports(page: int = 1, size: int = 50) -> Page:
+    """Every report, newest first, one page at a time (the moderators' read-only list)."""
+    statement = select(Report).order_by(Report.received_at.desc(), Report.id.desc())
+    return paginate(statement, page, size)
+
+
+def find_report(reference: str | None) -> Report | None:
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    return db.session.scalar(select(Report).where(Report.reference == reference))
+
+
+def reports_by_reference(references: list[str]) -> list[Report]:
+    """The reports named, in the order given (unknown references are left out)."""
+    if not references:
+        return []
+    found = db.session.scalars(select(Report).where(Report.reference.in_(references))).all()
+    order = {reference: rank for rank, reference in enumerate(references)}
+    return sorted(found, key=lambda report: order[report.reference])
+
+
 # --- the queue -----------------------------------------------------------------------------
 
 AGE_FILTERS: dict[str, tuple[int, object]] = {
@@ -503,18 +552,12 @@ class QueueFilters:
 
 
 @dataclass
-class QueuePage:
-    reports: list[Report]
-    total: int
-    counts: dict[str, int]
-    page: int
-    page_size: int
-    filters: QueueFilters
-    now: dt.datetime = field(default_factory=utcnow)
+class QueuePage(Page):
+    """A page of the queue, with the count of each status under the same filters."""
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+    counts: dict[str, int] = field(default_factory=dict)
+    filters: QueueFilters = field(default_factory=QueueFilters)
+    now: dt.datetime = field(default_factory=utcnow)
 
 
 def _filtered(statement, filters: QueueFilters, now: dt.datetime):
@@ -549,19 +592,6 @@ def queue(
 ) -> QueuePage:
     """One page of the moderation queue, oldest first, with counts per status."""
     now = now or utcnow()
-    page = max(1, page)
-    base = _filtered(select(Report), filters, now)
-    condition = _status_condition(filters.status)
-    if condition is not None:
-        base = base.where(condition)
-    reports = list(
-        db.session.scalars(
-            base.options(joinedload(Report.claimed_by))
-            .order_by(Report.received_at, Report.id)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        )
-    )
     counted = _filtered(select(Report.status, func.count(Report.id)), filters, now)
     counts = dict(db.session.execute(counted.group_by(Report.status)).all())
     if filters.status == "all":
@@ -570,4 +600,12 @@ def queue(
         total = sum(counts.get(s, 0) for s in OPEN_STATUSES)
     else:
         total = counts.get(filters.status, 0)
-    return QueuePage(reports, total, counts, page, page_size, filters, now)
+    statement = _filtered(select(Report), filters, now)
+    condition = _status_condition(filters.status)
+    if condition is not None:
+        statement = statement.where(condition)
+    ordered = statement.options(joinedload(Report.claimed_by)).order_by(
+        Report.received_at, Report.id
+    )
+    found = paginate(ordered, page, page_size, total=total)
+    return QueuePage(**found.__dict__, counts=counts, filters=filters, now=now)

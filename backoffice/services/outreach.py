@@ -19,16 +19,12 @@ sessions that matched.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -59,8 +55,8 @@ from backoffice.models.outreach import (
     short_name,
 )
 from backoffice.models.user import StaffUser
-from backoffice.security import OUTREACH, scoped
-from backoffice.services import audit
+from backoffice.security import can, organisation_of, scoped
+from backoffice.services import audit, timezones
 from backoffice.services.confidential import ErasedError, data_key_of, keyring, shred
 from backoffice.services.crypto import (
     DecryptionError,
@@ -71,16 +67,17 @@ from backoffice.services.crypto import (
 from backoffice.services.identifiers import InvalidIdentifier, display, guess_kind, normalise
 from backoffice.services.sms_encoding import sms_parts
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.services.worker_texts import outreach_text
+from backoffice.transactions import checkpoint
 
 log = logging.getLogger(__name__)
 
-# Outreach teams work in France: times are entered and shown in Paris time, stored as UTC.
-LOCAL_TIMEZONE = ZoneInfo("Europe/Paris")
+# A round is planned at most a year ahead; a later date is a typing mistake.
+MAX_DAYS_AHEAD = 366
 BLIND_INDEX_KINDS = {CONTACT_PHONE: "outreach-phone", CONTACT_HANDLE: "outreach-handle"}
 MAX_LINE_LENGTH = 300
 SHOWN_LINE_LENGTH = 80
 TEMPLATE_MAX_LENGTH = 1600
-TEMPLATES_FILE = Path(__file__).resolve().parent.parent / "data" / "outreach_templates.json"
 PLACEHOLDERS = ("programme", "register_url", "check_url")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]{0,40})\}")
 # Spreadsheet and chat pastes wrap values in quotes or end them with a separator.
@@ -340,6 +337,35 @@ def _team_labels(session_ids: set[int]) -> dict[int, str]:
 
 
 # --- sessions and contacts ------------------------------------------------------------------
+
+
+def too_far_ahead(day: dt.date) -> bool:
+    return day > dt.date.today() + dt.timedelta(days=MAX_DAYS_AHEAD)
+
+
+def prepare_new_session(session: OutreachSession, user: StaffUser | None) -> None:
+    """A new round is open, and its creator is in its team unless a team was chosen."""
+    session.status = SESSION_OPEN
+    session.created_by_id = getattr(user, "id", None)
+    if not session.team and user is not None:
+        session.team = [user]
+
+
+def close_round(session: OutreachSession) -> int:
+    """Close an open round (``close_session``); refused when it is already closed."""
+    if not session.is_open:
+        raise OutreachError(_l("This session is already closed."))
+    return close_session(session)
+
+
+def active_platforms() -> list[Platform]:
+    return list(db.session.scalars(select(Platform).where(Platform.active).order_by(Platform.name)))
+
+
+def referral_organisations() -> list[Organisation]:
+    """Associations an outcome may refer someone to: every active partner."""
+    statement = select(Organisation).where(Organisation.active).order_by(Organisation.name)
+    return list(db.session.scalars(statement))
 
 
 def require_open(session: OutreachSession) -> None:
@@ -664,14 +690,16 @@ def delete_outcome(outcome: ContactOutcome) -> None:
     db.session.delete(outcome)
 
 
-def to_local(moment: dt.datetime | None) -> dt.datetime | None:
+def local_time_of(session: OutreachSession, moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored moment as the round's wall-clock time (its department's zone), naive."""
     if moment is None:
         return None
-    return moment.replace(tzinfo=dt.UTC).astimezone(LOCAL_TIMEZONE).replace(tzinfo=None)
+    return timezones.to_local(moment, session.department).replace(tzinfo=None)
 
 
-def from_local(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=LOCAL_TIMEZONE).astimezone(dt.UTC).replace(tzinfo=None)
+def utc_of_local(session: OutreachSession, local: dt.datetime) -> dt.datetime:
+    """A wall-clock time typed for a round (its department's zone) as stored UTC."""
+    return timezones.to_utc(local, session.department)
 
 
 # --- notes ----------------------------------------------------------------------------------
@@ -685,25 +713,13 @@ def notes_contain_a_number(notes: str | None) -> bool:
 # --- templates ------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def seed_texts() -> dict[str, dict[str, str]]:
-    """``{purpose: {language: text}}`` from backoffice/data/outreach_templates.json."""
-    data = json.loads(TEMPLATES_FILE.read_text(encoding="utf-8"))
-    return {
-        purpose: {lang: str(text) for lang, text in texts.items() if lang in ALERT_LANGUAGES}
-        for purpose, texts in data.items()
-        if purpose in MESSAGE_PURPOSES
-    }
+def seed_templates(organisation_id: int) -> int:
+    """Give a new organisation every purpose × language of the programme's outreach texts
+    (``worker_texts``, the ``alerts`` catalogues); its Outreach leads adapt them afterwards.
 
-
-def ensure_templates(organisation_id: int) -> int:
-    """Give an organisation every purpose × language it lacks, from the seed file.
-
-    Called when a team first opens its templates (idempotent: later calls add nothing), so
-    a new organisation starts with the programme's texts and its leads adapt them.
+    Called when an organisation is created (``organisations.created``); idempotent, so a
+    purpose added later can be seeded for existing organisations too. Flushes only.
     """
-    if organisation_id is None or organisation_id < 0:  # a user without an organisation
-        return 0
     existing = set(
         db.session.execute(
             select(MessageTemplate.purpose, MessageTemplate.language).where(
@@ -711,21 +727,19 @@ def ensure_templates(organisation_id: int) -> int:
             )
         ).all()
     )
-    texts = seed_texts()
     missing = [
-        MessageTemplate(organisation_id=organisation_id, purpose=p, language=lang, text=text)
-        for p in MESSAGE_PURPOSES
-        for lang in ALERT_LANGUAGES
-        if (p, lang) not in existing and (text := texts.get(p, {}).get(lang))
+        MessageTemplate(
+            organisation_id=organisation_id,
+            purpose=purpose,
+            language=language,
+            text=outreach_text(purpose, language),
+        )
+        for purpose in MESSAGE_PURPOSES
+        for language in ALERT_LANGUAGES
+        if (purpose, language) not in existing
     ]
-    if not missing:
-        return 0
     db.session.add_all(missing)
-    try:
-        db.session.commit()
-    except IntegrityError:  # another request seeded them at the same moment
-        db.session.rollback()
-        return 0
+    db.session.flush()
     return len(missing)
 
 
@@ -801,15 +815,22 @@ def get_template(template_id: int, actor=None) -> MessageTemplate:
 
 
 def is_outreach_lead(user: StaffUser | None) -> bool:
-    """An Outreach user holding the lead marker: may edit templates and platforms."""
+    """A user who may lead (``lead_outreach``) and holds the lead marker an Admin granted:
+    she edits her team's message texts and the list of platforms."""
     if user is None or not getattr(user, "is_authenticated", False):
         return False
-    if not user.has_role(OUTREACH):
+    if not can("lead_outreach", user):
         return False
     return (
         db.session.scalar(select(OutreachLead.id).where(OutreachLead.user_id == user.id))
         is not None
     )
+
+
+def check_can_lead(user: StaffUser | None) -> None:
+    """Only someone who may lead outreach (``lead_outreach``) can be named a lead."""
+    if user is None or not can("lead_outreach", user):
+        raise OutreachError(_l("Only users with the Outreach role can be leads."))
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -874,6 +895,17 @@ def monthly_figures(
     ]
 
 
+def organisation_figures(
+    actor, start: dt.date, end: dt.date, department: str | None = None
+) -> list[dict]:
+    """The actor's organisation's own monthly figures; none for an actor without one (never
+    every organisation's, which only the statistics area reads, suppressed)."""
+    organisation_id = organisation_of(actor)
+    if organisation_id is None:
+        return []
+    return monthly_figures(start, end, organisation_id, department)
+
+
 # --- retention ------------------------------------------------------------------------------
 
 
@@ -912,6 +944,7 @@ def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:
         .where(OutreachContact.contacted_at < cutoff)
         .execution_options(synchronize_session=False)
     ).rowcount
+    checkpoint()  # the numbers past retention are gone, whatever happens next
     stale = now.date() - dt.timedelta(days=int(config["OUTREACH_SESSION_AUTO_CLOSE_DAYS"]))
     left_open = db.session.scalars(
         select(OutreachSession).where(
@@ -920,6 +953,7 @@ def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:
     ).all()
     for session in left_open:
         close_session(session, automatic=True)
+        checkpoint()  # each closed round's key is destroyed for good
     # Closing always shreds; this catches a key that survived anyway (an interrupted close).
     surviving = db.session.scalars(
         select(OutreachSession)
@@ -938,62 +972,7 @@ def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:
     return counts
 
 
-# --- demo data ------------------------------------------------------------------------------
-
-DEMO_PLATFORMS = [
-    ("Annonces-Escort (démo)", "escort_site"),
-    ("Petites annonces locales (démo)", "classifieds"),
-    ("Instagram", "social_network"),
-    ("Telegram", "social_network"),
-    ("X (Twitter)", "social_network"),
-    ("Tinder", "dating_app"),
-]
-# Made-up numbers. The second round pastes one number of the first in another spelling:
-# the check recognises it and it is not added twice.
-_DEMO_ROUNDS = [
-    {
-        "days_ago": 21,
-        "start": dt.time(20, 0),
-        "city": "Paris",
-        "department": "75",
-        "platforms": ["Annonces-Escort (démo)", "Instagram"],
-        "lines": [
-            "06 21 45 10 77",
-            "+33 6 22 45 11 77",
-            "0033623451277",
-            "07 64 18 20 31",
-            "06 25 45 14 77",
-            "@lila.paris.demo",
-            "06 26 45 15 77",
-            "07 65 18 21 31",
-        ],
-        "languages": ["fr", "ro", "es", "pt", "fr", "en", "bg", "zh"],
-        "replies": [1, 3, 5],
-        "registrations": [3],
-        "referrals": [5],
-        "close": True,
-    },
-    {
-        "days_ago": 1,
-        "start": dt.time(19, 30),
-        "city": "Lyon",
-        "department": "69",
-        "platforms": ["Petites annonces locales (démo)", "Telegram"],
-        "lines": [
-            "06 31 52 40 12",
-            "+33 6 21 45 10 77",
-            "06 32 52 41 12",
-            "+33 7 66 18 22 31",
-            "https://www.instagram.com/demo.jasmine.lyon/",
-            "06 33 52 42 12",
-        ],
-        "languages": ["fr", "ru", "uk", "fr", "ar"],
-        "replies": [0, 2],
-        "registrations": [2],
-        "referrals": [],
-        "close": False,
-    },
-]
+# --- platforms ------------------------------------------------------------------------------
 
 
 def ensure_platforms(names_and_kinds: list[tuple[str, str]]) -> dict[str, Platform]:
@@ -1004,84 +983,3 @@ def ensure_platforms(names_and_kinds: list[tuple[str, str]]) -> dict[str, Platfo
             db.session.add(existing[name])
     db.session.flush()
     return existing
-
-
-def seed_outreach(context) -> None:
-    """Platforms, every template for Jasmine, demo-outreach as a lead, two past rounds."""
-    from backoffice.services.demo import JASMINE
-
-    platforms = ensure_platforms(DEMO_PLATFORMS)
-    organisation = context.organisations[JASMINE]
-    volunteer = context.users["demo-outreach"]
-    ensure_templates(organisation.id)
-    lead = select(OutreachLead.id).where(OutreachLead.user_id == volunteer.id)
-    if db.session.scalar(lead) is None:
-        db.session.add(OutreachLead(user_id=volunteer.id))
-    already = select(OutreachSession.id).where(OutreachSession.organisation_id == organisation.id)
-    if db.session.scalar(already.limit(1)) is not None:
-        return
-    for round_ in _DEMO_ROUNDS:
-        _seed_round(round_, organisation, volunteer, platforms)
-    context.lines.append(
-        "Outreach: two demo rounds for Jasmine (one closed, one open); demo-outreach is a lead."
-    )
-
-
-def _seed_round(round_: dict, organisation, volunteer, platforms: dict[str, Platform]) -> None:
-    day = dt.date.today() - dt.timedelta(days=round_["days_ago"])
-    started = from_local(dt.datetime.combine(day, round_["start"]))
-    session = OutreachSession(
-        organisation_id=organisation.id,
-        session_date=day,
-        start_time=round_["start"],
-        duration_minutes=120,
-        city=round_["city"],
-        department=round_["department"],
-        status=SESSION_OPEN,
-        created_by_id=volunteer.id,
-        team=[volunteer],
-        platforms=[platforms[name] for name in round_["platforms"]],
-        notes="Démo : annonces du soir, beaucoup de nouvelles annonces.",
-    )
-    db.session.add(session)
-    db.session.flush()
-    added = add_contacts(
-        session, "\n".join(round_["lines"]), platform_id=session.platforms[0].id, user=volunteer
-    ).contacts
-    for position, contact in enumerate(added):
-        contact.contacted_at = started + dt.timedelta(minutes=5 * position)
-        contact.language = round_["languages"][position % len(round_["languages"])]
-        sent = contact.contacted_at + dt.timedelta(minutes=1)
-        db.session.add(
-            _outcome(
-                session, contact, OUTCOME_MESSAGE, "first_contact", contact.language, None, sent
-            )
-        )
-        later = sent + dt.timedelta(minutes=20)
-        for kind, positions in (
-            ("reply", round_["replies"]),
-            ("registration", round_["registrations"]),
-        ):
-            if position in positions:
-                db.session.add(
-                    _outcome(session, contact, kind, None, contact.language, None, later)
-                )
-        if position in round_["referrals"]:
-            aides = db.session.scalar(select(Organisation).where(Organisation.name == "AIDES"))
-            if aides is not None:
-                db.session.add(
-                    _outcome(session, contact, OUTCOME_REFERRAL, None, None, aides.id, later)
-                )
-    if round_["close"]:
-        close_session(session)
-    db.session.flush()
-
-
-def _register_seeder() -> None:
-    from backoffice.services.demo import SEEDERS
-
-    if seed_outreach not in SEEDERS:
-        SEEDERS.append(seed_outreach)
-
-
-_register_seeder()

@@ -23,11 +23,13 @@ class Page:
         return max(1, math.ceil(self.total / self.size))
 
 
-def paginate(statement: Select, number: int, size: int) -> Page:
+def paginate(statement: Select, number: int, size: int, *, total: int | None = None) -> Page:
     """Page ``number`` (1-based) of ``statement``'s rows; a number past the end gives the last
-    page, one below 1 the first."""
-    counted = statement.order_by(None).subquery()
-    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+    page, one below 1 the first. ``total``, when the caller already counted the rows, saves
+    the count query."""
+    if total is None:
+        counted = statement.order_by(None).subquery()
+        total = db.session.scalar(select(func.count()).select_from(counted)) or 0
     number = min(max(1, number), max(1, math.ceil(total / size)))
     items = db.session.scalars(statement.limit(size).offset((number - 1) * size)).all()
     return Page(items=list(items), total=total, number=number, size=size)

@@ -36,20 +36,20 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import (
-    FINAL_STATUSES,
-    Delivery,
-    Subscriber,
-    SubscriberDepartment,
-)
-from backoffice.services import audit, identifiers
+from backoffice.models.dispatch import FINAL_STATUSES, Delivery
+from backoffice.models.subscriber import SUBSCRIBER_STATUSES, Subscriber, SubscriberDepartment
+from backoffice.security import scoped
+from backoffice.services import audit, identifiers, outbox
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.confidential import data_key_of, keyring, shred
 from backoffice.services.crypto import DecryptionError, associated_data, open_with_data_key
+from backoffice.services.paging import Page, paginate
 from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS
+from backoffice.transactions import checkpoint
 
 PHONE_INDEX_KIND = "subscriber-phone"
 EMAIL_INDEX_KIND = "subscriber-email"
@@ -57,6 +57,7 @@ TOKEN_KIND = "subscriber-unsubscribe"  # noqa: S105 - a key purpose, not a secre
 PSEUDONYM_MAX_LENGTH = 80
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 SEALED_COLUMNS = ["phone_sealed", "email_sealed"]
+PURGE_BATCH = 500  # rows a retention job changes between two commits
 # Words accepted for "all of France" in forms and CSV files.
 ALL_OF_FRANCE = {"all", "tous", "toutes", "france", "toute la france", "*"}
 
@@ -255,6 +256,37 @@ def find_by_phone(value: str) -> Subscriber | None:
     return db.session.scalar(select(Subscriber).where(Subscriber.phone_index == phone_index(phone)))
 
 
+def organisation_page(
+    actor, *, status: str = "", query: str = "", page: int = 1, size: int = 50
+) -> Page:
+    """One page of the subscribers the actor's organisation co-opted, newest first, by
+    status and by a piece of pseudonym (the only clear field worth searching)."""
+    statement = scoped(select(Subscriber), Subscriber, actor)
+    if status in SUBSCRIBER_STATUSES:
+        statement = statement.where(Subscriber.status == status)
+    query = query.strip()[:PSEUDONYM_MAX_LENGTH]
+    if query:
+        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
+    ordered = statement.options(selectinload(Subscriber.department_rows)).order_by(
+        Subscriber.created_at.desc(), Subscriber.id.desc()
+    )
+    return paginate(ordered, page, size)
+
+
+def recent_deliveries(subscriber: Subscriber, limit: int = 20) -> list[Delivery]:
+    """Her latest deliveries, newest first, for her organisation's page about her."""
+    return list(
+        db.session.scalars(
+            select(Delivery)
+            .where(Delivery.subscriber_id == subscriber.id)
+            .options(selectinload(Delivery.alert))
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def contact_for_dispatch(subscriber: Subscriber, field_name: str) -> str | None:
     """Decrypt her phone or email for sending, without a per-row audit event.
 
@@ -378,9 +410,7 @@ def validate(subscriber: Subscriber, actor=None, *, now: dt.datetime | None = No
     subscriber.validated_at = now
     subscriber.validated_by_id = getattr(actor, "id", None)
     db.session.flush()
-    from backoffice.services.dispatch import enqueue_notice
-
-    enqueue_notice(subscriber, "welcome", now=now)
+    outbox.enqueue_notice(subscriber, "welcome", now=now)
     audit.record("subscriber_validated", subscriber)
 
 
@@ -420,11 +450,52 @@ def unsubscribe(
         .values(status="cancelled", error_code="unsubscribed", last_error=None, updated_at=now)
     )
     if source == "sms_stop" and subscriber.phone_index:
-        from backoffice.services.dispatch import enqueue_notice
-
-        enqueue_notice(subscriber, "goodbye", now=now)
+        outbox.enqueue_notice(subscriber, "goodbye", now=now)
     audit.record("subscriber_unsubscribed", subscriber, details={"source": source}, actor=actor)
     return True
+
+
+# First words of a reply that mean "stop", folded (lower case, no accents), in the ten
+# alert languages and their usual spellings.
+STOP_WORDS = frozenset(
+    {
+        "stop",
+        "stopp",
+        "stopall",
+        "arret",
+        "arreter",
+        "unsubscribe",
+        "desinscription",
+        "desinscrire",
+        "baja",
+        "parar",
+        "cancelar",
+        "dezabonare",
+        "стоп",
+        "退订",
+        "停止",
+        "توقف",
+        "الغاء",
+    }
+)
+SMS_REPLY_READ = 200  # characters of a reply read for its first word
+SMS_SENDER_MAX = 40
+
+
+def is_stop(text: str) -> bool:
+    """Whether an SMS reply asks to stop: its first word, punctuation aside."""
+    folded = _fold(text)
+    words = folded.replace(".", " ").replace("!", " ").replace(",", " ").split()
+    return bool(words) and (words[0] in STOP_WORDS or folded in STOP_WORDS)
+
+
+def stop_by_sms(sender: str, text: str) -> bool:
+    """A reply to an SMS: STOP from a registered number unsubscribes her at once (and queues
+    the goodbye). Returns whether someone was unsubscribed; the caller must not tell."""
+    if not is_stop(text[:SMS_REPLY_READ]):
+        return False
+    subscriber = find_by_phone(sender[:SMS_SENDER_MAX])
+    return subscriber is not None and unsubscribe(subscriber, "sms_stop")
 
 
 def erase_contact(subscriber: Subscriber, *, now: dt.datetime | None = None) -> None:
@@ -438,7 +509,11 @@ def erase_contact(subscriber: Subscriber, *, now: dt.datetime | None = None) -> 
 
 
 def erase_unsubscribed_contacts(now: dt.datetime | None = None) -> int:
-    """Daily job: shred the contacts of those who left, once nothing is left to send them."""
+    """Daily job: shred the contacts of those who left, once nothing is left to send them.
+
+    Batch by batch, each committed (``checkpoint``): a run stopped half-way keeps what it
+    erased.
+    """
     now = now or utcnow()
     hours = int(current_app.config.get("SUBSCRIBER_ERASE_AFTER_HOURS", 24))
     pending = select(Delivery.id).where(
@@ -451,29 +526,38 @@ def erase_unsubscribed_contacts(now: dt.datetime | None = None) -> int:
         ~pending.exists(),
     )
     count = 0
-    for subscriber in db.session.scalars(statement.limit(1000)):
-        erase_contact(subscriber, now=now)
-        count += 1
-    db.session.commit()
+    while batch := db.session.scalars(statement.limit(PURGE_BATCH)).all():
+        for subscriber in batch:
+            erase_contact(subscriber, now=now)
+        db.session.flush()
+        count += len(batch)
+        checkpoint()
     return count
 
 
 def purge_old_deliveries(now: dt.datetime | None = None) -> int:
-    """Daily job: delete finished deliveries after ``DELIVERY_RETENTION_DAYS``.
+    """Daily job: delete finished deliveries after ``DELIVERY_RETENTION_DAYS``, batch by
+    batch, each committed (an alert fans out to tens of thousands of rows).
 
     Who received which alert says where she works: it is kept only as long as the delivery
     view and the statistics need it.
     """
     now = now or utcnow()
     days = int(current_app.config.get("DELIVERY_RETENTION_DAYS", 90))
-    result = db.session.execute(
-        delete(Delivery).where(
-            Delivery.status.in_(FINAL_STATUSES),
-            Delivery.created_at < now - dt.timedelta(days=days),
-        )
+    expired = select(Delivery.id).where(
+        Delivery.status.in_(FINAL_STATUSES),
+        Delivery.created_at < now - dt.timedelta(days=days),
     )
-    db.session.commit()
-    return result.rowcount or 0
+    total = 0
+    while ids := db.session.scalars(expired.limit(PURGE_BATCH * 10)).all():
+        db.session.execute(
+            delete(Delivery)
+            .where(Delivery.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        total += len(ids)
+        checkpoint()
+    return total
 
 
 # --- CSV import --------------------------------------------------------------------------------

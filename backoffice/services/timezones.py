@@ -26,6 +26,12 @@ def zone_for(department: str | None) -> ZoneInfo:
     return ZoneInfo(OVERSEAS_ZONES.get(department or "", PARIS))
 
 
+def zone_for_departments(departments) -> ZoneInfo:
+    """The zone shared by every department given (an alert's); Paris when they differ."""
+    zones = {OVERSEAS_ZONES.get(str(code), PARIS) for code in departments or ()}
+    return ZoneInfo(zones.pop() if len(zones) == 1 else PARIS)
+
+
 def zone_of_organisation(organisation) -> ZoneInfo:
     """An organisation's zone: that of its first department, Paris without one."""
     departments = list(getattr(organisation, "departments", None) or [])
@@ -38,9 +44,10 @@ def zone_of_user(user) -> ZoneInfo:
 
 
 def to_local(moment: dt.datetime, zone: ZoneInfo | str | None = None) -> dt.datetime:
-    """A stored (naive UTC) moment as an aware local time; ``zone`` is a ZoneInfo or a
-    department code (Paris by default)."""
-    return moment.replace(tzinfo=dt.UTC).astimezone(_zone(zone))
+    """A stored (naive UTC) or aware moment as an aware local time; ``zone`` is a ZoneInfo
+    or a department code (Paris by default)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(_zone(zone))
 
 
 def to_utc(local: dt.datetime, zone: ZoneInfo | str | None = None) -> dt.datetime:

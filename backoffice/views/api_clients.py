@@ -14,6 +14,7 @@ from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
 from backoffice.services import api_keys, audit
 from backoffice.views.base import BackofficeModelView, Interface
+from backoffice.views.formatting import local_time
 
 
 class ApiClientView(BackofficeModelView):
@@ -34,9 +35,10 @@ class ApiClientView(BackofficeModelView):
         "description": _l("Description"),
         "key_prefix": _l("Key begins with"),
         "active": _l("Active"),
-        "last_used_at": _l("Last used (UTC)"),
-        "created_at": _l("Created (UTC)"),
+        "last_used_at": _l("Last used"),
+        "created_at": _l("Created"),
     }
+    formatters_columns = {"last_used_at": local_time, "created_at": local_time}
 
     def pre_add(self, item) -> None:
         g.new_api_key = api_keys.issue_key(item)

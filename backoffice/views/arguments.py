@@ -24,6 +24,16 @@ def int_arg(name: str, default: int | None = None) -> int | None:
     return parse_int(request.args.get(name), default)
 
 
+def form_int(name: str, default: int | None = None) -> int | None:
+    """The posted form field ``name`` as a non-negative integer, or ``default``."""
+    return parse_int(request.form.get(name), default)
+
+
+def form_ints(name: str) -> set[int]:
+    """Every value of the posted form field ``name`` that is a non-negative integer."""
+    return {n for n in (parse_int(v) for v in request.form.getlist(name)) if n is not None}
+
+
 def page_arg(name: str = "page") -> int:
     """The page number asked for (1-based; 1 when absent or malformed)."""
     return max(1, int_arg(name, 1) or 1)

@@ -68,7 +68,18 @@ def _dooming(hook):
     return wrapper
 
 
-class BackofficeModelView(ModelView):
+class DoomsFailedHooks:
+    """A FAB ModelView whose add/update/delete hooks roll the request back when they fail
+    (FAB flashes the error and redirects; without this, the redirect would commit)."""
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _HOOKS:
+            if name in cls.__dict__:
+                setattr(cls, name, _dooming(cls.__dict__[name]))
+
+
+class BackofficeModelView(DoomsFailedHooks, ModelView):
     """A ModelView whose ``action`` routes re-apply ``base_filters``.
 
     FAB loads action rows with ``datamodel.get(pk)`` and no filters (FAB_NOTES.md), so a
@@ -76,12 +87,6 @@ class BackofficeModelView(ModelView):
     """
 
     access: dict = {}
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        for name in _HOOKS:
-            if name in cls.__dict__:
-                setattr(cls, name, _dooming(cls.__dict__[name]))
 
     def _get_filtered(self, pk):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-import backoffice.services.cases_demo  # noqa: F401 - registers the demo seeder
 from backoffice.extensions import db
 from backoffice.models.case import CASE_STATUSES, NEEDS
 from backoffice.models.organisation import Organisation

@@ -12,16 +12,14 @@ page's CSP needs no inline script) every two seconds while anything is queued or
 
 from __future__ import annotations
 
-from flask import abort, flash, g, jsonify, redirect, url_for
+from flask import flash, g, jsonify, redirect, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 
-from backoffice.extensions import db
-from backoffice.models.alert import Alert
-from backoffice.models.subscriber import CHANNELS, DELIVERY_STATUSES, AlertDispatch, Delivery
+from backoffice.models.dispatch import DELIVERY_STATUSES
+from backoffice.models.subscriber import CHANNELS
 from backoffice.security import ADMIN, ALL, MODERATOR
 from backoffice.services import dispatch
 from backoffice.services.alert_text import LANGUAGE_NAMES
@@ -63,13 +61,6 @@ REASONS: dict[str, object] = {
 }
 
 
-def _alert_or_404(alert_id: int) -> Alert:
-    alert = db.session.get(Alert, alert_id)
-    if alert is None:
-        abort(404)
-    return alert
-
-
 class DeliveryView(BaseView):
     """Dispatch of alerts to subscribers and partners (Moderators, Admins)."""
 
@@ -82,21 +73,7 @@ class DeliveryView(BaseView):
     @has_access
     @permission_name("list")
     def index(self):
-        rows = db.session.execute(
-            select(Alert, AlertDispatch)
-            .join(AlertDispatch, AlertDispatch.alert_id == Alert.id)
-            .order_by(AlertDispatch.enqueued_at.desc())
-            .limit(100)
-        ).all()
-        ids = [alert.id for alert, _dispatch in rows]
-        counts: dict[int, dict[str, int]] = {alert_id: {} for alert_id in ids}
-        if ids:
-            for alert_id, status, count in db.session.execute(
-                select(Delivery.alert_id, Delivery.status, func.count())
-                .where(Delivery.alert_id.in_(ids))
-                .group_by(Delivery.alert_id, Delivery.status)
-            ):
-                counts[alert_id][status] = count
+        rows, counts = dispatch.recent_dispatches()
         return self.render_template(
             "dispatch/index.html",
             rows=rows,
@@ -108,7 +85,7 @@ class DeliveryView(BaseView):
     @has_access
     @permission_name("show")
     def alert(self, alert_id: int):
-        alert = _alert_or_404(alert_id)
+        alert = dispatch.dispatched_alert(alert_id)
         return self.render_template(
             "dispatch/alert.html",
             alert=alert,
@@ -125,16 +102,15 @@ class DeliveryView(BaseView):
     @has_access
     @permission_name("show")
     def progress(self, alert_id: int):
-        alert = _alert_or_404(alert_id)
+        alert = dispatch.dispatched_alert(alert_id)
         return jsonify(dispatch.progress(alert.id))
 
     @expose("/alert/<int:alert_id>/retry", methods=["POST"])
     @has_access
     @permission_name("retry")
     def retry(self, alert_id: int):
-        alert = _alert_or_404(alert_id)
+        alert = dispatch.dispatched_alert(alert_id)
         count = dispatch.retry_failed(alert.id, g.user)
-        db.session.commit()
         if count:
             flash(_("%(count)d failed deliveries queued again.", count=count), "success")
         else:

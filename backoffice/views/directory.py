@@ -14,8 +14,7 @@ from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
-import backoffice.services.directory_demo  # noqa: F401 - registers the demo seeder
-from backoffice.extensions import db
+from backoffice import transactions
 from backoffice.models.base import utcnow
 from backoffice.models.structure import (
     STRUCTURE_CATEGORIES,
@@ -38,6 +37,7 @@ from backoffice.services.directory_geography import (
     OVERSEAS_AREAS,
     department_label,
 )
+from backoffice.views.arguments import int_arg, page_arg
 
 READER_PERMISSIONS = ("can_list", "can_show", "can_export")
 # One colour per category, used by the map markers and the legend beside them.
@@ -80,11 +80,6 @@ def _choices() -> dict:
     }
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and len(value) < 7 else 1
-
-
 class DirectoryView(BaseView):
     """Reading the directory: every staff role."""
 
@@ -99,7 +94,7 @@ class DirectoryView(BaseView):
     @has_access
     def list(self):
         filters = _filters()
-        page = directory.page_of(filters, _page_number())
+        page = directory.page_of(filters, page_arg())
         return self.render_template(
             "directory/list.html",
             page=page,
@@ -127,14 +122,13 @@ class DirectoryView(BaseView):
         filters = _filters()
         page = directory.page_of(filters, 1, size=SIDE_LIST_SIZE)
         tiles_url = current_app.config.get("MAP_TILES_URL") or ""
-        focus = request.args.get("focus", "")
         return self.render_template(
             "directory/map.html",
             page=page,
             filters=filters,
             can_edit=_can_edit(),
             areas=_map_areas(),
-            focus=focus if focus.isdigit() and len(focus) < 12 else "",
+            focus=int_arg("focus") or "",
             tiles_url=tiles_url if directory.tiles_csp_source(tiles_url) else "",
             tiles_attribution=current_app.config.get("MAP_TILES_ATTRIBUTION") or "",
             markers_url=url_for("DirectoryView.markers", **filters.as_args()),
@@ -161,8 +155,8 @@ class DirectoryView(BaseView):
     @has_access
     @permission_name("export")
     def export(self):
+        # Not streamed: the export's audit event commits with the request, before the answer.
         text, _count = directory.export_csv(_filters())
-        db.session.commit()  # the export's audit event
         stamp = utcnow().strftime("%Y%m%d-%H%M")
         return Response(
             text.encode("utf-8"),
@@ -219,7 +213,6 @@ class DirectoryManageView(BaseView):
             errors, warnings = checked.errors, checked.warnings
             if checked.fields is not None:
                 structure = directory.create_structure(checked.fields)
-                db.session.commit()
                 flash(_("Structure added to the directory."), "success")
                 for warning in warnings:
                     flash(warning, "warning")
@@ -236,7 +229,7 @@ class DirectoryManageView(BaseView):
         values["opening_hours"] = structure.opening_hours or ""  # one line per range
         if request.method == "POST":
             values = _submitted_values()
-            if request.form.get("version") != _version(structure):
+            if not directory.is_current(structure, request.form.get("version")):
                 flash(
                     _(
                         "Someone else changed this structure while you were editing it. "
@@ -249,7 +242,6 @@ class DirectoryManageView(BaseView):
             errors = checked.errors
             if checked.fields is not None:
                 changed = directory.update_structure(structure, checked.fields)
-                db.session.commit()
                 flash(_("Structure updated.") if changed else _("Nothing changed."), "success")
                 for warning in checked.warnings:
                     flash(warning, "warning")
@@ -262,7 +254,7 @@ class DirectoryManageView(BaseView):
             structure=structure,
             values=values,
             errors=errors,
-            version=_version(structure) if structure else "",
+            version=directory.version_of(structure) if structure else "",
             selected_services=set(filter(None, (values.get("services") or "").split("|"))),
             selected_languages=set(filter(None, (values.get("languages") or "").split("|"))),
             **_choices(),
@@ -293,12 +285,11 @@ class DirectoryManageView(BaseView):
         raw = upload.stream.read(directory.MAX_IMPORT_BYTES + 1)
         try:
             report = directory.import_csv(raw, dry_run=dry_run)
-            db.session.commit()
         except IntegrityError:
-            # Another import wrote the same codes meanwhile: everything of this one is undone.
-            db.session.rollback()
+            # Another import wrote the same codes meanwhile: everything of this one is undone,
+            # and the refusal is kept in the audit trail.
+            transactions.undo()
             audit.record("directory_import_refused", object_type="Structure", outcome="failure")
-            db.session.commit()
             report = directory.ImportReport(
                 dry_run=dry_run,
                 error=_("The directory changed during the import; nothing was imported. Retry."),
@@ -316,7 +307,3 @@ def _submitted_values() -> dict[str, str]:
         values[flag] = "yes" if form.get(flag) else "no"
     values["code"] = ""  # codes are made by the application, never typed in the form
     return values
-
-
-def _version(structure: Structure) -> str:
-    return structure.updated_at.isoformat(timespec="microseconds") if structure else ""

@@ -18,11 +18,8 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-import backoffice.services.moderation_demo  # noqa: F401 - registers the demo seeder
-from backoffice.extensions import db
-from backoffice.models.alert import Alert, AlertReport
+from backoffice import transactions
 from backoffice.models.base import utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report
 from backoffice.security import (
@@ -33,7 +30,6 @@ from backoffice.security import (
     OUTREACH,
     PARTNER_RELAY,
     SOCIAL_WORKER,
-    can,
 )
 from backoffice.services import alerts, audit, intake, moderation
 from backoffice.services.alert_text import (
@@ -55,37 +51,23 @@ from backoffice.services.vocabulary import (
     WORK_CONTEXTS,
     severity_for,
 )
+from backoffice.views.arguments import form_int, page_arg, parse_int
+from reports_pdf.alert_sheet import SheetError, published_sheet
 
 EVERY_ROLE = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
-
-
-def _int(value, default: int | None = None) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
 
 
 def _choice(value: str | None, choices) -> str | None:
     return value if value in choices else None
 
 
-def _report_or_404(reference: str) -> Report:
-    report = db.session.scalar(select(Report).where(Report.reference == reference))
-    if report is None:
-        abort(404)
-    return report
-
-
-def _alert_or_404(reference: str) -> Alert:
-    alert = db.session.scalar(select(Alert).where(Alert.reference == reference))
-    if alert is None:
-        abort(404)
-    return alert
+def _version() -> int:
+    """The version the moderator saw (-1, never a real version, when the form lacks it)."""
+    return form_int("version", -1)
 
 
 def _refused(error: Exception) -> None:
-    db.session.rollback()
+    transactions.undo()
     flash(str(getattr(error, "message", error)), "danger")
 
 
@@ -136,7 +118,7 @@ class ModerationView(BaseView):
             filters.status = "open"
         page = moderation.queue(
             filters,
-            page=_int(request.args.get("page"), 1) or 1,
+            page=page_arg(),
             page_size=current_app.config.get("MODERATION_PAGE_SIZE", 50),
         )
         return self.render_template(
@@ -152,7 +134,7 @@ class ModerationView(BaseView):
     @expose("/reports/<reference>")
     @has_access
     def report(self, reference: str):
-        report = _report_or_404(reference)
+        report = moderation.report_by_reference(reference)
         now = utcnow()
         actor = g.user
         audit.record("report_viewed", report)
@@ -176,12 +158,8 @@ class ModerationView(BaseView):
                 "redaction_reviewed": _("Redaction reviewed"),
                 "merged_from": _("Another report was merged into this one"),
             },
-            "alerts_of_report": _alerts_of(report),
-            "merge_candidates": [
-                r
-                for r, _kinds in moderation.linked_reports(report)
-                if r.status not in ("merged", "rejected")
-            ],
+            "alerts_of_report": alerts.alerts_of_report(report),
+            "merge_candidates": moderation.merge_candidates(report),
             "waiting": waiting,
         }
         return self.render_template("moderation/report.html", **context, **_vocabularies())
@@ -189,22 +167,20 @@ class ModerationView(BaseView):
     @expose("/reports/<reference>/transition", methods=["POST"])
     @has_access
     def transition(self, reference: str):
-        report = _report_or_404(reference)
+        report = moderation.report_by_reference(reference)
         name = request.form.get("transition", "")
         merge_into = None
         if name == "merge":
-            target = request.form.get("merge_into", "").strip()
-            merge_into = db.session.scalar(select(Report).where(Report.reference == target))
+            merge_into = moderation.find_report(request.form.get("merge_into"))
         try:
             moderation.perform(
                 report,
                 name,
                 g.user,
-                expected_version=_int(request.form.get("version"), -1),
+                expected_version=_version(),
                 reason=request.form.get("reason"),
                 merge_into=merge_into,
             )
-            db.session.commit()
         except moderation.ModerationError as error:
             _refused(error)
             return redirect(url_for("ModerationView.report", reference=reference))
@@ -217,7 +193,7 @@ class ModerationView(BaseView):
     @expose("/reports/<reference>/redaction", methods=["POST"])
     @has_access
     def redaction(self, reference: str):
-        report = _report_or_404(reference)
+        report = moderation.report_by_reference(reference)
         try:
             spans = None
             if request.form.get("decision") != "accept":
@@ -230,10 +206,7 @@ class ModerationView(BaseView):
                         _("The redaction could not be read; reload the page.")
                     )
                 spans = moderation.parse_spans(report.narrative, raw)
-            moderation.review_redaction(
-                report, g.user, spans, expected_version=_int(request.form.get("version"), -1)
-            )
-            db.session.commit()
+            moderation.review_redaction(report, g.user, spans, expected_version=_version())
             flash(_("The redaction is reviewed."), "success")
         except moderation.ModerationError as error:
             _refused(error)
@@ -269,17 +242,6 @@ def _identifier_rows(report: Report) -> list[dict]:
             }
         )
     return rows
-
-
-def _alerts_of(report: Report) -> list[Alert]:
-    return list(
-        db.session.scalars(
-            select(Alert)
-            .join(AlertReport, AlertReport.alert_id == Alert.id)
-            .where(AlertReport.report_id == report.id)
-            .order_by(Alert.created_at)
-        )
-    )
 
 
 # --- the composer --------------------------------------------------------------------------
@@ -337,8 +299,10 @@ def parts_from_form(form) -> alerts.AlertParts:
             for k in alerts.VEHICLE_FIELDS
             if (form.get(f"vehicle_{k}") or "").strip()
         },
-        report_identifier_ids=[i for i in (_int(v) for v in form.getlist("identifiers")) if i],
-        kept_identifier_ids=[i for i in (_int(v) for v in form.getlist("keep_identifiers")) if i],
+        report_identifier_ids=[i for i in (parse_int(v) for v in form.getlist("identifiers")) if i],
+        kept_identifier_ids=[
+            i for i in (parse_int(v) for v in form.getlist("keep_identifiers")) if i
+        ],
         extra_identifiers=extra,
         severity=form.get("severity") or None,
         summary=form.get("summary") or "",
@@ -346,30 +310,6 @@ def parts_from_form(form) -> alerts.AlertParts:
             lang: form.get(f"summary_{lang}") or "" for lang in ALERT_LANGUAGES if lang != "fr"
         },
     )
-
-
-def _reports_by_reference(references: list[str]) -> list[Report]:
-    if not references:
-        return []
-    found = db.session.scalars(select(Report).where(Report.reference.in_(references))).all()
-    order = {ref: i for i, ref in enumerate(references)}
-    return sorted(found, key=lambda r: order[r.reference])
-
-
-def _candidates(reports: list[Report]) -> list[Report]:
-    """Reports that could join the alert: approved or in review, sharing an identifier."""
-    seen = {r.id for r in reports}
-    result = []
-    for report in reports:
-        for other, _kinds in moderation.linked_reports(report):
-            if (
-                other.id not in seen
-                and other.status in ("in_review", "approved")
-                and other.consent_publish_alert
-            ):
-                seen.add(other.id)
-                result.append(other)
-    return result
 
 
 class AlertComposerView(BaseView):
@@ -388,7 +328,7 @@ class AlertComposerView(BaseView):
         context = {
             "alert": alert,
             "reports": reports,
-            "candidates": _candidates(reports),
+            "candidates": alerts.candidate_reports(reports),
             "parts": parts,
             "identifier_groups": identifiers,
             "selected_identifiers": selected,
@@ -421,17 +361,12 @@ class AlertComposerView(BaseView):
     @expose("/new", methods=["GET", "POST"])
     @has_access
     def new(self):
-        references = request.values.getlist("reports")
-        reports = _reports_by_reference(references)
+        reports = moderation.reports_by_reference(request.values.getlist("reports"))
         if not reports:
-            waiting_reports = db.session.scalars(
-                select(Report)
-                .where(Report.status == "approved")
-                .order_by(Report.received_at)
-                .limit(200)
-            ).all()
             return self.render_template(
-                "moderation/composer_pick.html", reports=waiting_reports, **_vocabularies()
+                "moderation/composer_pick.html",
+                reports=alerts.reports_awaiting_alert(),
+                **_vocabularies(),
             )
         if request.method == "GET":
             try:
@@ -443,7 +378,6 @@ class AlertComposerView(BaseView):
         parts = parts_from_form(request.form)
         try:
             alert = alerts.compose(reports, g.user, parts)
-            db.session.commit()
         except alerts.AlertError as error:
             _refused(error)
             return self._form(reports, parts, errors=error.errors, status=422)
@@ -459,23 +393,16 @@ class AlertComposerView(BaseView):
     @expose("/edit/<reference>", methods=["GET", "POST"])
     @has_access
     def edit(self, reference: str):
-        alert = _alert_or_404(reference)
+        alert = alerts.get_alert(reference)
         if request.method == "GET" or alert.status != "draft":
             return self._form(alert.reports, alerts.parts_from_alert(alert), alert)
         parts = parts_from_form(request.form)
-        reports = _reports_by_reference(request.form.getlist("reports")) or alert.reports
+        reports = moderation.reports_by_reference(request.form.getlist("reports")) or alert.reports
         try:
-            alerts.update_draft(
-                alert,
-                g.user,
-                parts,
-                expected_version=_int(request.form.get("version"), -1),
-                reports=reports,
-            )
-            db.session.commit()
+            alerts.update_draft(alert, g.user, parts, expected_version=_version(), reports=reports)
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
-            alert = _alert_or_404(reference)
+            alert = alerts.get_alert(reference)
             return self._form(alert.reports, parts, alert, getattr(error, "errors", {}), 422)
         flash(_("Draft saved."), "success")
         return redirect(url_for("AlertComposerView.edit", reference=reference) + "#previews")
@@ -483,10 +410,9 @@ class AlertComposerView(BaseView):
     @expose("/publish/<reference>", methods=["POST"])
     @has_access
     def publish(self, reference: str):
-        alert = _alert_or_404(reference)
+        alert = alerts.get_alert(reference)
         try:
-            alerts.publish(alert, g.user, expected_version=_int(request.form.get("version"), -1))
-            db.session.commit()
+            alerts.publish(alert, g.user, expected_version=_version())
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
             return redirect(url_for("AlertComposerView.edit", reference=reference))
@@ -496,15 +422,11 @@ class AlertComposerView(BaseView):
     @expose("/retract/<reference>", methods=["POST"])
     @has_access
     def retract(self, reference: str):
-        alert = _alert_or_404(reference)
+        alert = alerts.get_alert(reference)
         try:
             alerts.retract(
-                alert,
-                g.user,
-                request.form.get("reason", ""),
-                expected_version=_int(request.form.get("version"), -1),
+                alert, g.user, request.form.get("reason", ""), expected_version=_version()
             )
-            db.session.commit()
             flash(_("Alert %(reference)s is retracted.", reference=reference), "success")
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
@@ -513,12 +435,9 @@ class AlertComposerView(BaseView):
     @expose("/discard/<reference>", methods=["POST"])
     @has_access
     def discard(self, reference: str):
-        alert = _alert_or_404(reference)
+        alert = alerts.get_alert(reference)
         try:
-            alerts.discard_draft(
-                alert, g.user, expected_version=_int(request.form.get("version"), -1)
-            )
-            db.session.commit()
+            alerts.discard_draft(alert, g.user, expected_version=_version())
             flash(_("Draft %(reference)s discarded.", reference=reference), "success")
         except alerts.AlertError as error:
             _refused(error)
@@ -527,10 +446,6 @@ class AlertComposerView(BaseView):
 
 
 # --- alerts, for every role ------------------------------------------------------------------
-
-
-def _is_moderator() -> bool:
-    return can("moderate")
 
 
 class AlertsView(BaseView):
@@ -543,14 +458,14 @@ class AlertsView(BaseView):
     @expose("/list")
     @has_access
     def list(self):
-        moderator = _is_moderator()
+        moderator = alerts.sees_every_alert(g.user)
         status = _choice(request.args.get("status"), alerts_statuses()) if moderator else None
         department = _choice(request.args.get("department"), DEPARTMENTS)
         page = alerts.staff_alerts(
-            live_only=not moderator,
+            g.user,
             status=status,
             department=department,
-            page=_int(request.args.get("page"), 1) or 1,
+            page=page_arg(),
             page_size=current_app.config.get("MODERATION_PAGE_SIZE", 50),
         )
         return self.render_template(
@@ -565,22 +480,20 @@ class AlertsView(BaseView):
     @expose("/show/<reference>")
     @has_access
     def show(self, reference: str):
-        alert = _visible_alert(reference)
+        alert = alerts.visible_alert(reference, g.user)
         lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
         return self.render_template(
             "moderation/alert.html",
             alert=alert,
             previews=alerts.previews(alert),
             lang=lang,
-            moderator=_is_moderator(),
+            moderator=alerts.sees_every_alert(g.user),
             **_vocabularies(),
         )
 
     @expose("/sheet/<reference>")
     @has_access
     def sheet(self, reference: str):
-        from reports_pdf.alert_sheet import SheetError, published_sheet
-
         lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
         try:
             pdf, _count = published_sheet(lang, reference=reference)
@@ -591,8 +504,6 @@ class AlertsView(BaseView):
     @expose("/week-sheet")
     @has_access
     def week_sheet(self):
-        from reports_pdf.alert_sheet import SheetError, published_sheet
-
         department = _choice(request.args.get("department"), DEPARTMENTS)
         lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
         try:
@@ -610,16 +521,6 @@ def alerts_statuses() -> dict:
         "retracted": _("Retracted"),
         "archived": _("Archived"),
     }
-
-
-def _visible_alert(reference: str) -> Alert:
-    """Moderators see every alert; other roles only live published ones (404 otherwise)."""
-    if _is_moderator():
-        return _alert_or_404(reference)
-    alert = alerts.live_alert_by_reference(reference)
-    if alert is None:
-        abort(404)
-    return alert
 
 
 def _pdf_response(pdf: bytes, filename: str):
@@ -660,9 +561,7 @@ class IdentifierCheckView(BaseView):
                         "reports": len(result.reports),
                     },
                 )
-                db.session.commit()
             except InvalidIdentifier as invalid:
-                db.session.rollback()
                 error = _check_error(invalid)
         return self.render_template(
             "moderation/check.html",

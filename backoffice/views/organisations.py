@@ -5,10 +5,9 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SelectMultipleField
 
-from backoffice.extensions import db
 from backoffice.models.organisation import ORGANISATION_KINDS, Organisation
 from backoffice.security import ADMIN, ALL, COORDINATOR, READ
-from backoffice.services import audit
+from backoffice.services import audit, organisations
 from backoffice.services.vocabulary import DEPARTMENTS
 from backoffice.views.base import BackofficeModelView, Interface
 
@@ -60,13 +59,10 @@ class OrganisationView(BackofficeModelView):
     base_order = ("name", "asc")
 
     def post_add(self, item) -> None:
-        audit.record("organisation_created", item)
-        db.session.commit()
+        organisations.created(item)
 
     def post_update(self, item) -> None:
         audit.record("organisation_updated", item)
-        db.session.commit()
 
     def post_delete(self, item) -> None:
         audit.record("organisation_deleted", object_type="Organisation", object_id=item.id)
-        db.session.commit()

@@ -27,31 +27,30 @@ from flask_appbuilder import BaseView
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from wtforms import DateField, IntegerField, SelectField, TimeField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import DateInput, TimeInput
 
-from backoffice.extensions import db
-from backoffice.models.organisation import Organisation
+from backoffice import transactions
 from backoffice.models.outreach import (
     CONTACT_KINDS,
     MESSAGE_PURPOSES,
     OUTCOME_KINDS,
     PLATFORM_KINDS,
-    SESSION_OPEN,
     OutreachLead,
     OutreachSession,
     Platform,
 )
-from backoffice.security import ADMIN, ALL, OUTREACH, organisation_of, scoped
+from backoffice.security import ADMIN, ALL, OUTREACH, scoped_get
 from backoffice.services import audit
 from backoffice.services import outreach as service
+from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import (
     ALERT_LANGUAGES,
     DEPARTMENTS,
     RIGHT_TO_LEFT_LANGUAGES,
 )
+from backoffice.views.arguments import form_int, form_ints, parse_int
 from backoffice.views.base import (
     BackofficeModelView,
     FilterInMyOrganisation,
@@ -60,19 +59,8 @@ from backoffice.views.base import (
     expose,
     has_access,
 )
+from backoffice.views.formatting import local_time
 
-LANGUAGE_NAMES = {
-    "fr": "Français",
-    "en": "English",
-    "es": "Español",
-    "pt": "Português",
-    "ro": "Română",
-    "bg": "Български",
-    "zh": "中文",
-    "ru": "Русский",
-    "uk": "Українська",
-    "ar": "العربية",
-}
 _MY_ORGANISATION = [["organisation_id", FilterInMyOrganisation, None]]
 _TEAM_CHOICES = [*_MY_ORGANISATION, ["active", FilterEqual, True]]
 _ACTIVE_PLATFORMS = [["active", FilterEqual, True]]
@@ -80,17 +68,6 @@ _ACTIVE_PLATFORMS = [["active", FilterEqual, True]]
 
 def _user():
     return g.user if getattr(g, "user", None) is not None else None
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _int_set(values) -> set[int]:
-    return {number for number in (_int_or_none(v) for v in values) if number is not None}
 
 
 def _notes_without_numbers(_form, field) -> None:
@@ -111,7 +88,7 @@ def _first_department() -> str | None:
 
 
 def _not_far_in_future(_form, field) -> None:
-    if field.data and field.data > dt.date.today() + dt.timedelta(days=366):
+    if field.data and service.too_far_ahead(field.data):
         raise ValidationError(_("This date is too far in the future."))
 
 
@@ -217,15 +194,10 @@ class OutreachSessionView(ScopedModelView):
     # -- FAB hooks ------------------------------------------------------------------------
     def pre_add(self, item) -> None:
         super().pre_add(item)
-        item.status = SESSION_OPEN
-        user = _user()
-        item.created_by_id = getattr(user, "id", None)
-        if not item.team and user is not None:
-            item.team = [user]
+        service.prepare_new_session(item, _user())
 
     def post_add(self, item) -> None:
         audit.record("outreach_session_created", item)
-        db.session.commit()
         g.outreach_new_session_id = item.id
 
     def post_add_redirect(self):
@@ -236,21 +208,14 @@ class OutreachSessionView(ScopedModelView):
 
     def post_update(self, item) -> None:
         audit.record("outreach_session_updated", item)
-        db.session.commit()
 
     # -- the workspace ----------------------------------------------------------------------
     def _session_or_404(self, pk) -> OutreachSession:
-        pk = _int_or_none(pk)
-        statement = select(OutreachSession).where(OutreachSession.id == pk)
-        session = db.session.scalar(scoped(statement, OutreachSession)) if pk else None
-        if session is None:
-            abort(404)
-        return session
+        # Another organisation's round, or none: OutOfScope, answered as 404.
+        return scoped_get(OutreachSession, pk)
 
     def _workspace(self, session: OutreachSession, check=None, batch_text: str = ""):
         contacts = service.session_contacts(session)
-        organisation_id = session.organisation_id
-        service.ensure_templates(organisation_id)
         values = service.placeholder_values()
         templates = [
             {
@@ -267,8 +232,8 @@ class OutreachSessionView(ScopedModelView):
             displays=service.contact_displays(session, contacts),
             check=check,
             batch_text=batch_text,
-            platforms=_active_platforms(),
-            organisations=_referral_organisations(),
+            platforms=service.active_platforms(),
+            organisations=service.referral_organisations(),
             templates=templates,
             **_vocabularies(),
         )
@@ -303,15 +268,14 @@ class OutreachSessionView(ScopedModelView):
             result = service.add_contacts(
                 session,
                 request.form.get("batch", ""),
-                selected=_int_set(request.form.getlist("line")),
-                platform_id=_int_or_none(request.form.get("platform")),
+                selected=form_ints("line"),
+                platform_id=form_int("platform"),
                 language=request.form.get("language") or None,
                 log_first_message=request.form.get("log_first_message") == "1",
                 user=_user(),
             )
-            db.session.commit()
         except service.OutreachError as error:
-            db.session.rollback()
+            transactions.undo()
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=session.id))
         flash(_("%(count)d contacts added to the session.", count=result.added), "success")
@@ -330,16 +294,13 @@ class OutreachSessionView(ScopedModelView):
     def log(self, pk):
         session = self._session_or_404(pk)
         try:
-            data = _outcome_input(request.form)
-            outcomes = service.log_outcomes(
-                session, _int_set(request.form.getlist("contact")), data, _user()
-            )
-            db.session.commit()
+            data = _outcome_input(session, request.form)
+            outcomes = service.log_outcomes(session, form_ints("contact"), data, _user())
         except service.NotInScope:
-            db.session.rollback()
+            transactions.undo()
             abort(404)
         except service.OutreachError as error:
-            db.session.rollback()
+            transactions.undo()
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=session.id) + "#contacts")
         flash(
@@ -358,11 +319,10 @@ class OutreachSessionView(ScopedModelView):
         session = self._session_or_404(pk)
         try:
             service.remove_contact(session, service.get_contact(session, contact_id))
-            db.session.commit()
         except service.NotInScope:
             abort(404)
         except service.OutreachError as error:
-            db.session.rollback()
+            transactions.undo()
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=session.id))
         flash(_("Contact removed from the session."), "success")
@@ -372,11 +332,11 @@ class OutreachSessionView(ScopedModelView):
     @has_access
     def close(self, pk):
         session = self._session_or_404(pk)
-        if not session.is_open:
-            flash(_("This session is already closed."), "info")
+        try:
+            erased = service.close_round(session)
+        except service.OutreachError as error:
+            flash(str(error), "info")
             return redirect(url_for(".show", pk=session.id))
-        erased = service.close_session(session)
-        db.session.commit()
         flash(
             _(
                 "Session closed: the %(count)d numbers it showed are erased for good. "
@@ -398,20 +358,19 @@ class OutreachSessionView(ScopedModelView):
         back = url_for(".show", pk=session.id) + "#contacts"
         if request.method == "POST":
             try:
-                service.update_outcome(outcome, _outcome_input(request.form))
-                db.session.commit()
+                service.update_outcome(outcome, _outcome_input(session, request.form))
                 flash(_("Outcome updated."), "success")
                 return redirect(back)
             except service.OutreachError as error:
-                db.session.rollback()
+                transactions.undo()
                 flash(str(error), "danger")
                 outcome = service.get_outcome(outcome_id)
         return self.render_template(
             "outreach/outcome_edit.html",
             outcome=outcome,
             outreach_session=outcome.session,
-            occurred_local=service.to_local(outcome.occurred_at),
-            organisations=_referral_organisations(),
+            occurred_local=service.local_time_of(outcome.session, outcome.occurred_at),
+            organisations=service.referral_organisations(),
             back=back,
             **_vocabularies(),
         )
@@ -426,20 +385,20 @@ class OutreachSessionView(ScopedModelView):
         session_id = outcome.session_id
         try:
             service.delete_outcome(outcome)
-            db.session.commit()
             flash(_("Outcome deleted."), "success")
         except service.OutreachError as error:
-            db.session.rollback()
+            transactions.undo()
             flash(str(error), "danger")
         return redirect(url_for(".show", pk=session_id) + "#contacts")
 
 
-def _outcome_input(form) -> service.OutcomeInput:
+def _outcome_input(session: OutreachSession, form) -> service.OutcomeInput:
+    """The outcome form; its time is the round's local time (the picker's), stored as UTC."""
     occurred_at = None
     raw_time = (form.get("occurred_at") or "").strip()
     if raw_time:
         try:
-            occurred_at = service.from_local(dt.datetime.fromisoformat(raw_time))
+            occurred_at = service.utc_of_local(session, dt.datetime.fromisoformat(raw_time))
         except ValueError:
             raise service.OutreachError(
                 _l("The time is not valid: use the date and time picker.")
@@ -448,18 +407,9 @@ def _outcome_input(form) -> service.OutcomeInput:
         kind=form.get("kind", ""),
         purpose=form.get("purpose") or None,
         language=form.get("language") or None,
-        referral_organisation_id=_int_or_none(form.get("referral_organisation")),
+        referral_organisation_id=parse_int(form.get("referral_organisation")),
         occurred_at=occurred_at,
     )
-
-
-def _active_platforms() -> list[Platform]:
-    return list(db.session.scalars(select(Platform).where(Platform.active).order_by(Platform.name)))
-
-
-def _referral_organisations() -> list[Organisation]:
-    statement = select(Organisation).where(Organisation.active).order_by(Organisation.name)
-    return list(db.session.scalars(statement))
 
 
 def _vocabularies() -> dict:
@@ -470,7 +420,6 @@ def _vocabularies() -> dict:
         "languages": ALERT_LANGUAGES,
         "language_names": LANGUAGE_NAMES,
         "rtl_languages": RIGHT_TO_LEFT_LANGUAGES,
-        "to_local": service.to_local,
     }
 
 
@@ -485,8 +434,6 @@ class MessageTemplateView(BaseView):
     @expose("/")
     @has_access
     def list(self):
-        organisation_id = organisation_of()
-        service.ensure_templates(organisation_id)
         language = request.args.get("lang")
         language = language if language in ALERT_LANGUAGES else None
         values = service.placeholder_values()
@@ -519,11 +466,10 @@ class MessageTemplateView(BaseView):
             text = request.form.get("text", "")
             try:
                 service.update_template(template, text, _user())
-                db.session.commit()
                 flash(_("Message text saved."), "success")
                 return redirect(url_for(".list", lang=template.language))
             except service.OutreachError as error:
-                db.session.rollback()
+                transactions.undo()
                 flash(str(error), "danger")
                 template = service.get_template(template_id)
         return self.render_template(
@@ -559,8 +505,9 @@ class PlatformView(BackofficeModelView):
         "kind": _l("Kind"),
         "kind_label": _l("Kind"),
         "active": _l("Active"),
-        "created_at": _l("Created (UTC)"),
+        "created_at": _l("Created"),
     }
+    formatters_columns = {"created_at": local_time}
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(_l("Kind"), choices=list(PLATFORM_KINDS.items())),
     }
@@ -583,11 +530,9 @@ class PlatformView(BackofficeModelView):
 
     def post_add(self, item) -> None:
         audit.record("outreach_platform_created", item)
-        db.session.commit()
 
     def post_update(self, item) -> None:
         audit.record("outreach_platform_updated", item, details={"active": bool(item.active)})
-        db.session.commit()
 
 
 class OutreachLeadView(BackofficeModelView):
@@ -605,23 +550,21 @@ class OutreachLeadView(BackofficeModelView):
     label_columns = {
         "user": _l("User"),
         "user.organisation": _l("Organisation"),
-        "created_at": _l("Since (UTC)"),
+        "created_at": _l("Since"),
     }
+    formatters_columns = {"created_at": local_time}
     description_columns = {"user": _l("The user must hold the Outreach role.")}
     add_form_query_rel_fields = {"user": [["active", FilterEqual, True]]}
     base_order = ("created_at", "desc")
 
     def pre_add(self, item) -> None:
-        if item.user is None or not item.user.has_role(OUTREACH):
-            raise service.OutreachError(_l("Only users with the Outreach role can be leads."))
+        service.check_can_lead(item.user)
 
     def post_add(self, item) -> None:
         audit.record("outreach_lead_granted", object_type="User", object_id=item.user_id)
-        db.session.commit()
 
     def post_delete(self, item) -> None:
         audit.record("outreach_lead_withdrawn", object_type="User", object_id=item.user_id)
-        db.session.commit()
 
 
 # --- figures ----------------------------------------------------------------------------------
@@ -661,7 +604,7 @@ class OutreachFiguresView(BaseView):
         if department not in (None, *DEPARTMENTS):
             flash(_("Unknown department."), "warning")
             department = None
-        rows = service.monthly_figures(start, _month_end(end_month), organisation_of(), department)
+        rows = service.organisation_figures(g.user, start, _month_end(end_month), department)
         totals = {name: sum(row[name] for row in rows) for name in service.FIGURE_COLUMNS}
         return self.render_template(
             "outreach/figures.html",

@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 
-import backoffice.services.intake_demo  # noqa: F401 - registers the demo seeder
-from backoffice.extensions import db
 from backoffice.models.report import Report
 from backoffice.security import ALL, MODERATOR, PARTNER_RELAY, SOCIAL_WORKER
-from backoffice.services import audit, identifiers, intake
+from backoffice.services import audit, identifiers, intake, moderation
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import (
     ALERT_LANGUAGES,
@@ -41,6 +38,7 @@ from backoffice.services.vocabulary import (
     VIOLENCE_TYPES,
     WORK_CONTEXTS,
 )
+from backoffice.views.arguments import page_arg
 
 IDENTIFIER_ROWS = 4
 PAGE_SIZE = 50
@@ -275,11 +273,6 @@ class ReportFormView(BaseView):
 # --- reading reports (moderators) -----------------------------------------------------------
 
 
-def _page_number() -> int:
-    value = request.args.get("page", "1")
-    return max(1, int(value)) if value.isdigit() and len(value) < 7 else 1
-
-
 def _highlighted(text: str, spans: list[dict]) -> list[tuple[str, str | None]]:
     """The narrative cut into (piece, span type or None), for highlighting the proposal."""
     pieces, cursor = [], 0
@@ -331,29 +324,16 @@ class ReportView(BaseView):
     @expose("/list/")
     @has_access
     def list(self):
-        page = _page_number()
-        total = db.session.scalar(select(func.count(Report.id)))
-        reports = db.session.scalars(
-            select(Report)
-            .order_by(Report.received_at.desc(), Report.id.desc())
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        ).all()
         return self.render_template(
             "reports/list.html",
-            reports=reports,
-            page=page,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            total=total,
+            page=moderation.received_reports(page_arg(), PAGE_SIZE),
             labels=_labels(),
         )
 
     @expose("/show/<int:pk>")
     @has_access
     def show(self, pk: int):
-        report = db.session.get(Report, pk)
-        if report is None:
-            abort(404)
+        report = moderation.get_report(pk)
         audit.record("report_viewed", report)
         proposal = report.redaction_proposal or {}
         return self.render_template(

@@ -16,7 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from backoffice.extensions import db
+from backoffice import transactions
 from backoffice.security import (
     ADMIN,
     COORDINATOR,
@@ -67,7 +67,6 @@ class TwoStepAuthDBView(AuthDBView):
         if form.validate_on_submit():
             user = self.appbuilder.sm.get_user_by_id(user_id)
             ok = user is not None and second_factor.verify_login(user, form.code.data)
-            db.session.commit()
             if ok:
                 next_url = session.get("second_factor_next") or self.appbuilder.get_url_for_index
                 session.clear()
@@ -75,6 +74,7 @@ class TwoStepAuthDBView(AuthDBView):
                 session.permanent = True
                 login_user(user, remember=False)
                 return redirect(next_url)
+            transactions.keep_on_failure()  # the refused code stays in the audit trail
             flash(_("This code is not valid. Try the current one."), "warning")
         return self.render_template(
             "backoffice/second_factor_login.html", form=form, appbuilder=self.appbuilder
@@ -106,7 +106,6 @@ class SecondFactorView(BaseView):
                 changed = second_factor.enable(user, session["pending_totp_secret"], form.code.data)
             if changed:
                 session.pop("pending_totp_secret", None)
-                db.session.commit()
                 flash(_("Your second factor settings were saved."), "success")
                 return redirect(url_for("SecondFactorView.settings"))
             flash(_("This code is not valid. Try the current one."), "warning")

@@ -19,17 +19,13 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
-import backoffice.services.dispatch_demo  # noqa: F401 - registers the demo seeder
-from backoffice.extensions import db
+from backoffice import transactions
+from backoffice.models.dispatch import DELIVERY_STATUSES
 from backoffice.models.subscriber import (
     CHANNELS,
-    DELIVERY_STATUSES,
     SUBSCRIBER_STATUSES,
     UNSUBSCRIBE_SOURCES,
-    Delivery,
     Subscriber,
 )
 from backoffice.security import (
@@ -40,12 +36,13 @@ from backoffice.security import (
     PARTNER_RELAY,
     SOCIAL_WORKER,
     organisation_of,
-    scoped,
     scoped_get,
 )
 from backoffice.services import audit, subscribers
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views.arguments import page_arg
+from backoffice.views.deliveries import REASONS
 
 PAGE_SIZE = 50
 ACTIONS = {
@@ -53,13 +50,6 @@ ACTIONS = {
     "pause": (subscribers.pause, _l("Alerts paused.")),
     "resume": (subscribers.resume, _l("Alerts resumed.")),
 }
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return max(1, int(value or default))
-    except ValueError:
-        return default
 
 
 def _form_values(subscriber: Subscriber | None = None) -> dict:
@@ -88,8 +78,6 @@ def _form_values(subscriber: Subscriber | None = None) -> dict:
 
 
 def _vocabularies() -> dict:
-    from backoffice.views.deliveries import REASONS
-
     return {
         "reason_labels": REASONS,
         "statuses": SUBSCRIBER_STATUSES,
@@ -117,29 +105,15 @@ class SubscriberView(BaseView):
     @permission_name("list")
     def list(self):
         status = request.args.get("status") or ""
-        query = (request.args.get("q") or "").strip()[:80]
-        page = _int(request.args.get("page"), 1)
-        statement = scoped(select(Subscriber), Subscriber)
-        if status in SUBSCRIBER_STATUSES:
-            statement = statement.where(Subscriber.status == status)
-        if query:
-            escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
-        total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
-        rows = db.session.scalars(
-            statement.options(selectinload(Subscriber.department_rows))
-            .order_by(Subscriber.created_at.desc(), Subscriber.id.desc())
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        ).all()
+        query = (request.args.get("q") or "").strip()[: subscribers.PSEUDONYM_MAX_LENGTH]
+        page = subscribers.organisation_page(
+            g.user, status=status, query=query, page=page_arg(), size=PAGE_SIZE
+        )
         return self.render_template(
             "subscribers/list.html",
-            rows=rows,
+            page=page,
             status=status,
             query=query,
-            page=page,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            total=total,
             **_vocabularies(),
         )
 
@@ -157,11 +131,10 @@ class SubscriberView(BaseView):
                     g.user,
                     validate_now=values.get("validate_now", False),
                 )
-                db.session.commit()
                 flash(_("%(name)s is registered.", name=subscriber.pseudonym), "success")
                 return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
             except subscribers.SubscriberError as error:
-                db.session.rollback()
+                transactions.undo()
                 errors = error.errors
                 flash(str(error.message), "danger")
         return self.render_template(
@@ -179,13 +152,7 @@ class SubscriberView(BaseView):
         subscriber = self._get(subscriber_id)
         contact = subscribers.contact_display(subscriber)
         audit.record("subscriber_viewed", subscriber)
-        deliveries = db.session.scalars(
-            select(Delivery)
-            .where(Delivery.subscriber_id == subscriber.id)
-            .options(selectinload(Delivery.alert))
-            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-            .limit(20)
-        ).all()
+        deliveries = subscribers.recent_deliveries(subscriber)
         return self.render_template(
             "subscribers/show.html",
             subscriber=subscriber,
@@ -207,11 +174,10 @@ class SubscriberView(BaseView):
         if request.method == "POST":
             try:
                 subscribers.update_details(subscriber, values, g.user)
-                db.session.commit()
                 flash(_("Changes saved."), "success")
                 return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
             except subscribers.SubscriberError as error:
-                db.session.rollback()
+                transactions.undo()
                 errors = error.errors
                 flash(str(error.message), "danger")
         return self.render_template(
@@ -230,10 +196,9 @@ class SubscriberView(BaseView):
         function, message = ACTIONS[action]
         try:
             function(subscriber, g.user)
-            db.session.commit()
             flash(str(message), "success")
         except subscribers.SubscriberError as error:
-            db.session.rollback()
+            transactions.undo()
             flash(str(error.message), "warning")
         return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
 
@@ -243,7 +208,6 @@ class SubscriberView(BaseView):
     def unsubscribe(self, subscriber_id: int):
         subscriber = self._get(subscriber_id)
         if subscribers.unsubscribe(subscriber, "staff", g.user):
-            db.session.commit()
             flash(
                 _("She is unsubscribed. Her number and address will be erased within a day."),
                 "success",
@@ -270,11 +234,9 @@ class SubscriberView(BaseView):
                     validate_now=request.form.get("validate_now") == "on",
                 )
                 if report.error:
-                    db.session.rollback()
+                    transactions.undo()
                     flash(report.error, "danger")
                     report = None
-                else:
-                    db.session.commit()
         return self.render_template("subscribers/import.html", report=report, **_vocabularies())
 
 

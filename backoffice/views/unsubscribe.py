@@ -10,8 +10,8 @@
   ten languages) unsubscribes the number at once and queues a confirmation SMS. The answer
   never says whether the number was registered.
 
-These pages speak the worker's language (ten of them), not the staff UI's two: the few
-sentences are here, and the confirmation itself comes from the alert catalogues.
+These pages speak the worker's language (ten of them), not the staff UI's two: their
+sentences come from the alert catalogues (``services.worker_texts``), like the alerts.
 """
 
 from __future__ import annotations
@@ -19,134 +19,18 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-import unicodedata
 
 from flask import current_app, jsonify, render_template, request
 from flask_appbuilder import BaseView, expose
 
-from backoffice.extensions import csrf, db
+from backoffice.extensions import csrf
 from backoffice.services import subscribers
 from backoffice.services.alert_text import SMS_UNSUBSCRIBED, translations_for
 from backoffice.services.vocabulary import ALERT_LANGUAGES, RIGHT_TO_LEFT_LANGUAGES
+from backoffice.services.worker_texts import unsubscribe_page
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BYTES = 16 * 1024
-
-# (question, button, invalid link, how to stop) in each alert language.
-PAGE_TEXTS: dict[str, tuple[str, str, str, str]] = {
-    "fr": (
-        "Ne plus recevoir les alertes ?",
-        "Me désinscrire",
-        "Ce lien n'est plus valable. Si vous recevez encore des alertes, répondez STOP à un "
-        "SMS ou contactez votre association.",
-        "Pour ne plus recevoir les alertes, utilisez le lien de désinscription d'un e-mail "
-        "d'alerte, ou répondez STOP à un SMS d'alerte.",
-    ),
-    "en": (
-        "Stop receiving alerts?",
-        "Unsubscribe",
-        "This link is no longer valid. If you still receive alerts, reply STOP to an SMS or "
-        "contact your association.",
-        "To stop receiving alerts, use the unsubscribe link in an alert email, or reply STOP "
-        "to an alert SMS.",
-    ),
-    "es": (
-        "¿Dejar de recibir alertas?",
-        "Darme de baja",
-        "Este enlace ya no es válido. Si todavía recibes alertas, responde STOP a un SMS o "
-        "contacta con tu asociación.",
-        "Para dejar de recibir alertas, usa el enlace de baja de un correo de alerta o "
-        "responde STOP a un SMS de alerta.",
-    ),
-    "pt": (
-        "Deixar de receber alertas?",
-        "Cancelar inscrição",
-        "Este link não é mais válido. Se você ainda recebe alertas, responda STOP a um SMS ou "
-        "entre em contato com sua associação.",
-        "Para não receber mais alertas, use o link de cancelamento de um e-mail de alerta ou "
-        "responda STOP a um SMS de alerta.",
-    ),
-    "ro": (
-        "Nu mai vrei să primești alerte?",
-        "Dezabonează-mă",
-        "Acest link nu mai este valabil. Dacă încă primești alerte, răspunde STOP la un SMS "
-        "sau contactează asociația ta.",
-        "Ca să nu mai primești alerte, folosește linkul de dezabonare dintr-un e-mail de "
-        "alertă sau răspunde STOP la un SMS de alertă.",
-    ),
-    "bg": (
-        "Да не получавате повече предупреждения?",
-        "Отписване",
-        "Тази връзка вече не е валидна. Ако още получавате предупреждения, отговорете STOP "
-        "на SMS или се свържете с вашата асоциация.",
-        "За да не получавате повече предупреждения, използвайте връзката за отписване в "
-        "имейл с предупреждение или отговорете STOP на SMS с предупреждение.",
-    ),
-    "zh": (
-        "不再接收预警？",
-        "退订",
-        "此链接已失效。如果你仍收到预警，请回复短信 STOP，或联系你的协会。",
-        "如需停止接收预警，请使用预警邮件中的退订链接，或回复预警短信 STOP。",
-    ),
-    "ru": (
-        "Больше не получать предупреждения?",
-        "Отписаться",
-        "Эта ссылка больше не действует. Если вы ещё получаете предупреждения, ответьте STOP "
-        "на SMS или свяжитесь с вашей ассоциацией.",
-        "Чтобы больше не получать предупреждения, воспользуйтесь ссылкой для отписки в письме "
-        "с предупреждением или ответьте STOP на SMS с предупреждением.",
-    ),
-    "uk": (
-        "Більше не отримувати попередження?",
-        "Відписатися",
-        "Це посилання більше не дійсне. Якщо ви ще отримуєте попередження, відповідьте STOP "
-        "на SMS або зверніться до вашої асоціації.",
-        "Щоб більше не отримувати попереджень, скористайтеся посиланням для відписки в листі "
-        "з попередженням або відповідьте STOP на SMS з попередженням.",
-    ),
-    "ar": (
-        "هل تريدين إيقاف التنبيهات؟",
-        "إلغاء الاشتراك",
-        "هذا الرابط لم يعد صالحًا. إذا كانت التنبيهات لا تزال تصلك، أرسلي STOP ردًا على رسالة "
-        "نصية أو تواصلي مع جمعيتك.",
-        "لإيقاف التنبيهات، استخدمي رابط إلغاء الاشتراك في رسالة التنبيه الإلكترونية، أو أرسلي "
-        "STOP ردًا على رسالة التنبيه النصية.",
-    ),
-}
-
-# First words of a reply that mean "stop", folded (lower case, no accents).
-STOP_WORDS = frozenset(
-    {
-        "stop",
-        "stopp",
-        "stopall",
-        "arret",
-        "arreter",
-        "unsubscribe",
-        "desinscription",
-        "desinscrire",
-        "baja",
-        "parar",
-        "cancelar",
-        "dezabonare",
-        "стоп",
-        "退订",
-        "停止",
-        "توقف",
-        "الغاء",
-    }
-)
-
-
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def is_stop(text: str) -> bool:
-    """Whether an SMS reply asks to stop: its first word, punctuation aside."""
-    words = _fold(text).replace(".", " ").replace("!", " ").replace(",", " ").split()
-    return bool(words) and (words[0] in STOP_WORDS or _fold(text).strip() in STOP_WORDS)
 
 
 def _visitor_language() -> str:
@@ -154,17 +38,17 @@ def _visitor_language() -> str:
 
 
 def _page(language: str, mode: str, status: int = 200, token: str | None = None):
-    question, button, invalid, how_to = PAGE_TEXTS[language]
+    texts = unsubscribe_page(language)
     done = translations_for(language).gettext(SMS_UNSUBSCRIBED)
     html = render_template(
         "subscribers/unsubscribe.html",
         language=language,
         direction="rtl" if language in RIGHT_TO_LEFT_LANGUAGES else "ltr",
         mode=mode,
-        question=question,
-        button=button,
-        invalid=invalid,
-        how_to=how_to,
+        question=texts.question,
+        button=texts.button,
+        invalid=texts.invalid,
+        how_to=texts.how_to,
         done=done,
         token=token,
         programme=current_app.config["ALERT_PROGRAMME_NAME"],
@@ -189,10 +73,9 @@ class UnsubscribeView(BaseView):
         subscriber = subscribers.find_by_token(token)
         if subscriber is None:
             return _page(_visitor_language(), "invalid", 404)
-        language = subscriber.language if subscriber.language in PAGE_TEXTS else "fr"
+        language = subscriber.language if subscriber.language in ALERT_LANGUAGES else "fr"
         if request.method == "POST":
-            if subscribers.unsubscribe(subscriber, "email_link"):
-                db.session.commit()
+            subscribers.unsubscribe(subscriber, "email_link")
             return _page(language, "done")
         if subscriber.status == "unsubscribed":
             return _page(language, "done")
@@ -245,10 +128,7 @@ class SmsWebhookView(BaseView):
                 jsonify(error="invalid", message="The sender and the text are required."),
                 422,
             )
-        if is_stop(text[:200]):
-            subscriber = subscribers.find_by_phone(sender[:40])
-            if subscriber is not None and subscribers.unsubscribe(subscriber, "sms_stop"):
-                db.session.commit()
+        subscribers.stop_by_sms(sender, text)
         # The same answer whether or not the number is registered.
         return jsonify(status="ok")
 

@@ -8,8 +8,9 @@ from flask_appbuilder.models.sqla.filters import FilterNotEqual
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
 
-from backoffice.extensions import db
+from backoffice import security
 from backoffice.services import audit
+from backoffice.views.base import DoomsFailedHooks
 
 _ASSIGNABLE_ROLES = [
     ["name", FilterNotEqual, "Superuser"],
@@ -17,7 +18,7 @@ _ASSIGNABLE_ROLES = [
 ]
 
 
-class StaffUserView(UserDBModelView):
+class StaffUserView(DoomsFailedHooks, UserDBModelView):
     route_base = "/users"
     # Keep FAB's permission name: its profile and password pages refer to it.
     class_permission_name = "UserDBModelView"
@@ -89,7 +90,6 @@ class StaffUserView(UserDBModelView):
 
     def post_add(self, item) -> None:
         audit.record("user_created", object_type="User", object_id=item.id)
-        db.session.commit()
 
     def pre_update(self, item) -> None:
         if not item.active:
@@ -102,11 +102,9 @@ class StaffUserView(UserDBModelView):
             object_id=item.id,
             details={"roles": sorted(r.name for r in item.roles), "active": bool(item.active)},
         )
-        db.session.commit()
 
     def post_delete(self, item) -> None:
         audit.record("user_deleted", object_type="User", object_id=item.id)
-        db.session.commit()
 
     @action(
         "unlock",
@@ -116,10 +114,7 @@ class StaffUserView(UserDBModelView):
         single=False,
     )
     def unlock(self, items):
-        from backoffice.security import unlock
-
         for user in items if isinstance(items, list) else [items]:
-            unlock(user)
-        db.session.commit()
+            security.unlock(user)
         flash(str(_l("Account unlocked.")), "success")
         return redirect(self.get_redirect())

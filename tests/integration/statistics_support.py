@@ -34,6 +34,7 @@ import uuid
 
 import pytest
 
+from backoffice.demo import AIDES, seed_base
 from backoffice.extensions import db
 from backoffice.models.alert import IdentifierCheck
 from backoffice.models.base import new_row_uid
@@ -41,7 +42,6 @@ from backoffice.models.case import Referral
 from backoffice.models.structure import Structure
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.services import alerts, cases, intake, moderation, statistics
-from backoffice.services.demo import AIDES, seed_base
 from backoffice.transactions import unit_of_work
 
 YEAR = 2011

@@ -83,6 +83,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "build_funder_report": {"Coordinator"},
     "hold_cases": {"SocialWorker"},
     "run_outreach": {"Outreach"},
+    "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
 }
 

@@ -13,12 +13,12 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, select
 
+from backoffice.demo import USERS
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
+from backoffice.models.dispatch import Delivery
 from backoffice.models.report import Report
-from backoffice.models.subscriber import Delivery
-from backoffice.services.demo import USERS
 from backoffice.services.moderation import OPEN_STATUSES, STATUSES
 from tests.conftest import login, make_app, own_database
 

@@ -15,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from backoffice.demo.directory import DEMO_FILE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.structure import STRUCTURE_CATEGORIES, Structure
 from backoffice.services import directory
 from backoffice.services.directory import DirectoryFilters
-from backoffice.services.directory_demo import DEMO_FILE
 from backoffice.services.directory_geography import (
     DEPARTMENT_NAMES,
     area_of_point,
@@ -408,3 +408,17 @@ def test_any_file_gives_a_report_never_an_exception(app, body):
         report = directory.import_csv(body, dry_run=True)
         assert report.error or report.lines == len(report.rejected) + report.accepted
         db.session.rollback()
+
+
+def test_an_edit_knows_whether_it_started_from_the_current_version(four):
+    structure = db.session.scalar(select(Structure).where(Structure.code == f"{four}-a"))
+    seen = directory.version_of(structure)
+    assert directory.is_current(structure, seen)
+    assert not directory.is_current(structure, None)
+    row = directory.structure_as_row(structure)
+    row["city"] = "Lyon"
+    checked = directory.validate_row(row)
+    assert directory.update_structure(structure, checked.fields)
+    db.session.flush()
+    assert not directory.is_current(structure, seen)  # someone saved meanwhile
+    db.session.rollback()

@@ -9,11 +9,13 @@ import threading
 import pytest
 from sqlalchemy import select, update
 
+from backoffice import jobs
+from backoffice.demo import ACCEPTESS, AIDES
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import AlertDispatch, Delivery, Subscriber
-from backoffice.services import dispatch, subscribers
-from backoffice.services.demo import ACCEPTESS, AIDES
+from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.subscriber import Subscriber
+from backoffice.services import dispatch, outbox, subscribers
 from backoffice.services.sms_encoding import sms_parts
 from tests.conftest import csrf_token
 from tests.integration.test_dispatch_support import (
@@ -103,7 +105,7 @@ def test_fan_out_reaches_active_subscribers_of_the_departments_on_each_channel(a
     aides.alert_email = "alertes-aides@example.org"
     alert = make_alert(["75", "93"])
 
-    written = dispatch.enqueue_alert(alert)
+    written = outbox.enqueue_alert(alert)
 
     assert rows_of(alert, both) == {("sms", "pt"), ("email", "pt")}
     assert rows_of(alert, everywhere) == {("sms", "zh")}
@@ -121,7 +123,7 @@ def test_fan_out_reaches_active_subscribers_of_the_departments_on_each_channel(a
     assert len({d.idempotency_key for d in rows}) == len(rows)  # one random key each
     assert db.session.get(AlertDispatch, alert.id).recipients == written
     # Publication and the safety net may both call it: the second call writes nothing.
-    assert dispatch.enqueue_alert(alert) == 0
+    assert outbox.enqueue_alert(alert) == 0
     assert len(deliveries(alert)) == written
     db.session.rollback()
 
@@ -133,7 +135,7 @@ def test_safety_net_fans_out_recent_published_alerts_left_without_an_outbox(app_
     old = make_alert(["31"], dispatch_requested_at=now - dt.timedelta(days=10))
     draft = make_alert(["31"], status="draft", dispatch_requested_at=now)
 
-    dispatch.enqueue_pending_alerts(now)
+    outbox.enqueue_pending_alerts(now)
 
     assert rows_of(due, someone) == {("sms", "fr")}
     assert rows_of(old, someone) == set()
@@ -206,7 +208,7 @@ def test_emails_go_out_once_each_and_a_malformed_address_fails_alone(app, app_co
     refused.email = unique_email().replace("example.org", "refused.example.net")
     smtp.recorder.refuse.add("refused.example.net")
     alert = make_alert(["75"])
-    dispatch.enqueue_alert(alert)
+    outbox.enqueue_alert(alert)
     db.session.commit()
 
     dispatch.dispatch_due()
@@ -242,10 +244,10 @@ def test_partners_get_the_full_alert_with_the_printable_sheet(app, app_context, 
     acceptess = organisation(ACCEPTESS)
     acceptess.alert_email = unique_email("partner")
     alert = make_alert(["95"])
-    dispatch.enqueue_alert(alert)
+    outbox.enqueue_alert(alert)
     db.session.commit()
 
-    dispatch.dispatch_due()
+    jobs.dispatch_deliveries()  # the job: the dispatch rules, the sheet from reports_pdf
 
     partner_rows = [d for d in deliveries(alert) if d.partner_id == acceptess.id]
     assert [d.status for d in partner_rows] == ["sent"]
@@ -266,7 +268,7 @@ def test_sms_gateway_500_then_timeout_then_accepts_sends_the_message_once(
         monkeypatch.setitem(app.config, "SMS_GATEWAY_TIMEOUT", 0.5)
         worker = subscriber(language="ru", departments="67")
         alert = make_alert(["67"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         t0 = utcnow()
 
@@ -309,7 +311,7 @@ def test_sms_in_latin_languages_fits_gsm7_and_a_refused_number_fails(app, app_co
         monkeypatch.setitem(app.config, "SMS_GATEWAY_URL", gateway.url)
         romanian = subscriber(language="ro", departments="44")
         alert = make_alert(["44"], violence_types=["theft"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         dispatch.dispatch_due()
         (delivery,) = [d for d in deliveries(alert) if d.subscriber_id == romanian.id]
@@ -321,7 +323,7 @@ def test_sms_in_latin_languages_fits_gsm7_and_a_refused_number_fails(app, app_co
         monkeypatch.setitem(app.config, "SMS_GATEWAY_URL", gateway.url)
         refused = subscriber(language="fr", departments="45")
         alert = make_alert(["45"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         dispatch.dispatch_due()
         (delivery,) = [d for d in deliveries(alert) if d.subscriber_id == refused.id]
@@ -334,7 +336,7 @@ def test_unreachable_server_spends_no_attempt_and_the_reason_shows(app, app_cont
     monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 2)
     row = subscriber(sms=False, email=True, departments="21")
     alert = make_alert(["21"])
-    dispatch.enqueue_alert(alert)
+    outbox.enqueue_alert(alert)
     db.session.commit()
     dispatch.dispatch_due()
     (delivery,) = [d for d in deliveries(alert) if d.subscriber_id == row.id]
@@ -348,11 +350,11 @@ def test_unreachable_server_spends_no_attempt_and_the_reason_shows(app, app_cont
 def test_retracted_alert_and_paused_subscriber_are_not_sent(app, app_context, smtp):
     paused_later = subscriber(sms=False, email=True, departments="22")
     alert = make_alert(["22"])
-    dispatch.enqueue_alert(alert)
+    outbox.enqueue_alert(alert)
     subscribers.pause(paused_later)
     retracted = make_alert(["22"])
     active = subscriber(sms=False, email=True, departments="22")
-    dispatch.enqueue_alert(retracted)
+    outbox.enqueue_alert(retracted)
     retracted.status = "retracted"
     db.session.commit()
 
@@ -375,7 +377,7 @@ def test_attempts_run_out_then_a_moderator_retries_from_the_delivery_view(
         with app.app_context():
             row = subscriber(departments="2A")
             alert = make_alert(["2A"])
-            dispatch.enqueue_alert(alert)
+            outbox.enqueue_alert(alert)
             db.session.commit()
             alert_id, t0 = alert.id, utcnow()
             first_in_queue(alert)
@@ -406,7 +408,7 @@ def test_delivery_view_and_progress_for_moderators_and_admins_only(app, login_as
     with app.app_context():
         row = subscriber(departments="2B")
         alert = make_alert(["2B"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         alert_id = alert.id
         expected = len(deliveries(alert))
@@ -486,3 +488,23 @@ def test_welcome_and_goodbye_sms_go_out_in_her_language_even_after_stop(
     assert texts == {"goodbye": render_unsubscribed_sms("es")}
     welcome = render_subscription_sms(["64", "65"], "es")
     assert "64" in welcome and "STOP" in welcome
+
+
+def test_the_delivery_page_lists_the_latest_dispatches_with_their_counts(app_context):
+    from backoffice.security import OutOfScope
+
+    alert = make_alert(["2B"])
+    subscribers.register(
+        {"pseudonym": "T", "phone": unique_mobile(), "language": "fr", "departments": "2B"},
+        organisation(AIDES).id,
+        validate_now=True,
+    )
+    written = outbox.enqueue_alert(alert)
+    db.session.flush()
+    rows, counts = dispatch.recent_dispatches(limit=10_000)
+    assert alert.id in {a.id for a, _sent in rows}
+    assert counts[alert.id] == {"queued": written}
+    assert dispatch.dispatched_alert(alert.id) == alert
+    with pytest.raises(OutOfScope):
+        dispatch.dispatched_alert(10**9)
+    db.session.rollback()

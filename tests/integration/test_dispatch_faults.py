@@ -15,11 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from backoffice.demo import AIDES
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import Delivery
-from backoffice.services import dispatch, subscribers
-from backoffice.services.demo import AIDES
+from backoffice.models.dispatch import Delivery
+from backoffice.services import dispatch, outbox, subscribers
 from tests.integration.test_dispatch_support import (
     SmtpServer,
     make_alert,
@@ -78,7 +78,7 @@ def test_smtp_server_stopped_mid_dispatch_and_restarted(app, app_context, monkey
     try:
         people = _email_subscribers(14, "28")
         alert = make_alert(["28"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         addresses = {p.id: subscribers.contact_for_dispatch(p, "email") for p in people}
 
@@ -140,7 +140,7 @@ def test_worker_process_killed_mid_batch_then_restarted(app, app_context, tmp_pa
     try:
         people = _email_subscribers(30, "36")
         alert = make_alert(["36"])
-        dispatch.enqueue_alert(alert)
+        outbox.enqueue_alert(alert)
         db.session.commit()
         addresses = {p.id: subscribers.contact_for_dispatch(p, "email") for p in people}
         env = _worker_env(app, server.port, tmp_path)

@@ -12,9 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models.alert import ReportEvent
 from backoffice.models.base import utcnow
-from backoffice.models.report import Report
+from backoffice.models.report import Report, ReportEvent
 from backoffice.services import alerts, moderation
 from backoffice.services.moderation import (
     ClaimHeld,

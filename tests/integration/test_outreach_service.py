@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select, text
 
+from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
@@ -20,7 +21,6 @@ from backoffice.models.outreach import (
 )
 from backoffice.security import acting_for
 from backoffice.services import outreach as service
-from backoffice.services.demo import AIDES, JASMINE
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from tests.integration.test_outreach_support import (
     fresh_mobile,
@@ -307,8 +307,7 @@ def test_months_before_clamps_to_the_end_of_month():
 
 def test_templates_exist_in_all_ten_languages_for_every_purpose(app_context):
     org = organisation_id(AIDES)
-    service.ensure_templates(org)
-    assert service.ensure_templates(org) == 0  # idempotent
+    assert service.seed_templates(org) == 0  # seeded when the organisation was created
     templates = service.organisation_templates(acting_for(org))
     pairs = {(t.purpose, t.language) for t in templates}
     assert pairs == {(p, lang) for p in MESSAGE_PURPOSES for lang in ALERT_LANGUAGES}
@@ -326,7 +325,6 @@ def test_templates_exist_in_all_ten_languages_for_every_purpose(app_context):
 
 def test_template_edits_are_checked(app_context):
     org = organisation_id(JASMINE)
-    service.ensure_templates(org)
     template = db.session.scalar(
         select(MessageTemplate).where(
             MessageTemplate.organisation_id == org,
@@ -375,6 +373,10 @@ def test_monthly_figures_are_counted_per_month_and_department(app_context, outre
     assert everyone[0]["sessions"] >= 2  # the AIDES round counts when no organisation is given
     only_2b = service.monthly_figures(october, dt.date(2025, 11, 30), org, "2B")
     assert [r["department"] for r in only_2b] == ["2B"]
+    # A team sees its own organisation's figures only; an actor of none sees no figure.
+    own = service.organisation_figures(acting_for(org), november, november, "2A")
+    assert own == [r for r in rows if r["month"] == "2025-11" and r["department"] == "2A"]
+    assert service.organisation_figures(None, october, november, "2A") == []
 
 
 def test_notes_refuse_phone_numbers():
@@ -415,3 +417,74 @@ def test_contacts_count_per_session(app_context):
         select(func.count(OutreachContact.id)).where(OutreachContact.session_id == session.id)
     )
     assert total == 2
+
+
+# --- rules that lived in the outreach views ------------------------------------------------
+
+
+def test_only_someone_who_may_lead_outreach_is_a_lead(app_context, outreach_users):
+    from flask import current_app
+
+    find = current_app.appbuilder.sm.find_user
+    lead, volunteer = find(username=outreach_users["lead"]), find(username="demo-outreach")
+    moderator = find(username="demo-moderator")
+    assert service.is_outreach_lead(lead)
+    assert not service.is_outreach_lead(find(username=outreach_users["other"]))  # no marker
+    assert not service.is_outreach_lead(None)
+    service.check_can_lead(volunteer)
+    with pytest.raises(service.OutreachError):
+        service.check_can_lead(moderator)
+    with pytest.raises(service.OutreachError):
+        service.check_can_lead(None)
+    # The marker alone is not enough: a user who may not lead is no lead, marker or not.
+    db.session.add(service.OutreachLead(user_id=moderator.id))
+    db.session.flush()
+    assert not service.is_outreach_lead(moderator)
+    db.session.rollback()
+
+
+def test_a_new_round_is_open_and_its_creator_in_its_team(app_context):
+    from flask import current_app
+
+    volunteer = current_app.appbuilder.sm.find_user(username="demo-outreach")
+    alone = service.OutreachSession(session_date=dt.date.today(), department="75")
+    service.prepare_new_session(alone, volunteer)
+    assert alone.status == service.SESSION_OPEN and alone.team == [volunteer]
+    assert alone.created_by_id == volunteer.id
+    other = current_app.appbuilder.sm.find_user(username="demo-admin")
+    chosen = service.OutreachSession(session_date=dt.date.today(), department="75", team=[other])
+    service.prepare_new_session(chosen, volunteer)
+    assert chosen.team == [other]
+    assert service.too_far_ahead(dt.date.today() + dt.timedelta(days=400))
+    assert not service.too_far_ahead(dt.date.today() + dt.timedelta(days=30))
+
+
+def test_a_round_closes_once(app_context):
+    session = make_session()
+    service.add_contacts(session, fresh_mobile())
+    assert service.close_round(session) == 1
+    with pytest.raises(service.OutreachError):
+        service.close_round(session)
+    db.session.commit()
+
+
+def test_a_rounds_times_are_its_departments_local_time(app_context):
+    paris = make_session(department="75")
+    reunion = make_session(department="974")
+    winter = dt.datetime(2026, 12, 1, 18, 0)  # UTC
+    assert service.local_time_of(paris, winter) == dt.datetime(2026, 12, 1, 19, 0)
+    assert service.local_time_of(reunion, winter) == dt.datetime(2026, 12, 1, 22, 0)
+    assert service.utc_of_local(reunion, dt.datetime(2026, 12, 1, 22, 0)) == winter
+    assert service.local_time_of(paris, None) is None
+
+
+def test_referral_choices_and_platforms_are_the_active_ones(app_context):
+    service.ensure_platforms([("Inactive test platform", "classifieds")])
+    inactive = db.session.scalar(
+        select(service.Platform).where(service.Platform.name == "Inactive test platform")
+    )
+    inactive.active = False
+    db.session.flush()
+    assert inactive not in service.active_platforms()
+    assert all(o.active for o in service.referral_organisations())
+    db.session.rollback()

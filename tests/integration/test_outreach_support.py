@@ -15,11 +15,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
 from backoffice.models.organisation import Organisation
 from backoffice.models.outreach import OutreachLead, OutreachSession
 from backoffice.security import OUTREACH
-from backoffice.services.demo import AIDES, JASMINE
 
 PASSWORD = "demo-jasmine-2026"
 RUN = uuid.uuid4().hex[:8]

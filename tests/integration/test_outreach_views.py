@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.outreach import (
@@ -21,7 +22,6 @@ from backoffice.models.outreach import (
 )
 from backoffice.security import acting_for
 from backoffice.services import outreach as service
-from backoffice.services.demo import AIDES, JASMINE
 from tests.conftest import csrf_token
 from tests.integration.test_outreach_support import (
     fresh_mobile,
@@ -327,10 +327,11 @@ def test_outcomes_can_be_corrected_and_deleted_while_the_session_is_open(app, vo
         db.session.commit()
         outcome_id = contact.outcomes[0].id
         session_id = session.id
+        half_an_hour_ago = service.utcnow() - dt.timedelta(minutes=30)
+        when = service.local_time_of(session, half_an_hour_ago).strftime("%Y-%m-%dT%H:%M")
     edit_url = f"/outreach/sessions/outcome/{outcome_id}/edit"
     page = _page(volunteer.get(edit_url))
     assert 'name="occurred_at"' in page
-    when = service.to_local(service.utcnow() - dt.timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M")
     response = volunteer.post(
         edit_url,
         data={"csrf_token": _token(volunteer, edit_url), "kind": "call", "occurred_at": when},
@@ -344,7 +345,8 @@ def test_outcomes_can_be_corrected_and_deleted_while_the_session_is_open(app, vo
     with app.app_context():
         outcome = db.session.get(ContactOutcome, outcome_id)
         assert outcome.kind == "call" and outcome.purpose is None
-        assert service.to_local(outcome.occurred_at).strftime("%Y-%m-%dT%H:%M") == when
+        local = service.local_time_of(outcome.session, outcome.occurred_at)
+        assert local.strftime("%Y-%m-%dT%H:%M") == when
     response = volunteer.post(
         f"/outreach/sessions/outcome/{outcome_id}/delete",
         data={"csrf_token": _token(volunteer, edit_url)},
@@ -376,7 +378,6 @@ def test_a_contact_added_by_mistake_can_be_removed(app, volunteer):
 def _template_id(app, organisation: str, purpose="how_to_register", language="uk") -> int:
     with app.app_context():
         org = organisation_id(organisation)
-        service.ensure_templates(org)
         return db.session.scalar(
             select(MessageTemplate.id).where(
                 MessageTemplate.organisation_id == org,

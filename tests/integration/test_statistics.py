@@ -232,7 +232,7 @@ def test_a_social_worker_sees_her_organisation_only(app):
     assert "alerts_by_month" not in presented.tables
     assert "checks_by_month" not in presented.tables
     with app.app_context():
-        from backoffice.services.demo import ACCEPTESS, seed_base
+        from backoffice.demo import ACCEPTESS, seed_base
 
         other = seed_base().organisations[ACCEPTESS].id
     assert _figures(app, organisation_id=other).tables["reports_by_month"].total == [0]

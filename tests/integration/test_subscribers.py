@@ -9,13 +9,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from backoffice.demo import ACCEPTESS, AIDES
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import Delivery, Subscriber
+from backoffice.models.dispatch import Delivery
+from backoffice.models.subscriber import Subscriber
 from backoffice.services import subscribers
 from backoffice.services.crypto import DecryptionError
-from backoffice.services.demo import ACCEPTESS, AIDES
 from tests.conftest import csrf_token
 from tests.integration.test_dispatch_support import organisation, unique_email, unique_mobile
 
@@ -456,3 +457,68 @@ def test_her_organisation_edits_her_details_and_another_cannot(app, login_as):
         data={"csrf_token": csrf_token(social_b, "/subscribers/new"), "pseudonym": "Hijack"},
     )
     assert response.status_code == 404
+
+
+# --- rules that lived in the subscriber and unsubscribe views --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "stops"),
+    [
+        ("STOP", True),
+        ("stop.", True),
+        ("Arrêt svp", True),
+        ("СТОП", True),
+        ("退订", True),
+        ("  توقف  ", True),
+        ("Désinscription!", True),
+        ("Merci pour l'alerte", False),
+        ("please don't stop", False),
+        ("", False),
+    ],
+)
+def test_a_reply_means_stop_by_its_first_word(reply, stops):
+    assert subscribers.is_stop(reply) is stops
+
+
+def test_stop_by_sms_unsubscribes_her_and_says_nothing_about_others(app_context):
+    phone = unique_mobile()
+    row = register(phone=phone)
+    subscribers.validate(row)
+    assert subscribers.stop_by_sms(phone, "merci") is False
+    assert row.status == "active"
+    assert subscribers.stop_by_sms(phone.replace("+33", "0"), "STOP") is True
+    assert row.status == "unsubscribed" and row.unsubscribe_source == "sms_stop"
+    assert subscribers.stop_by_sms(phone, "STOP") is False  # already gone
+    assert subscribers.stop_by_sms(unique_mobile(), "STOP") is False  # nobody
+    db.session.rollback()
+
+
+def test_an_organisation_lists_its_own_subscribers_only(app_context):
+    from backoffice.security import acting_for
+
+    mine = register(AIDES, pseudonym="Zora_%")
+    theirs = register(ACCEPTESS, pseudonym="Zora_%")
+    aides = acting_for(organisation(AIDES).id)
+    found = subscribers.organisation_page(aides, query="zora_%", size=500)
+    assert mine in found.items and theirs not in found.items
+    # "_" and "%" are searched as typed, not as wildcards.
+    assert subscribers.organisation_page(aides, query="zoraX", size=500).items == []
+    pending = subscribers.organisation_page(aides, status="pending", size=500)
+    assert mine in pending.items
+    assert mine not in subscribers.organisation_page(aides, status="active", size=500).items
+    one = subscribers.organisation_page(aides, page=10**6, size=1)
+    assert one.number == one.pages and len(one.items) == 1
+    nobody = subscribers.organisation_page(None, size=500)  # an actor of no organisation
+    assert nobody.items == []
+    db.session.rollback()
+
+
+def test_her_page_shows_her_latest_deliveries_first(app_context):
+    row = register()
+    subscribers.validate(row)
+    subscribers.unsubscribe(row, "sms_stop")
+    latest = subscribers.recent_deliveries(row)
+    assert [d.purpose for d in latest] == ["goodbye", "welcome"]
+    assert subscribers.recent_deliveries(row, limit=1) == latest[:1]
+    db.session.rollback()

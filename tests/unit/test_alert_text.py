@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import string
 import subprocess
@@ -36,10 +35,10 @@ from backoffice.services.vocabulary import (
     VIOLENCE_TYPES,
     WORK_CONTEXTS,
 )
+from backoffice.services.worker_texts import OUTREACH_MESSAGES, outreach_text, unsubscribe_page
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "translations"
-OUTREACH = ROOT / "backoffice" / "data" / "outreach_templates.json"
 NON_ENGLISH = [language for language in ALERT_LANGUAGES if language != "en"]
 GSM7_LANGUAGES = ["fr", "en", "es", "pt", "ro"]
 UCS2_LANGUAGES = ["bg", "zh", "ru", "uk", "ar"]
@@ -181,11 +180,15 @@ def test_api_description_values_have_catalogue_entries() -> None:
 
 
 def test_template_matches_the_code() -> None:
-    """alerts.pot holds exactly the messages marked in alert_text.py (re-extract otherwise)."""
+    """alerts.pot holds exactly the messages marked in alert_text.py and worker_texts.py
+    (re-extract otherwise)."""
     keywords = {"A_": None, "AN_": (1, 2), "AP_": ((1, "c"), 2)}
-    source = ROOT / "backoffice" / "services" / "alert_text.py"
+    sources = [
+        ROOT / "backoffice" / "services" / name for name in ("alert_text.py", "worker_texts.py")
+    ]
     in_code = {
         (context, msgid if isinstance(msgid, str) else msgid[0])
+        for source in sources
         for _, msgid, _, context in extract_from_file("python", str(source), keywords=keywords)
     }
     with (TRANSLATIONS / "alerts.pot").open("rb") as handle:
@@ -589,7 +592,11 @@ SAMPLE_VALUES = {
 
 
 def _templates() -> dict[str, dict[str, str]]:
-    return json.loads(OUTREACH.read_text(encoding="utf-8"))
+    """The programme's outreach texts, from the alerts catalogues: {purpose: {language: text}}."""
+    return {
+        purpose: {language: outreach_text(purpose, language) for language in ALERT_LANGUAGES}
+        for purpose in OUTREACH_MESSAGES
+    }
 
 
 def _fields(template: str) -> set[str]:
@@ -600,8 +607,10 @@ def test_outreach_templates_cover_every_purpose_and_language() -> None:
     templates = _templates()
     assert list(templates) == PURPOSES
     for purpose, texts in templates.items():
-        assert set(texts) == set(ALERT_LANGUAGES), purpose
         assert all(text.strip() for text in texts.values()), purpose
+        # Translated for real: only English may read like the English message id.
+        english = texts["en"]
+        assert [lang for lang, text in texts.items() if text == english] == ["en"], purpose
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
@@ -637,3 +646,26 @@ def test_outreach_never_uses_stigmatising_words() -> None:
     for purpose, texts in _templates().items():
         for language, text in texts.items():
             assert not words.search(text), (purpose, language)
+
+
+# --- The unsubscribe page ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("language", ALERT_LANGUAGES)
+def test_the_unsubscribe_page_speaks_her_language(language: str) -> None:
+    page = unsubscribe_page(language)
+    english = unsubscribe_page("en")
+    sentences = (page.question, page.button, page.invalid, page.how_to)
+    assert all(sentence.strip() for sentence in sentences)
+    assert "STOP" in page.invalid and "STOP" in page.how_to
+    if language != "en":
+        assert page.question != english.question and page.how_to != english.how_to
+
+
+def test_the_publication_day_is_the_departments_local_day() -> None:
+    # 22:30 UTC is still the 21st in Paris, already the 22nd on Réunion (UTC+4).
+    late = datetime.datetime(2026, 11, 21, 22, 30)
+    paris = _everything(render_alert(_sample(published_at=late, departments=("75",)), "en"))
+    reunion = _everything(render_alert(_sample(published_at=late, departments=("974",)), "en"))
+    assert "21 November 2026" in paris and "22 November 2026" not in paris
+    assert "22 November 2026" in reunion

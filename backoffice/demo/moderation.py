@@ -20,13 +20,13 @@ import random
 
 from sqlalchemy import func, select
 
+from backoffice.demo.base import DemoContext
+from backoffice.demo.intake import QUEUE_DAYS
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.report import Report
 from backoffice.services import alerts, moderation
-from backoffice.services.demo import SEEDERS, DemoContext
-from backoffice.services.intake_demo import QUEUE_DAYS
 
 SEED = 11
 # Corroborating reports further apart than this were not waited for: each had its alert.
@@ -197,7 +197,3 @@ def seed_moderation(context: DemoContext) -> None:
         + f"; before that {history['alerts']} alerts ({expired} archived on expiry), "
         f"{history['rejected']} reports rejected, {history['recorded']} recorded only."
     )
-
-
-if seed_moderation not in SEEDERS:
-    SEEDERS.append(seed_moderation)

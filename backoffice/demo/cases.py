@@ -12,11 +12,12 @@ import random
 
 from sqlalchemy import func, select
 
+from backoffice.demo.base import ACCEPTESS, AIDES, DemoContext
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.case import Case
 from backoffice.services import cases
-from backoffice.services.demo import ACCEPTESS, AIDES, SEEDERS, DemoContext
+from backoffice.transactions import checkpoint
 
 SEED = 6_2026
 CASES_PER_ORGANISATION = 9
@@ -59,9 +60,8 @@ def seed_cases(context: DemoContext) -> None:
             referrals += _demo_referrals(rng, case, worker)
             _demo_actions(rng, case, worker, number)
             _demo_outcome(rng, case, worker, number)
-        db.session.commit()
+        checkpoint()
     routed = _route_one_report(context)
-    db.session.commit()
     line = f"Demo cases: {CASES_PER_ORGANISATION} in each of {AIDES} and {ACCEPTESS}"
     line += f", {referrals} referrals" if referrals else ", no referral (empty directory)"
     line += f", case {routed} opened from a routed report." if routed else "."
@@ -214,7 +214,3 @@ def _route_one_report(context: DemoContext) -> str | None:
     moderator = context.users["demo-moderator"]
     case = cases.route_report(reports[0].id, context.organisations[AIDES].id, moderator)
     return case.reference
-
-
-if seed_cases not in SEEDERS:
-    SEEDERS.append(seed_cases)

@@ -12,13 +12,13 @@ import datetime as dt
 
 from sqlalchemy import delete, func, select, update
 
-import backoffice.services.moderation_demo  # noqa: F401 - alerts are published before this runs
+from backoffice.demo.base import ACCEPTESS, AIDES, DemoContext
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
-from backoffice.models.subscriber import AlertDispatch, Delivery, Subscriber
-from backoffice.services import dispatch, subscribers
-from backoffice.services.demo import ACCEPTESS, AIDES, SEEDERS, DemoContext
+from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.subscriber import Subscriber
+from backoffice.services import outbox, subscribers
 
 RESENT_WITHIN = dt.timedelta(days=7)
 
@@ -120,7 +120,7 @@ def seed_dispatch(context: DemoContext) -> None:
         )
         if not has_rows:
             db.session.execute(delete(AlertDispatch).where(AlertDispatch.alert_id == alert.id))
-            dispatch.enqueue_alert(alert, now=now)
+            outbox.enqueue_alert(alert, now=now)
     if len(published) > 1:
         _record_outcomes(published[0], now)
     created = db.session.scalar(select(func.count(Subscriber.id))) - before
@@ -128,7 +128,3 @@ def seed_dispatch(context: DemoContext) -> None:
         f"Demo subscribers: {created} registered; deliveries queued for "
         f"this week's {len(published)} alerts (the latest are sent by the scheduler)."
     )
-
-
-if seed_dispatch not in SEEDERS:
-    SEEDERS.append(seed_dispatch)

@@ -1,19 +1,17 @@
-"""Demo data, so that a newcomer sees a living back office after ``make run``.
-
-Each area adds its own seeder to ``SEEDERS`` (a function taking the ``DemoContext``); they
-run in order after the organisations, users and API client exist.
-"""
+"""What every demo seeder builds on: the three organisations, one user per role, the demo
+API client, and the ``DemoContext`` handed to each area's seeder. Tests use ``seed_base``
+alone (the shared test database holds no other demo data)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backoffice.extensions import db
+from backoffice.models.api_client import ApiClient
 from backoffice.models.organisation import Organisation
 from backoffice.security import (
     ADMIN,
@@ -23,7 +21,7 @@ from backoffice.security import (
     PARTNER_RELAY,
     SOCIAL_WORKER,
 )
-from backoffice.services import api_keys
+from backoffice.services import api_keys, organisations
 
 JASMINE = "Médecins du Monde – Jasmine"
 AIDES = "AIDES"
@@ -59,39 +57,18 @@ class DemoContext:
     lines: list[str] = field(default_factory=list)
 
 
-SEEDERS: list[Callable[[DemoContext], None]] = []
-
-
-def seed(only_if_empty: bool = False) -> str | None:
-    """Everything a newcomer needs: organisations, users, API client and area data."""
-    if only_if_empty and db.session.scalar(select(func.count(Organisation.id))):
-        return None
-    context = seed_base()
-    key = _api_client()
-    for seeder in SEEDERS:
-        seeder(context)
-        db.session.commit()
-    lines = [
-        f"Demo API key (client demo-website): {key}",
-        f"  also written to {Path(current_app.instance_path) / 'demo_api_key.txt'}",
-        *context.lines,
-    ]
-    return "\n".join(lines)
-
-
 def seed_base() -> DemoContext:
     """The three organisations and one user per role (idempotent)."""
-    organisations = {
+    by_name = {
         name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
     }
-    db.session.flush()
     password = current_app.config["DEMO_PASSWORD"]
     users = {
-        username: _user(username, first, role, organisations[org], password)
+        username: _user(username, first, role, by_name[org], password)
         for username, first, role, org in USERS
     }
-    db.session.commit()
-    return DemoContext(organisations=organisations, users=users)
+    db.session.flush()
+    return DemoContext(organisations=by_name, users=users)
 
 
 def _organisation(name: str, kind: str, departments: list[str], email: str) -> Organisation:
@@ -101,6 +78,8 @@ def _organisation(name: str, kind: str, departments: list[str], email: str) -> O
             name=name, kind=kind, departments=departments, contact_email=email, active=True
         )
         db.session.add(organisation)
+        db.session.flush()
+        organisations.created(organisation)
     return organisation
 
 
@@ -120,16 +99,15 @@ def _user(username: str, first_name: str, role_name: str, organisation, password
     return user
 
 
-def _api_client() -> str:
-    from backoffice.models.api_client import ApiClient
-
+def api_client() -> str:
+    """The demo website's API client with a fresh key, also written to the instance folder."""
     path = Path(current_app.instance_path) / "demo_api_key.txt"
     client = db.session.scalar(select(ApiClient).where(ApiClient.name == "demo-website"))
     if client is None:
         client, key = api_keys.create_client("demo-website", "The public website (demo)")
     else:
         key = api_keys.issue_key(client)
-    db.session.commit()
+    db.session.flush()
     path.write_text(key + "\n", encoding="utf-8")
     path.chmod(0o600)
     return key

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 import click
 from sqlalchemy import func, select
 
+from backoffice.demo.base import AIDES, DemoContext
 from backoffice.extensions import db
 from backoffice.models.api_client import ApiClient
 from backoffice.models.base import utcnow
 from backoffice.models.report import Report
 from backoffice.services import intake
-from backoffice.services.demo import AIDES, SEEDERS, DemoContext
+from backoffice.transactions import checkpoint
 
 REPORT_COUNT = 200
 SEED = 2026
@@ -358,14 +359,11 @@ def seed_reports(context: DemoContext) -> None:
             received_at=received,
         )
         if (number + 1) % 50 == 0:
-            db.session.commit()
+            checkpoint()
             click.echo(f"  demo reports: {number + 1}/{REPORT_COUNT}", err=True)
-    db.session.commit()
+    checkpoint()
     click.echo("  demo reports: proposing redactions (about 20 s)…", err=True)
     done = intake.anonymise_pending(batch_size=25, time_budget_seconds=600)
     context.lines.append(
         f"Demo reports: {REPORT_COUNT} received, {done} with a redaction proposal."
     )
-
-
-SEEDERS.append(seed_reports)

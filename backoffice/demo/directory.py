@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from backoffice.demo.base import DemoContext
 from backoffice.services import directory
-from backoffice.services.demo import SEEDERS, DemoContext
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "structures.csv"
 
@@ -25,7 +25,3 @@ def seed_directory(context: DemoContext) -> None:
         f"Directory: {report.created} structures created, {report.updated} updated, "
         f"{report.unchanged} unchanged."
     )
-
-
-if seed_directory not in SEEDERS:
-    SEEDERS.append(seed_directory)

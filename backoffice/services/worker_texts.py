@@ -1,0 +1,124 @@
+"""Texts that reach workers besides the alerts themselves, in the ten alert languages.
+
+Everything a worker reads goes through one mechanism: the ``alerts`` Babel domain, with
+English message ids and one catalogue per language (``translations/<lang>/LC_MESSAGES/
+alerts.po``, compiled by ``make translations``; ``alert_text`` explains how to extract and
+merge after a change, listing this module with its own). Here:
+
+* the programme's outreach messages, one per purpose (``outreach_text``): a new partner
+  association's message templates start from them (``outreach.seed_templates``), and its
+  Outreach leads adapt them; ``{programme}``, ``{register_url}`` and ``{check_url}`` are
+  filled in when a text is shown;
+* the unsubscribe page reached from an alert email (``unsubscribe_page``).
+
+Pure: no Flask application or request is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backoffice.services.alert_text import AP_, translations_for
+
+OUTREACH_MESSAGES: dict[str, tuple[str, str]] = {
+    # NOTE: The first message of an outreach round to someone never contacted. Short (one SMS
+    # or chat message). Keep {programme} and {register_url} as they are.
+    "first_contact": AP_(
+        "outreach:first_contact",
+        "Hi, I'm part of the {programme} team, a programme run by sex workers' "
+        "community associations with Médecins du Monde. We send alerts about violent "
+        "clients and help if something happens. Free, anonymous, no judgement: "
+        "{register_url}",
+    ),
+    # NOTE: Outreach message: who the programme is. Keep {programme} as it is.
+    "who_we_are": AP_(
+        "outreach:who_we_are",
+        "{programme} is run by sex workers' community associations with Médecins du "
+        "Monde. Our teams include sex workers and health workers. We don't judge and "
+        "we don't ask for your real name. Nothing you tell us is passed on without "
+        "your agreement.",
+    ),
+    # NOTE: Outreach message: how to register for alerts. Keep {register_url} and
+    # {check_url} as they are.
+    "how_to_register": AP_(
+        "outreach:how_to_register",
+        "Register to receive alerts about violent clients in your area. A phone number "
+        "is enough: no email, no real name. Alerts arrive by SMS in your language and "
+        "you can stop them at any time.\nRegister: {register_url}\nCheck a client's "
+        "number: {check_url}",
+    ),
+    # NOTE: Outreach message: the partner associations' free health support. Keep
+    # {programme} as it is.
+    "health_information": AP_(
+        "outreach:health_information",
+        "The {programme} partner associations offer free, confidential health support: "
+        "HIV and STI testing, PrEP, condoms and lube, emergency contraception, "
+        "vaccines, and help to get healthcare even without papers. Ask us for the "
+        "nearest place, or for someone who speaks your language.",
+    ),
+    # NOTE: Outreach message: tools to stay safer. Keep {check_url} and {register_url} as
+    # they are.
+    "violence_prevention_tools": AP_(
+        "outreach:violence_prevention_tools",
+        "Tools to stay safer:\n- Check a client's number before meeting him: "
+        "{check_url}\n- Tell someone you trust where you are going and when you expect "
+        "to be back.\n- Receive alerts about violent clients near you: {register_url}\n- "
+        "If a client is violent, tell us, even anonymously: it protects others.",
+    ),
+    # NOTE: Outreach message after an assault. Keep {programme}, "48", "PEP" and "CeGIDD":
+    # they are what she will look for or ask about.
+    "after_an_assault": AP_(
+        "outreach:after_an_assault",
+        "If you have been assaulted, we are here. After a rape or sex without a "
+        "condom, a treatment against HIV (PEP) must be started as soon as possible, "
+        "within 48 h at the latest: it is free at hospital emergency departments and "
+        "at CeGIDD centres. You can report the aggressor to {programme} anonymously to "
+        "warn others. A partner association can accompany you (health, complaint, "
+        "shelter) if you wish.",
+    ),
+}
+
+# NOTE: The page an alert email's unsubscribe link opens: its question.
+UNSUBSCRIBE_QUESTION = AP_("unsubscribe page", "Stop receiving alerts?")
+# NOTE: The page an alert email's unsubscribe link opens: its only button.
+UNSUBSCRIBE_BUTTON = AP_("unsubscribe page", "Unsubscribe")
+# NOTE: The unsubscribe page, when the link is no longer valid.
+UNSUBSCRIBE_INVALID = AP_(
+    "unsubscribe page",
+    "This link is no longer valid. If you still receive alerts, reply STOP to an SMS or "
+    "contact your association.",
+)
+# NOTE: The unsubscribe page opened without a link: how to stop the alerts.
+UNSUBSCRIBE_HOW_TO = AP_(
+    "unsubscribe page",
+    "To stop receiving alerts, use the unsubscribe link in an alert email, or reply STOP "
+    "to an alert SMS.",
+)
+
+
+def _text(language: str, message: tuple[str, str]) -> str:
+    context, msgid = message
+    return translations_for(language).pgettext(context, msgid)
+
+
+def outreach_text(purpose: str, language: str) -> str:
+    """The programme's outreach message for ``purpose`` in ``language``, placeholders kept."""
+    return _text(language, OUTREACH_MESSAGES[purpose])
+
+
+@dataclass(frozen=True)
+class UnsubscribePage:
+    question: str
+    button: str
+    invalid: str
+    how_to: str
+
+
+def unsubscribe_page(language: str) -> UnsubscribePage:
+    """The unsubscribe page's sentences in ``language``."""
+    return UnsubscribePage(
+        question=_text(language, UNSUBSCRIBE_QUESTION),
+        button=_text(language, UNSUBSCRIBE_BUTTON),
+        invalid=_text(language, UNSUBSCRIBE_INVALID),
+        how_to=_text(language, UNSUBSCRIBE_HOW_TO),
+    )
