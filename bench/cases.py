@@ -111,6 +111,7 @@ def fill_cases(app) -> None:
 
 def case_with_notes(app) -> int:
     from backoffice.extensions import db
+    from backoffice.models.base import utcnow
     from backoffice.services import cases
     from tests.integration.test_cases_support import user
 
@@ -128,7 +129,7 @@ def case_with_notes(app) -> int:
             cases.add_note(
                 case, f"Note de suivi {number} : " + "entretien, orientation. " * 12, worker
             )
-        start = cases.utcnow() - dt.timedelta(days=60)
+        start = utcnow() - dt.timedelta(days=60)
         for index, note in enumerate(case_notes(case.id)):
             note.created_at = start + dt.timedelta(hours=index)
         db.session.commit()

@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
+from backoffice.models.base import utcnow
 from backoffice.models.case import (
     ERASURE_REASONS,
     Case,
@@ -37,6 +38,7 @@ from backoffice.models.case import (
 )
 from backoffice.models.keys import DataKey
 from backoffice.services import cases
+from backoffice.services.timezones import to_local
 from tests.conftest import csrf_token
 from tests.integration.test_cases_support import (
     ACCEPTESS_WORKER,
@@ -94,7 +96,7 @@ def aides(app):
             "action": unique("Secret action detail"),
             "instructions": unique("Secret instructions"),
         }
-        incident = cases.to_local(cases.utcnow() - dt.timedelta(hours=3), "75")
+        incident = to_local(utcnow() - dt.timedelta(hours=3), "75")
         case = open_case(
             contact=cases.Contact(
                 name=secret["name"],

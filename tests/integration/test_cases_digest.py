@@ -10,8 +10,10 @@ from sqlalchemy import update
 
 from backoffice import jobs
 from backoffice.extensions import db
+from backoffice.models.base import utcnow
 from backoffice.models.case import FollowUpAction
 from backoffice.services import cases, mailer
+from backoffice.services.timezones import local_today, zone_of_user
 from tests.integration import test_cases_support as support
 from tests.integration.test_cases_support import AIDES_WORKER, free_port, open_case, unique, user
 
@@ -29,7 +31,7 @@ def _clear_open_actions() -> None:
     db.session.execute(
         update(FollowUpAction)
         .where(FollowUpAction.done_at.is_(None))
-        .values(done_at=cases.utcnow())
+        .values(done_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -38,7 +40,7 @@ def _clear_open_actions() -> None:
 def test_each_social_worker_gets_references_and_a_link_only(app_context, smtp_server):
     _clear_open_actions()
     worker = user(AIDES_WORKER)
-    today = cases.local_today()
+    today = local_today(zone_of_user(worker))
     name = unique("Kiara")
     overdue_case = open_case(contact=cases.Contact(name=name, phone="06 11 22 33 44"))
     upcoming_case = open_case()
