@@ -331,7 +331,8 @@ def scoped_get(model, row_id, actor=None, *, options=()):
     except (TypeError, ValueError):
         raise OutOfScope(model.__name__) from None
     statement = scoped_query(model, actor).where(model.id == row_id)
-    row = db.session.scalar(statement.options(*options))
+    # Read whole (``unique``): options may load collections in the same query.
+    row = db.session.scalars(statement.options(*options)).unique().one_or_none()
     if row is None:
         raise OutOfScope(model.__name__)
     return row

@@ -56,7 +56,7 @@ def _actor():
     return g.user
 
 
-def _saved(success: str) -> bool:
+def _saved(success: str | None) -> bool:
     """Flush the service's work: a concurrent change or a duplicate says so, changes nothing."""
     try:
         db.session.flush()
@@ -66,7 +66,8 @@ def _saved(success: str) -> bool:
     except IntegrityError:
         _undo(_("This was already done by someone else. Reload the page."))
         return False
-    flash(success, "success")
+    if success:
+        flash(success, "success")
     return True
 
 
@@ -169,6 +170,7 @@ def local_input(value: dt.datetime) -> str:
 
 
 def _helpers() -> dict:
+    zone = zone_of_user(_actor())
     return {
         "labels": cases.case_labels(),
         "describe_time_left": cases.describe_time_left,
@@ -176,8 +178,8 @@ def _helpers() -> dict:
         "local_input": local_input,
         "time_left": cases.time_left,
         "display_phone": cases.display_phone,
-        "zone": zone_of_user(_actor()),  # found once for every time of the page
-        "reader_zone": zone_of_user(_actor()).key,
+        "zone": zone,  # found once for every time of the page
+        "reader_zone": zone.key,
         "severities": SEVERITIES,
     }
 
@@ -716,10 +718,12 @@ class CaseRoutingView(BaseView):
         except CaseRuleError as error:
             _refused(error)
         else:
-            name = case.organisation.name
-            _saved(
-                _("Report routed: case %(ref)s opened at %(org)s.", ref=case.reference, org=name)
-            )
+            if _saved(None):  # flushed first: a report routed twice at once is refused cleanly
+                name = case.organisation.name
+                message = _(
+                    "Report routed: case %(ref)s opened at %(org)s.", ref=case.reference, org=name
+                )
+                flash(message, "success")
         return redirect(url_for("CaseRoutingView.list"))
 
 

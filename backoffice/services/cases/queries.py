@@ -47,7 +47,7 @@ from backoffice.models.case import (
 )
 from backoffice.models.organisation import Organisation
 from backoffice.models.user import StaffUser
-from backoffice.security import OutOfScope, holders, scope_condition, scoped, scoped_query
+from backoffice.security import holders, scope_condition, scoped, scoped_get, scoped_query
 from backoffice.services import audit
 from backoffice.services.cases.actions import action_view, actions_of
 from backoffice.services.cases.contact import Contact, read_contact
@@ -345,19 +345,9 @@ CASE_PAGE_OPTIONS = (
 )
 
 
-def get_case_for_page(case_id: int, actor) -> Case:
-    """The actor's organisation's case ``case_id`` with what its page shows (``OutOfScope``
-    otherwise): ``security.scoped_query``, read whole, as joined collections need."""
-    statement = scoped_query(Case, actor).where(Case.id == case_id).options(*CASE_PAGE_OPTIONS)
-    case = db.session.scalars(statement).unique().one_or_none()
-    if case is None:
-        raise OutOfScope("Case")
-    return case
-
-
 def read_case(case_id: int, actor) -> CaseFile:
     """The case page of ``case_id`` for ``actor``, confidential fields decrypted (audited)."""
-    case = get_case_for_page(case_id, actor)
+    case = scoped_get(Case, case_id, actor, options=CASE_PAGE_OPTIONS)
     organisations, names, workers = _organisations_and_colleagues(case)
     history, history_total = history_of(case)
     referrals = db.session.scalars(referrals_of(case)).all()
