@@ -5,11 +5,10 @@ attached to the note."""
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backoffice.extensions import db
@@ -28,8 +27,6 @@ from backoffice.services.cases.rules import (
 )
 from backoffice.services.cases.sealed import SealedReader, reading
 
-log = logging.getLogger(__name__)
-
 
 def seal_note(case: Case, note: CaseNote, text: str) -> None:
     note.organisation_id = case.organisation_id
@@ -38,7 +35,7 @@ def seal_note(case: Case, note: CaseNote, text: str) -> None:
     note.body = text
 
 
-def notes_of(case: Case):
+def notes_of(case: Case) -> Select:
     """The select of the case's notes, oldest first (the case is the scope's actor)."""
     statement = select(CaseNote).where(CaseNote.case_id == case.id)
     return scoped(statement, CaseNote, case).order_by(CaseNote.created_at, CaseNote.id)
