@@ -392,6 +392,10 @@ def test_the_case_page_takes_at_most_ten_queries_whatever_its_notes(app, login_a
     client.get(url)
     page, few = _page_and_queries(app, client, url)
     assert "Orientation CeGIDD" in page and "Rappeler" in page and "Correction" in page
+    # The case goes to colleagues who may hold cases: not to AIDES's partner relay, Rita.
+    start = page.index('name="assignee_id"')
+    choices = page[start : page.index("</select>", start)]
+    assert "Samia" in choices and "Rita" not in choices
 
     with app.app_context():
         case = db.session.get(Case, case_id)
