@@ -25,6 +25,7 @@ from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, login_user
 from sqlalchemy import Select, false, select
+from sqlalchemy.orm import joinedload
 
 from backoffice import transactions
 from backoffice.extensions import db
@@ -91,7 +92,13 @@ class BackofficeSecurityManager(SecurityManager):
         user_id, _, token = str(pk).partition(".")
         if not user_id.isdigit():
             return None
-        user = self.get_user_by_id(int(user_id))
+        # With what every page asks next: the roles (permissions) and the organisation (the
+        # reader's time zone), in the same query.
+        user = db.session.get(
+            self.user_model,
+            int(user_id),
+            options=[joinedload(self.user_model.roles), joinedload(self.user_model.organisation)],
+        )
         if user is None or not user.is_active or token != user.session_token:
             return None
         if _is_locked(user):
@@ -330,7 +337,8 @@ def scoped_get(model, row_id, actor=None, *, options=()):
     except (TypeError, ValueError):
         raise OutOfScope(model.__name__) from None
     statement = scoped_query(model, actor).where(model.id == row_id)
-    row = db.session.scalar(statement.options(*options))
+    # Read whole (``unique``): options may load collections in the same query.
+    row = db.session.scalars(statement.options(*options)).unique().one_or_none()
     if row is None:
         raise OutOfScope(model.__name__)
     return row

@@ -17,6 +17,7 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.case import Case
 from backoffice.services import cases
+from backoffice.services.timezones import local_today, to_local
 from backoffice.transactions import checkpoint
 
 SEED = 6_2026
@@ -73,7 +74,7 @@ def _demo_case(rng: random.Random, worker, department: str, number: int) -> Case
     opened = now - dt.timedelta(days=rng.randint(2, 200), hours=rng.randint(0, 10))
     recent_rape = number == 0  # one case shows the 48-hour treatment deadline running
     incident = (now - dt.timedelta(hours=20)) if recent_rape else opened - dt.timedelta(days=1)
-    incident_local = cases.to_local(incident, department)
+    incident_local = to_local(incident, department)
     violence = (
         ["rape"]
         if recent_rape
@@ -165,7 +166,7 @@ def _demo_referrals(rng: random.Random, case: Case, worker) -> int:
         steps = rng.choice([[], ["accepted"], ["appointment"], ["appointment", "done"]])
         # A referral already done had its appointment in the past; the others are to come.
         days = rng.randint(1, 10) * (-1 if "done" in steps else 1)
-        when = cases.to_local(utcnow() + dt.timedelta(days=days), case.department)
+        when = to_local(utcnow() + dt.timedelta(days=days), case.department)
         for status in steps:
             cases.change_referral(
                 referral, status, worker, appointment_local=when.replace(tzinfo=None, second=0)
@@ -174,7 +175,7 @@ def _demo_referrals(rng: random.Random, case: Case, worker) -> int:
 
 
 def _demo_actions(rng: random.Random, case: Case, worker, number: int) -> None:
-    today = cases.local_today(case.department)
+    today = local_today(case.department)
     cases.add_action(
         case,
         "call_back",

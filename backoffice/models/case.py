@@ -241,6 +241,28 @@ class Case(ConfidentialRecord, OrganisationOwned, TimestampMixin, Model):
     flags: Mapped[list[CaseFlag]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="CaseFlag.id"
     )
+    # Read-only views for the case page, which loads them with the case in one query. Each
+    # repeats the organisation in its join, like every scoped query of a case's rows.
+    open_flags: Mapped[list[CaseFlag]] = relationship(
+        primaryjoin="and_(CaseFlag.case_id == Case.id, "
+        "CaseFlag.organisation_id == Case.organisation_id, CaseFlag.resolved_at.is_(None))",
+        order_by="CaseFlag.id",
+        viewonly=True,
+    )
+    consents: Mapped[list[CaseConsent]] = relationship(
+        primaryjoin="and_(CaseConsent.case_id == Case.id, "
+        "CaseConsent.organisation_id == Case.organisation_id)",
+        order_by="CaseConsent.given_at, CaseConsent.id",
+        viewonly=True,
+    )
+    # The transfer this case was received by (a case is received once, ``to_case_id`` is
+    # unique), seen from the receiving side.
+    received_transfer: Mapped[CaseTransfer | None] = relationship(
+        primaryjoin="and_(CaseTransfer.to_case_id == Case.id, "
+        "CaseTransfer.to_organisation_id == Case.organisation_id)",
+        uselist=False,
+        viewonly=True,
+    )
 
     def __repr__(self) -> str:
         return self.reference
@@ -315,6 +337,8 @@ class CaseNote(ConfidentialRecord, OrganisationOwned, Model):
     body_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     body = Sealed()
 
+    case = relationship("Case", foreign_keys=[case_id])
+
     def __repr__(self) -> str:
         return f"CaseNote({self.id})"
 
@@ -363,6 +387,14 @@ class CaseConsent(OrganisationOwned, Model):
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     partner_organisation = relationship("Organisation", foreign_keys=[partner_organisation_id])
+    # The transfers made under this consent, seen from the sending case.
+    transfers: Mapped[list[CaseTransfer]] = relationship(
+        primaryjoin="and_(CaseTransfer.consent_id == CaseConsent.id, "
+        "CaseTransfer.from_case_id == CaseConsent.case_id, "
+        "CaseTransfer.from_organisation_id == CaseConsent.organisation_id)",
+        order_by="CaseTransfer.created_at, CaseTransfer.id",
+        viewonly=True,
+    )
 
     @property
     def is_active(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from types import SimpleNamespace
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import insert, select
@@ -71,36 +72,43 @@ def record_decryptions(records: list, field: str) -> None:
     Shares the once-per-request set with ``record_decryption``, so a row read here and
     through its ``Sealed`` attribute in the same request is audited once.
     """
+    record_decryptions_of((obj, field) for obj in records)
+
+
+def record_decryptions_of(reads: Iterable[tuple[object, str]]) -> None:
+    """``record_decryptions`` for (row, field) pairs of any rows and fields: one INSERT for
+    everything a page decrypted (a case page: contact, notes, referral notes, actions)."""
     seen = _seen_decryptions()
     actor = _current_actor()
-    now = utcnow()
+    # Who and when are the same for every row: resolved once (the actor is a proxy), and
+    # rows are plain values, not ORM objects (a case page audits hundreds of notes at once).
+    common = {
+        "occurred_at": utcnow(),
+        "actor_id": getattr(actor, "id", None) if getattr(actor, "username", None) else None,
+        "actor_name": _actor_name(actor),
+        "action": "decrypt",
+        "outcome": "success",
+    }
     rows = []
-    for obj in records:
+    for obj, field in reads:
         key = (type(obj).__name__, _object_key(obj), field)
         if key in seen:
             continue
         seen.add(key)
-        event = AuditEvent(
-            occurred_at=now,
-            actor_id=getattr(actor, "id", None) if getattr(actor, "username", None) else None,
-            actor_name=_actor_name(actor),
-            organisation_id=getattr(obj, "organisation_id", None),
-            action="decrypt",
-            object_type=type(obj).__name__,
-            object_id=_object_key(obj),
-            outcome="success",
-            details={"field": field},
-        )
-        rows.append(
-            {column.key: getattr(event, column.key) for column in _INSERT_COLUMNS}
-            | {"seal": compute_seal(event)}
-        )
+        row = {
+            **common,
+            "organisation_id": getattr(obj, "organisation_id", None),
+            "object_type": type(obj).__name__,
+            "object_id": _object_key(obj),
+            "details": {"field": field},
+        }
+        rows.append(row | {"seal": compute_seal(SimpleNamespace(**row))})
     if rows:
         # The table, not the mapped class: a plain executemany, without the ORM bulk path.
         db.session.execute(insert(AuditEvent.__table__), rows)
 
 
-def compute_seal(event: AuditEvent) -> str | None:
+def compute_seal(event: AuditEvent | SimpleNamespace) -> str | None:
     if not has_app_context() or "keyring" not in current_app.extensions:
         return None
     keyring = current_app.extensions["keyring"]
@@ -112,9 +120,6 @@ def verify(events: Iterable[AuditEvent] | None = None) -> list[int]:
     if events is None:
         events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
     return [e.id for e in events if e.seal is not None and e.seal != compute_seal(e)]
-
-
-_INSERT_COLUMNS = [c for c in AuditEvent.__table__.columns if c.key not in ("id", "seal")]
 
 
 def _canonical(event: AuditEvent) -> str:

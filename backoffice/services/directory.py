@@ -253,6 +253,24 @@ def get_structure(structure_id: int) -> Structure | None:
     return db.session.get(Structure, structure_id)
 
 
+def structures_offering(
+    services: Iterable[str], department: str | None, limit: int
+) -> list[Structure]:
+    """Active structures offering any of ``services`` (all active ones without services),
+    those of ``department`` first, then by name: the choices of a case's referral."""
+    statement = select(Structure).where(Structure.active.is_(True))
+    services = list(services)
+    if services:
+        statement = statement.where(
+            exists().where(
+                StructureService.structure_id == Structure.id,
+                StructureService.service.in_(services),
+            )
+        )
+    here = (Structure.department == (department or "")).desc()
+    return db.session.scalars(statement.order_by(here, Structure.name).limit(limit)).all()
+
+
 # -- checking one structure ---------------------------------------------------------------------
 @dataclass
 class StructureFields:

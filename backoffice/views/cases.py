@@ -1,33 +1,44 @@
 """Case pages for social workers, and the routing page for moderators.
 
-Thin views: every rule is in ``backoffice.services.cases``. Every page loads rows through the
-service's organisation-limited getters, so a guessed id of another association's case, note,
-referral, flag, consent or action answers 404 whatever the path. Templates get primitive
-values; confidential ones are decrypted once per request (each decryption audited).
+Thin views: every rule is in ``backoffice.services.cases``. Rows named in a URL are loaded
+with ``security.scoped_get`` for the signed-in user, so a guessed id of another association's
+case, note, referral, flag, consent or action raises ``OutOfScope``, answered 404 whatever
+the path. Views only flush: the request commits once (``backoffice.transactions``), and a
+refused action is rolled back. Confidential values are decrypted once per request, each
+decryption audited in the request's transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from babel.dates import format_date, format_datetime
-from flask import Response, abort, flash, g, redirect, request, url_for
+from flask import Response, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from backoffice import transactions
 from backoffice.extensions import db
-from backoffice.models.case import CASE_STATUSES, NEEDS
-from backoffice.models.organisation import Organisation
-from backoffice.security import ALL, MODERATOR, SOCIAL_WORKER
+from backoffice.models.base import utcnow
+from backoffice.models.case import (
+    CASE_STATUSES,
+    NEEDS,
+    Case,
+    CaseConsent,
+    CaseFlag,
+    CaseNote,
+    FollowUpAction,
+    Referral,
+)
+from backoffice.security import ALL, MODERATOR, SOCIAL_WORKER, scoped_get
 from backoffice.services import cases
-from backoffice.services.cases import CaseNotFound, CaseRuleError
+from backoffice.services.cases import CaseRuleError
+from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
+from backoffice.views.arguments import page_arg, parse_int
 
 READ_METHODS = (
     "list",
@@ -44,24 +55,15 @@ def _actor():
     return g.user
 
 
-def _or_404(getter, row_id: int):
+def _saved(success: str | None) -> bool:
+    """Flush the service's work: a concurrent change or a duplicate says so, changes nothing."""
     try:
-        return getter(row_id, _actor())
-    except CaseNotFound:
-        abort(404)
-
-
-def _commit(success: str | None = None) -> bool:
-    """Commit the service's work; a concurrent change or a duplicate says so, changes nothing."""
-    try:
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
-        db.session.rollback()
-        flash(_("Someone else changed this case meanwhile. Reload it and try again."), "danger")
+        _undo(_("Someone else changed this case meanwhile. Reload it and try again."))
         return False
     except IntegrityError:
-        db.session.rollback()
-        flash(_("This was already done by someone else. Reload the page."), "danger")
+        _undo(_("This was already done by someone else. Reload the page."))
         return False
     if success:
         flash(success, "success")
@@ -69,8 +71,15 @@ def _commit(success: str | None = None) -> bool:
 
 
 def _refused(error: CaseRuleError) -> None:
+    _undo(error.message)
+
+
+def _undo(message: str) -> None:
+    """Nothing of a refused action is kept: rolled back now (the page may be shown again)
+    and at the end of the request."""
     db.session.rollback()
-    flash(error.message, "danger")
+    transactions.doom()
+    flash(message, "danger")
 
 
 # --- parsing form and query values --------------------------------------------------------------
@@ -99,18 +108,15 @@ def parse_time(value: str | None, field_name: str) -> dt.time | None:
 
 
 def parse_datetime(value: str | None, field_name: str) -> dt.datetime | None:
+    """A ``datetime-local`` value: a wall-clock time in the reader's zone (as pages show)."""
     value = (value or "").strip()
     if not value:
         return None
     try:
-        return dt.datetime.fromisoformat(value).replace(second=0, microsecond=0, tzinfo=None)
+        moment = dt.datetime.fromisoformat(value).replace(second=0, microsecond=0, tzinfo=None)
     except ValueError:
         raise CaseRuleError(_("This date and time are not valid."), field_name) from None
-
-
-def parse_id(value: str | None) -> int | None:
-    value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return moment.replace(tzinfo=zone_of_user(_actor()))
 
 
 def _contact_from_form() -> cases.Contact:
@@ -137,9 +143,7 @@ def _facts_from_form() -> cases.CaseFacts:
 def _filters_from_args() -> cases.CaseFilters:
     args = request.args
     assignee = args.get("assignee", "")
-    assignee_id = _actor().id if assignee == "me" else 0 if assignee == "none" else None
-    if assignee_id is None:
-        assignee_id = parse_id(assignee)
+    assignee_id = {"me": _actor().id, "none": 0}.get(assignee, parse_int(assignee))
     status = args.get("status", "current")
     filters = cases.CaseFilters(
         reference=(args.get("reference") or "").strip()[:20] or None,
@@ -156,46 +160,25 @@ def _filters_from_args() -> cases.CaseFilters:
     return filters
 
 
-# --- formatting for templates -------------------------------------------------------------------
+# --- for templates --------------------------------------------------------------------------------
 
 
-def _locale():
-    # Babel's Locale object, not its name: formatting 200 dates per page then skips a parse.
-    return get_locale() or "fr"
-
-
-def local_datetime(value: dt.datetime | None, department: str | None = None) -> str:
-    if value is None:
-        return ""
-    return format_datetime(
-        value.replace(tzinfo=dt.UTC), "short", tzinfo=cases.zone_for(department), locale=_locale()
-    )
-
-
-def local_date(value: dt.date | dt.datetime | None, department: str | None = None) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        value = cases.to_local(value, department).date()
-    return format_date(value, "short", locale=_locale())
-
-
-def local_input(value: dt.datetime, department: str | None = None) -> str:
-    """A naive UTC time as a ``datetime-local`` input value in the department's zone."""
-    return cases.to_local(value, department).strftime("%Y-%m-%dT%H:%M")
+def local_input(value: dt.datetime) -> str:
+    """A stored moment as a ``datetime-local`` value, in the reader's zone."""
+    return to_local(value, zone_of_user(_actor())).strftime("%Y-%m-%dT%H:%M")
 
 
 def _helpers() -> dict:
+    zone = zone_of_user(_actor())
     return {
         "labels": cases.case_labels(),
-        "local_datetime": local_datetime,
-        "local_date": local_date,
         "describe_time_left": cases.describe_time_left,
         "describe_span": cases.describe_span,
         "local_input": local_input,
         "time_left": cases.time_left,
         "display_phone": cases.display_phone,
-        "zone_name": lambda department: cases.zone_for(department).key,
+        "zone": zone,  # found once for every time of the page
+        "reader_zone": zone.key,
         "severities": SEVERITIES,
     }
 
@@ -264,12 +247,10 @@ class CaseView(BaseView):
     @has_access
     def list(self):
         filters = _filters_from_args()
-        page_number = parse_id(request.args.get("page")) or 1
-        organisation_id = _actor().organisation_id
-        page = cases.list_cases(organisation_id, filters, page_number)
+        page = cases.list_cases(_actor(), filters, page_arg())
         show_names = request.args.get("names") == "1"
         if show_names:
-            cases.reveal_names(page.rows, organisation_id)
+            cases.reveal_names(page.items, _actor())
         query = {k: v for k, v in request.args.items() if k not in ("page", "names") and v}
         return self.render(
             "cases/list.html",
@@ -278,15 +259,14 @@ class CaseView(BaseView):
             args=request.args,
             query=query,
             show_names=show_names,
-            workers=cases.social_workers(organisation_id),
+            workers=cases.case_holders(_actor()),
             title=_("Cases"),
         )
 
     @expose("/export.csv")
     @has_access
     def export(self):
-        filters = _filters_from_args()
-        body = cases.export_csv(_actor().organisation_id, filters, _actor())
+        body = cases.export_csv(_actor(), _filters_from_args())
         return Response(
             body,
             mimetype="text/csv",
@@ -296,11 +276,7 @@ class CaseView(BaseView):
     @expose("/actions/")
     @has_access
     def my_actions(self):
-        actor = _actor()
-        today = cases.local_today()
-        until = today + dt.timedelta(days=cases.digest_days_ahead())
-        mine = cases.open_actions_of([actor.id], until, actor.organisation_id).get(actor.id, [])
-        overdue, upcoming = cases.split_due(mine, today)
+        overdue, upcoming, _today = cases.my_due_actions(_actor())
         return self.render(
             "cases/actions.html",
             overdue=overdue,
@@ -321,20 +297,18 @@ class CaseView(BaseView):
                     _contact_from_form(),
                     _facts_from_form(),
                     needs=request.form.getlist("needs"),
-                    assignee_id=parse_id(request.form.get("assignee_id")),
+                    assignee_id=parse_int(request.form.get("assignee_id")),
                     consent_follow_up=request.form.get("consent_follow_up") == "1",
                 )
-                reference = case.reference
-                case_id = case.id
             except CaseRuleError as error:
                 _refused(error)
             else:
-                if _commit(_("Case %(ref)s opened.", ref=reference)):
-                    return self._back(case_id)
+                if _saved(_("Case %(ref)s opened.", ref=case.reference)):
+                    return self._back(case.id)
         return self.render(
             "cases/new.html",
             form=request.form,
-            workers=cases.social_workers(actor.organisation_id),
+            workers=cases.case_holders(actor),
             languages=_languages(),
             departments=DEPARTMENTS,
             me=actor.id,
@@ -345,84 +319,75 @@ class CaseView(BaseView):
     @expose("/<int:case_id>")
     @has_access
     def show(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
-        actor = _actor()
-        names = cases.staff_names(case.organisation_id)
-        history, history_total = cases.history_of(case)
-        partners = db.session.scalars(
-            select(Organisation)
-            .where(Organisation.active.is_(True), Organisation.id != case.organisation_id)
-            .order_by(Organisation.name)
-        ).all()
+        page = cases.read_case(case_id, _actor())
         return self.render(
             "cases/show.html",
-            case=case,
-            contact=cases.read_contact(case),
-            notes=cases.read_notes(case, actor, names),
-            referrals=cases.read_referrals(case),
-            actions=cases.read_actions(case),
-            consents=cases.consents_of(case),
-            transfers=cases.transfers_of(case),
-            history=history,
-            history_total=history_total,
-            report=cases.source_report_summary(case),
-            names=names,
-            workers=cases.social_workers(case.organisation_id),
-            partners=partners,
+            page=page,
+            case=page.case,
             languages=_languages(),
-            transitions=sorted(cases.STATUS_TRANSITIONS[case.status]),
-            now=cases.utcnow(),
+            transitions=sorted(cases.STATUS_TRANSITIONS[page.case.status]),
+            now=utcnow(),
             edit_minutes=cases.note_edit_minutes(),
             note_urls=_note_urls(),
-            title=case.reference,
+            slot=str(NOTE_ID_SLOT),
+            title=page.case.reference,
         )
 
     @expose("/<int:case_id>/edit", methods=["GET", "POST"])
     @has_access
     def edit(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
+        case = scoped_get(Case, case_id)
         if case.is_erased:
             flash(_("This case was erased: nothing can be added to it."), "warning")
             return self._back(case.id)
+        form = None
         if request.method == "POST":
             try:
                 cases.update_case(case, _actor(), _contact_from_form(), _facts_from_form())
             except CaseRuleError as error:
                 _refused(error)
             else:
-                if _commit(_("Case updated.")):
+                if _saved(_("Case updated.")):
                     return self._back(case_id)
-            case = _or_404(cases.get_case, case_id)
             form = request.form
-        else:
-            form = None
-        contact = cases.read_contact(case) if form is None else None
         return self.render(
             "cases/edit.html",
             case=case,
             form=form,
-            contact=contact,
+            contact=cases.read_contact(case) if form is None else None,
             languages=_languages(),
             departments=DEPARTMENTS,
             title=_("Edit %(ref)s", ref=case.reference),
         )
 
-    def _apply(self, case_id: int, action, success: str, anchor: str = ""):
-        """Run one service action on a case of mine, commit, and go back to the case."""
-        case = _or_404(cases.get_case, case_id)
+    def _on_case(self, case_id: int, action, success: str, anchor: str = ""):
+        """Run one service action on a case of mine and go back to the case."""
+        case = scoped_get(Case, case_id)
         try:
             action(case)
         except CaseRuleError as error:
             _refused(error)
         else:
-            _commit(success)
+            _saved(success)
+        return self._back(case_id, anchor)
+
+    def _on_row(self, model, row_id: int, action, success: str, anchor: str = ""):
+        """Run one service action on a row of one of my cases and go back to its case."""
+        row = scoped_get(model, row_id)
+        case_id = row.case_id
+        try:
+            action(row)
+        except CaseRuleError as error:
+            _refused(error)
+        else:
+            _saved(success)
         return self._back(case_id, anchor)
 
     @expose("/<int:case_id>/assign", methods=["POST"])
     @has_access
     def assign(self, case_id: int):
-        assignee = parse_id(request.form.get("assignee_id"))
-        return self._apply(
+        assignee = parse_int(request.form.get("assignee_id"))
+        return self._on_case(
             case_id, lambda c: cases.assign(c, assignee, _actor()), _("Case assigned.")
         )
 
@@ -433,13 +398,13 @@ class CaseView(BaseView):
             moment = parse_datetime(request.form.get("first_contact_at"), "first_contact_at")
             cases.record_first_contact(case, _actor(), moment)
 
-        return self._apply(case_id, action, _("First contact recorded."), "#first-contact")
+        return self._on_case(case_id, action, _("First contact recorded."), "#first-contact")
 
     @expose("/<int:case_id>/status", methods=["POST"])
     @has_access
     def status(self, case_id: int):
         status = request.form.get("status", "")
-        return self._apply(
+        return self._on_case(
             case_id, lambda c: cases.change_status(c, status, _actor()), _("Status changed.")
         )
 
@@ -447,20 +412,20 @@ class CaseView(BaseView):
     @has_access
     def close(self, case_id: int):
         outcome = request.form.get("outcome", "")
-        return self._apply(
+        return self._on_case(
             case_id, lambda c: cases.close_case(c, outcome, _actor()), _("Case closed.")
         )
 
     @expose("/<int:case_id>/reopen", methods=["POST"])
     @has_access
     def reopen(self, case_id: int):
-        return self._apply(case_id, lambda c: cases.reopen_case(c, _actor()), _("Case reopened."))
+        return self._on_case(case_id, lambda c: cases.reopen_case(c, _actor()), _("Case reopened."))
 
     @expose("/<int:case_id>/needs", methods=["POST"])
     @has_access
     def needs(self, case_id: int):
         statuses = {need: request.form.get(f"need_{need}") or None for need in NEEDS}
-        return self._apply(
+        return self._on_case(
             case_id,
             lambda c: cases.set_needs(c, statuses, _actor()),
             _("Needs assessment saved."),
@@ -474,41 +439,38 @@ class CaseView(BaseView):
             deadline = parse_datetime(request.form.get("deadline"), "deadline")
             cases.add_flag(case, request.form.get("kind", ""), _actor(), deadline)
 
-        return self._apply(case_id, action, _("Urgent flag raised."))
+        return self._on_case(case_id, action, _("Urgent flag raised."))
 
     @expose("/flags/<int:flag_id>/resolve", methods=["POST"])
     @has_access
     def resolve_flag(self, flag_id: int):
-        flag = _or_404(cases.get_flag, flag_id)
-        case_id = flag.case_id
-        try:
-            cases.resolve_flag(flag, request.form.get("resolution", ""), _actor())
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Flag resolved."))
-        return self._back(case_id)
+        resolution = request.form.get("resolution", "")
+        return self._on_row(
+            CaseFlag,
+            flag_id,
+            lambda flag: cases.resolve_flag(flag, resolution, _actor()),
+            _("Flag resolved."),
+        )
 
     # -- notes --------------------------------------------------------------------------------
     @expose("/<int:case_id>/notes", methods=["POST"])
     @has_access
     def add_note(self, case_id: int):
         text = request.form.get("body", "")
-        return self._apply(
+        return self._on_case(
             case_id, lambda c: cases.add_note(c, text, _actor()), _("Note added."), "#notes"
         )
 
     @expose("/notes/<int:note_id>/edit", methods=["GET"])
     @has_access
     def edit_note_form(self, note_id: int):
-        note = _or_404(cases.get_note, note_id)
+        note = scoped_get(CaseNote, note_id)
         if not cases.can_edit_note(note, _actor()):
             flash(_("This note can no longer be edited. Add a correction instead."), "warning")
             return self._back(note.case_id, "#notes")
-        case = db.session.get(cases.Case, note.case_id)
         return self.render(
             "cases/note_edit.html",
-            case=case,
+            case=note.case,
             note_id=note.id,
             text=cases.read_note(note),
             until=cases.note_edit_deadline(note),
@@ -518,28 +480,26 @@ class CaseView(BaseView):
     @expose("/notes/<int:note_id>/edit", methods=["POST"])
     @has_access
     def edit_note(self, note_id: int):
-        note = _or_404(cases.get_note, note_id)
-        case_id = note.case_id
-        try:
-            cases.edit_note(note, request.form.get("body", ""), _actor())
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Note saved."))
-        return self._back(case_id, "#notes")
+        text = request.form.get("body", "")
+        return self._on_row(
+            CaseNote,
+            note_id,
+            lambda note: cases.edit_note(note, text, _actor()),
+            _("Note saved."),
+            "#notes",
+        )
 
     @expose("/notes/<int:note_id>/correct", methods=["GET"])
     @has_access
     def correct_note_form(self, note_id: int):
-        note = _or_404(cases.get_note, note_id)
-        case = db.session.get(cases.Case, note.case_id)
+        note = scoped_get(CaseNote, note_id)
         text = cases.read_note(note)
         if text is None:
             flash(_("This case was erased: nothing can be added to it."), "warning")
             return self._back(note.case_id, "#notes")
         return self.render(
             "cases/note_correct.html",
-            case=case,
+            case=note.case,
             note_id=note.id,
             created_at=note.created_at,
             text=text,
@@ -549,60 +509,57 @@ class CaseView(BaseView):
     @expose("/notes/<int:note_id>/correct", methods=["POST"])
     @has_access
     def correct_note(self, note_id: int):
-        note = _or_404(cases.get_note, note_id)
-        case_id = note.case_id
-        case = _or_404(cases.get_case, case_id)
-        try:
-            cases.add_note(case, request.form.get("body", ""), _actor(), corrects=note)
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Correction added."))
-        return self._back(case_id, "#notes")
+        text = request.form.get("body", "")
+        return self._on_row(
+            CaseNote,
+            note_id,
+            lambda note: cases.add_note(
+                scoped_get(Case, note.case_id), text, _actor(), corrects=note
+            ),
+            _("Correction added."),
+            "#notes",
+        )
 
     # -- referrals ----------------------------------------------------------------------------
     @expose("/<int:case_id>/referrals/new", methods=["GET"])
     @has_access
     def new_referral_form(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
+        case = scoped_get(Case, case_id)
         need = request.args.get("need") if request.args.get("need") in NEEDS else None
         return self.render(
             "cases/referral_new.html",
             case=case,
             need=need,
             structures=cases.structures_for(need, case.department) if need else [],
-            form=request.form,
             title=_("Refer to a structure"),
         )
 
     @expose("/<int:case_id>/referrals/new", methods=["POST"])
     @has_access
     def new_referral(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
+        case = scoped_get(Case, case_id)
         form = request.form
         try:
             cases.add_referral(
                 case,
-                parse_id(form.get("structure_id")),
+                parse_int(form.get("structure_id")),
                 form.get("need", ""),
                 _actor(),
                 notes=form.get("notes"),
             )
         except CaseRuleError as error:
             _refused(error)
-            return redirect(
-                url_for("CaseView.new_referral_form", case_id=case_id, need=form.get("need"))
-            )
-        _commit(_("Referral proposed."))
+            need = form.get("need") if form.get("need") in NEEDS else None
+            return redirect(url_for("CaseView.new_referral_form", case_id=case_id, need=need))
+        _saved(_("Referral proposed."))
         return self._back(case_id, "#referrals")
 
     @expose("/referrals/<int:referral_id>/status", methods=["POST"])
     @has_access
     def referral_status(self, referral_id: int):
-        referral = _or_404(cases.get_referral, referral_id)
-        case_id = referral.case_id
         form = request.form
-        try:
+
+        def action(referral):
             cases.change_referral(
                 referral,
                 form.get("status", ""),
@@ -610,19 +567,16 @@ class CaseView(BaseView):
                 appointment_local=parse_datetime(form.get("appointment_at"), "appointment_at"),
                 note=form.get("note"),
             )
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Referral updated."))
-        return self._back(case_id, "#referrals")
+
+        return self._on_row(Referral, referral_id, action, _("Referral updated."), "#referrals")
 
     # -- consents and transfers ---------------------------------------------------------------
     @expose("/<int:case_id>/consents", methods=["POST"])
     @has_access
     def add_consent(self, case_id: int):
-        partner = parse_id(request.form.get("partner_id"))
+        partner = parse_int(request.form.get("partner_id"))
         channel = request.form.get("channel", "")
-        return self._apply(
+        return self._on_case(
             case_id,
             lambda c: cases.record_consent(c, partner, channel, _actor()),
             _("Consent recorded."),
@@ -632,46 +586,44 @@ class CaseView(BaseView):
     @expose("/consents/<int:consent_id>/withdraw", methods=["POST"])
     @has_access
     def withdraw_consent(self, consent_id: int):
-        consent = _or_404(cases.get_consent, consent_id)
-        case_id = consent.case_id
-        try:
-            cases.withdraw_consent(consent, _actor())
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Consent withdrawn."))
-        return self._back(case_id, "#sharing")
+        return self._on_row(
+            CaseConsent,
+            consent_id,
+            lambda consent: cases.withdraw_consent(consent, _actor()),
+            _("Consent withdrawn."),
+            "#sharing",
+        )
 
     @expose("/<int:case_id>/transfer", methods=["GET", "POST"])
     @has_access
     def transfer(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
+        case = scoped_get(Case, case_id)
         if request.method == "POST":
             form = request.form
+            note_ids = [i for i in map(parse_int, form.getlist("note_ids")) if i is not None]
             try:
                 cases.transfer_case(
                     case,
-                    parse_id(form.get("partner_id")),
+                    parse_int(form.get("partner_id")),
                     form.getlist("items"),
-                    [i for i in map(parse_id, form.getlist("note_ids")) if i is not None],
+                    note_ids,
                     _actor(),
                     close_sender=form.get("close_sender") == "1",
                 )
-            except CaseNotFound:
-                db.session.rollback()
-                abort(404)
             except CaseRuleError as error:
                 _refused(error)
             else:
-                if _commit(_("Case transferred. Your own case and its history stay here.")):
+                if _saved(_("Case transferred. Your own case and its history stay here.")):
                     return self._back(case_id, "#sharing")
-            case = _or_404(cases.get_case, case_id)
-        consents = [c for c in cases.consents_of(case) if c.is_active]
+            # The form shows decrypted notes: shown again by its own request, which audits.
+            return redirect(url_for("CaseView.transfer", case_id=case_id))
+        consents = [c for c in case.consents if c.is_active]
+        notes = cases.read_notes(case, _actor()) if consents and not case.is_erased else []
         return self.render(
             "cases/transfer.html",
             case=case,
             consents=consents,
-            notes=cases.read_notes(case, _actor()) if consents and not case.is_erased else [],
+            notes=notes,
             title=_("Transfer %(ref)s", ref=case.reference),
         )
 
@@ -686,33 +638,32 @@ class CaseView(BaseView):
                 case,
                 form.get("kind", ""),
                 parse_date(form.get("due_on"), "due_on"),
-                parse_id(form.get("assignee_id")),
+                parse_int(form.get("assignee_id")),
                 _actor(),
                 details=form.get("details"),
             )
 
-        return self._apply(case_id, action, _("Action added."), "#actions")
+        return self._on_case(case_id, action, _("Action added."), "#actions")
 
     @expose("/actions/<int:action_id>/done", methods=["POST"])
     @has_access
     def complete_action(self, action_id: int):
-        action = _or_404(cases.get_action, action_id)
-        case_id = action.case_id
-        try:
-            cases.complete_action(action, _actor())
-        except CaseRuleError as error:
-            _refused(error)
-        else:
-            _commit(_("Action done."))
+        response = self._on_row(
+            FollowUpAction,
+            action_id,
+            lambda action: cases.complete_action(action, _actor()),
+            _("Action done."),
+            "#actions",
+        )
         if request.form.get("back") == "actions":
             return redirect(url_for("CaseView.my_actions"))
-        return self._back(case_id, "#actions")
+        return response
 
     # -- erasure ------------------------------------------------------------------------------
     @expose("/<int:case_id>/erase", methods=["GET", "POST"])
     @has_access
     def erase(self, case_id: int):
-        case = _or_404(cases.get_case, case_id)
+        case = scoped_get(Case, case_id)
         if request.method == "POST" and not case.is_erased:
             try:
                 cases.erase_case(
@@ -724,9 +675,8 @@ class CaseView(BaseView):
             except CaseRuleError as error:
                 _refused(error)
             else:
-                if _commit(_("The person's data in this case is erased for good.")):
+                if _saved(_("The person's data in this case is erased for good.")):
                     return self._back(case_id)
-            case = _or_404(cases.get_case, case_id)
         return self.render(
             "cases/erase.html",
             case=case,
@@ -755,25 +705,24 @@ class CaseRoutingView(BaseView):
             organisations=cases.routing_organisations(),
             labels=cases.case_labels(),
             severities=SEVERITIES,
-            local_datetime=local_datetime,
             title=_("Route reports to an association"),
         )
 
     @expose("/<int:report_id>", methods=["POST"])
     @has_access
     def route(self, report_id: int):
-        organisation_id = parse_id(request.form.get("organisation_id"))
+        organisation_id = parse_int(request.form.get("organisation_id"), 0)
         try:
-            case = cases.route_report(report_id, organisation_id or 0, _actor())
-            reference, organisation = case.reference, case.organisation_id
-        except CaseNotFound:
-            db.session.rollback()
-            abort(404)
+            case = cases.route_report(report_id, organisation_id, _actor())
         except CaseRuleError as error:
             _refused(error)
         else:
-            name = db.session.get(Organisation, organisation).name
-            _commit(_("Report routed: case %(ref)s opened at %(org)s.", ref=reference, org=name))
+            if _saved(None):  # flushed first: a report routed twice at once is refused cleanly
+                name = case.organisation.name
+                message = _(
+                    "Report routed: case %(ref)s opened at %(org)s.", ref=case.reference, org=name
+                )
+                flash(message, "success")
         return redirect(url_for("CaseRoutingView.list"))
 
 

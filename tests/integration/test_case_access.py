@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
+from backoffice.models.base import utcnow
 from backoffice.models.case import (
     ERASURE_REASONS,
     Case,
@@ -37,6 +38,7 @@ from backoffice.models.case import (
 )
 from backoffice.models.keys import DataKey
 from backoffice.services import cases
+from backoffice.services.timezones import to_local
 from tests.conftest import csrf_token
 from tests.integration.test_cases_support import (
     ACCEPTESS_WORKER,
@@ -94,7 +96,7 @@ def aides(app):
             "action": unique("Secret action detail"),
             "instructions": unique("Secret instructions"),
         }
-        incident = cases.to_local(cases.utcnow() - dt.timedelta(hours=3), "75")
+        incident = to_local(utcnow() - dt.timedelta(hours=3), "75")
         case = open_case(
             contact=cases.Contact(
                 name=secret["name"],
@@ -248,3 +250,29 @@ def _check(app, client, token, aides, who, rule, method, url) -> list[str]:
     if snapshot(app, aides) != before:
         problems.append(f"{who} {method} {url}: changed the other association's case")
     return problems
+
+
+def test_a_social_worker_without_an_organisation_reaches_no_case(app, login_as, aides):
+    """The one scoping rule: an actor without an organisation sees no organisation's row,
+    and cannot open a case (a case must belong to an organisation)."""
+    from tests.integration.test_cases import _second_social_worker
+
+    with app.app_context():
+        loner = _second_social_worker(user(AIDES_WORKER).organisation_id)
+        loner.organisation_id = None
+        db.session.commit()
+        username = loner.username
+        cases_before = db.session.scalar(select(func.count(Case.id)))
+    client, token = _client(app, login_as, username)
+    listing = client.get("/cases/?status=all&names=1").get_data(as_text=True)
+    assert not [r for r in aides["references"] if r in listing]
+    assert client.get(f"/cases/{aides['case_id']}").status_code == 404
+    assert client.get(f"/cases/notes/{aides['ids']['note_id']}/edit").status_code == 404
+    opened = client.post(
+        "/cases/new",
+        data={"csrf_token": token, "victim_name": unique("Nobody"), "consent_follow_up": "1"},
+    )
+    assert opened.status_code == 404
+    assert client.get("/cases/actions/").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Case.id))) == cases_before

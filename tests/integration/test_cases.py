@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import pytest
 from flask import g
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
@@ -13,10 +16,12 @@ from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
 from backoffice.models.case import Case, CaseEvent, CaseNote, FollowUpAction, Referral
 from backoffice.models.organisation import Organisation
+from backoffice.security import OutOfScope, scoped_get
 from backoffice.services import audit, cases, confidential
-from backoffice.services.cases import CaseFacts, CaseNotFound, CaseRuleError, Contact
+from backoffice.services.cases import CaseFacts, CaseRuleError, Contact
 from backoffice.services.confidential import ErasedError
 from backoffice.services.crypto import DecryptionError
+from backoffice.services.timezones import to_local, to_utc, zone_of_user
 from tests.integration.test_cases_support import (
     ACCEPTESS_WORKER,
     AIDES_WORKER,
@@ -123,7 +128,7 @@ def test_time_left_is_computed_and_described(app_context):
 
 
 def test_a_recent_rape_raises_the_pep_flag_and_corrections_move_it(app_context):
-    now_local = cases.to_local(utcnow() - dt.timedelta(hours=5), "75")
+    now_local = to_local(utcnow() - dt.timedelta(hours=5), "75")
     facts = CaseFacts(
         now_local.date(), now_local.time().replace(second=0, microsecond=0), "75", ["rape"]
     )
@@ -131,7 +136,7 @@ def test_a_recent_rape_raises_the_pep_flag_and_corrections_move_it(app_context):
     flag = next(f for f in case.flags if f.kind == "pep")
     left = cases.time_left(flag.deadline)
     assert dt.timedelta(hours=42) < left <= dt.timedelta(hours=43)
-    earlier = cases.to_local(utcnow() - dt.timedelta(hours=30), "75")
+    earlier = to_local(utcnow() - dt.timedelta(hours=30), "75")
     facts.incident_date = earlier.date()
     facts.incident_time = earlier.time().replace(second=0, microsecond=0)
     cases.update_case(case, user(AIDES_WORKER), cases.read_contact(case), facts)
@@ -185,7 +190,7 @@ def test_a_routed_report_opens_a_case_with_the_contact_resealed(app_context):
 def test_a_report_without_consent_to_follow_up_cannot_be_routed(app_context):
     report = make_report(follow_up=False)
     assert report not in cases.routable_reports(limit=10_000)
-    with pytest.raises(CaseNotFound):
+    with pytest.raises(OutOfScope):
         cases.route_report(report.id, organisation_of(AIDES_WORKER).id, user("demo-moderator"))
 
 
@@ -243,7 +248,7 @@ def test_only_the_author_edits_a_note_and_only_for_a_short_while(app_context):
     assert views[0].editable_until is None
 
 
-def _second_social_worker(organisation_id: int):
+def _second_social_worker(organisation_id: int, first_name: str = "Colleague"):
     from flask import current_app
 
     from backoffice.security import SOCIAL_WORKER
@@ -252,7 +257,7 @@ def _second_social_worker(organisation_id: int):
     username = unique("colleague")
     colleague = sm.add_user(
         username=username,
-        first_name="Colleague",
+        first_name=first_name,
         last_name="Test",
         email=f"{username}@demo.invalid",
         role=sm.find_role(SOCIAL_WORKER),
@@ -372,7 +377,7 @@ def test_the_receiver_gets_only_the_chosen_items_and_the_sender_keeps_its_case(a
     kinds = [e.kind for e in cases.history_of(case)[0]]
     assert "transferred" in kinds
     assert cases.transfers_of(received)["received"][0].from_organisation_id == case.organisation_id
-    with pytest.raises(CaseNotFound):  # notes of another case cannot ride along
+    with pytest.raises(OutOfScope):  # notes of another case cannot ride along
         cases.transfer_case(case, partner.id, [], [copies[0].id], actor)
 
 
@@ -478,11 +483,10 @@ def test_search_filters_on_clear_columns_within_my_association(app_context):
     unassigned = open_case(needs=["financial"], assignee_id=None)
     theirs = open_case(ACCEPTESS_WORKER, needs=["financial"])
     db.session.commit()
-    organisation_id = actor.organisation_id
 
     def found(**filters) -> set[str]:
-        page = cases.list_cases(organisation_id, cases.CaseFilters(**filters), page_size=10_000)
-        return {row.reference for row in page.rows}
+        page = cases.list_cases(actor, cases.CaseFilters(**filters), page_size=10_000)
+        return {row.reference for row in page.items}
 
     audits_before = db.session.scalar(select(func.count(AuditEvent.id)))
     assert found(reference=mine.reference.lower()) == {mine.reference}
@@ -506,14 +510,47 @@ def test_export_holds_no_personal_data(app_context):
     case = open_case(contact=Contact(name=name, phone=phone, email="nadia@example.org"))
     cases.add_note(case, "Contenu de note exporté ?", user(AIDES_WORKER))
     db.session.commit()
-    with app_context.test_request_context(method="POST"):
-        text = "".join(
-            cases.export_csv(case.organisation_id, cases.CaseFilters(), user(AIDES_WORKER))
-        )
+    text = _export(app_context, user(AIDES_WORKER))
     assert case.reference in text
     for secret in (name, phone, phone.replace(" ", "")[1:], "nadia@", "Contenu"):
         assert secret not in text
     assert db.session.scalar(select(CaseEvent.id).where(CaseEvent.case_id == case.id)) is not None
+
+
+def _export(app, actor, filters: cases.CaseFilters | None = None, locale: str = "en") -> str:
+    """The export as the list page asks for it: a GET, which may only write its audit event."""
+    with app.test_request_context(method="GET"), force_locale(locale):
+        g.user = actor
+        text = cases.export_csv(actor, filters or cases.CaseFilters())
+        db.session.flush()  # the audit event: the only write a GET may make
+    return text
+
+
+def _export_rows(text: str) -> dict[str, dict[str, str]]:
+    """The export's lines by reference, as a French spreadsheet reads them."""
+    assert text.startswith("\ufeff")
+    reader = csv.DictReader(io.StringIO(text[1:]), delimiter=";")
+    return {row["Reference"]: row for row in reader}
+
+
+def test_the_export_speaks_the_readers_language_and_defuses_formulas(app_context):
+    actor = user(AIDES_WORKER)
+    # A colleague whose name reads like a formula: the staff column is the only free text.
+    colleague = _second_social_worker(actor.organisation_id, first_name="=HYPERLINK(1)")
+    case = open_case(needs=["health", "legal"], assignee_id=colleague.id)
+    cases.close_case(case, "needs_met", actor)
+    db.session.commit()
+    only_this = cases.CaseFilters(reference=case.reference, status=None)
+    text = _export(app_context, actor, only_this, locale="fr")
+    header, line = (row.split(";") for row in text[1:].splitlines())
+    assert header[:3] == ["Référence", "Statut", "Source"]
+    assert line[:3] and line[0] == case.reference and line[2] == "Ouvert sur le terrain"
+    assert "Santé, Juridique" in line and "Besoins satisfaits" in line and "needs_met" not in line
+
+    row = _export_rows(_export(app_context, actor, only_this))[case.reference]
+    assert row["Status"] == "Closed" and row["Needs"] == "Health, Legal"
+    assert row["Outcome"] == "Needs met" and row["Violence"] == "Theft"
+    assert row["Followed by"].startswith("'=HYPERLINK")
 
 
 # --- first contact -------------------------------------------------------------------------------
@@ -521,7 +558,7 @@ def test_export_holds_no_personal_data(app_context):
 
 def _local(moment: dt.datetime, department: str | None) -> dt.datetime:
     """What a social worker types in the form: wall-clock time in the case's department."""
-    return cases.to_local(moment, department).replace(tzinfo=None, second=0, microsecond=0)
+    return to_local(moment, department).replace(tzinfo=None, second=0, microsecond=0)
 
 
 def test_the_first_contact_is_recorded_once_and_audited_with_codes_only(app_context):
@@ -572,8 +609,8 @@ def test_a_first_contact_in_the_future_or_before_the_opening_is_refused(app_cont
     db.session.rollback()
 
     # The time she types is Cayenne's (UTC-3), stored as naive UTC.
-    typed = dt.datetime.combine(cases.to_local(opened, "973").date(), dt.time(23, 40))
-    if cases.to_utc(typed, "973") < opened:
+    typed = dt.datetime.combine(to_local(opened, "973").date(), dt.time(23, 40))
+    if to_utc(typed, "973") < opened:
         typed += dt.timedelta(days=1)
     cases.record_first_contact(case, actor, typed)
     db.session.commit()
@@ -626,8 +663,8 @@ def test_a_transferred_case_starts_without_the_senders_first_contact(app_context
     received = db.session.get(Case, transfer.to_case_id)
     assert case.first_contact_at is not None and received.first_contact_at is None
     # The receiving association records its own, on its own case only.
-    with pytest.raises(CaseNotFound):
-        cases.get_case(case.id, user(ACCEPTESS_WORKER))
+    with pytest.raises(OutOfScope):
+        scoped_get(Case, case.id, user(ACCEPTESS_WORKER))
     cases.record_first_contact(received, user(ACCEPTESS_WORKER))
     db.session.commit()
     assert received.first_contact_at >= case.first_contact_at
@@ -639,14 +676,11 @@ def test_the_export_gives_the_first_contact_date_and_delay(app_context):
     cases.record_first_contact(case, user(AIDES_WORKER))
     waiting = open_case()
     db.session.commit()
-    with app_context.test_request_context(method="POST"):
-        text = "".join(
-            cases.export_csv(case.organisation_id, cases.CaseFilters(), user(AIDES_WORKER))
-        )
-    rows = {row.split(",")[0]: row.split(",") for row in text.splitlines()}
-    header = rows["reference"]
-    contacted = dict(zip(header, rows[case.reference], strict=True))
-    assert contacted["first_contact"] == case.first_contact_at.date().isoformat()
-    assert contacted["hours_to_first_contact"] == "30"
-    pending = dict(zip(header, rows[waiting.reference], strict=True))
-    assert pending["first_contact"] == pending["hours_to_first_contact"] == ""
+    actor = user(AIDES_WORKER)
+    rows = _export_rows(_export(app_context, actor))
+    contacted = rows[case.reference]
+    local_day = to_local(case.first_contact_at, zone_of_user(actor)).date()
+    assert contacted["First contact"] == local_day.isoformat()
+    assert contacted["Hours to first contact"] == "30"
+    pending = rows[waiting.reference]
+    assert pending["First contact"] == pending["Hours to first contact"] == ""

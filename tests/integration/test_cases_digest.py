@@ -6,12 +6,15 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from backoffice import jobs
 from backoffice.extensions import db
+from backoffice.models.audit import AuditEvent
+from backoffice.models.base import utcnow
 from backoffice.models.case import FollowUpAction
 from backoffice.services import cases, mailer
+from backoffice.services.timezones import local_today, zone_of_user
 from tests.integration import test_cases_support as support
 from tests.integration.test_cases_support import AIDES_WORKER, free_port, open_case, unique, user
 
@@ -29,16 +32,16 @@ def _clear_open_actions() -> None:
     db.session.execute(
         update(FollowUpAction)
         .where(FollowUpAction.done_at.is_(None))
-        .values(done_at=cases.utcnow())
+        .values(done_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
 
 
-def test_each_social_worker_gets_references_and_a_link_only(app_context, smtp_server):
+def test_each_social_worker_gets_references_and_a_link_only(app_context, app, smtp_server):
     _clear_open_actions()
     worker = user(AIDES_WORKER)
-    today = cases.local_today()
+    today = local_today(zone_of_user(worker))
     name = unique("Kiara")
     overdue_case = open_case(contact=cases.Contact(name=name, phone="06 11 22 33 44"))
     upcoming_case = open_case()
@@ -61,7 +64,15 @@ def test_each_social_worker_gets_references_and_a_link_only(app_context, smtp_se
     cases.close_case(closed_case, "needs_met", worker)
     db.session.commit()
 
-    assert cases.send_action_digests() == 1
+    # As the scheduler runs it: the job runner commits its audit event.
+    assert jobs.run_job(app, "case_action_digest") is True
+    db.session.expire_all()
+    logged = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "case_action_digest_sent")
+        .order_by(AuditEvent.id.desc())
+    ).first()
+    assert logged.details == {"sent": 1, "failed": 0}
     (recipients, message), *_ = smtp_server.wait_for(1)
     assert recipients == [worker.email]
     body = message.get_content()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
+from backoffice.models.base import utcnow
 from backoffice.models.case import ERASURE_REASONS, Case, CaseNote
 from backoffice.services import cases
+from backoffice.services.timezones import local_today, to_local, zone_of_user
 from tests.conftest import csrf_token
 from tests.integration.test_case_access import case_routes
 from tests.integration.test_cases import _second_social_worker
@@ -23,6 +25,7 @@ from tests.integration.test_cases_support import (
     AIDES_WORKER,
     make_report,
     open_case,
+    structure,
     unique,
     unique_phone,
     user,
@@ -216,7 +219,7 @@ def test_a_moderator_routes_a_report_and_the_association_sees_a_summary(app, log
     pseudonym = unique("Elena")
     narrative = unique("Récit restreint aux modérateurs")
     with app.app_context():
-        today = cases.local_today("93")
+        today = local_today("93")
         report = make_report(
             pseudonym=pseudonym,
             narrative=narrative,
@@ -271,7 +274,11 @@ def test_my_actions_page_lists_overdue_and_upcoming(app, login_as):
         case = open_case()
         worker = user(AIDES_WORKER)
         cases.add_action(
-            case, "call_back", cases.local_today() - dt.timedelta(days=1), worker.id, worker
+            case,
+            "call_back",
+            local_today(zone_of_user(worker)) - dt.timedelta(days=1),
+            worker.id,
+            worker,
         )
         db.session.commit()
         reference = case.reference
@@ -287,11 +294,12 @@ def _first_contact_at(app, case_id: int):
 def test_the_first_contact_is_recorded_from_the_case_page_once(app, login_as):
     with app.app_context():
         case = open_case()
-        case.opened_at = cases.utcnow() - dt.timedelta(hours=3, minutes=10)
+        case.opened_at = utcnow() - dt.timedelta(hours=3, minutes=10)
         db.session.commit()
         case_id, opened = case.id, case.opened_at
-        future = cases.to_local(cases.utcnow() + dt.timedelta(days=1), case.department)
-        before = cases.to_local(opened - dt.timedelta(hours=1), case.department)
+        zone = zone_of_user(user(AIDES_WORKER))  # the form's times are the reader's
+        future = to_local(utcnow() + dt.timedelta(days=1), zone)
+        before = to_local(opened - dt.timedelta(hours=1), zone)
     client = login_as(AIDES_WORKER)
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'name="first_contact_at"' in page
@@ -312,7 +320,7 @@ def test_the_first_contact_is_recorded_from_the_case_page_once(app, login_as):
     response = client.post(url, data={"csrf_token": token, "first_contact_at": ""})
     assert response.status_code == 302 and response.headers["Location"].endswith("#first-contact")
     recorded = _first_contact_at(app, case_id)
-    assert recorded is not None and cases.utcnow() - recorded < dt.timedelta(minutes=1)
+    assert recorded is not None and utcnow() - recorded < dt.timedelta(minutes=1)
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert re.search(r"3 h 1\d min (after opening|après l&#39;ouverture)", page)
     assert 'name="first_contact_at"' not in page
@@ -337,3 +345,74 @@ def test_another_association_cannot_record_a_first_contact(app, login_as):
     token = csrf_token(coordinator, "/resetmypassword/form")
     response = coordinator.post(f"/cases/{case_id}/first-contact", data={"csrf_token": token})
     assert response.status_code == 403 and _first_contact_at(app, case_id) is None
+
+
+def _page_and_queries(app, client, url: str) -> tuple[str, int]:
+    """The page at ``url`` and the number of SQL statements its request ran."""
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def count(*_args) -> None:
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), len(statements)
+
+
+def test_the_case_page_takes_at_most_ten_queries_whatever_its_notes(app, login_as):
+    """A full case (routed report, urgent flag, needs, referral, action, consent, a transfer,
+    a corrected note) in a constant number of queries, every note still decrypted and
+    audited: 2 notes or 122, the same count (``bench/cases.py`` times it)."""
+    with app.app_context():
+        actor = user(AIDES_WORKER)
+        partner = user("demo-social-b").organisation_id
+        report = make_report(
+            violence_types=["rape"], date=local_today("93").isoformat(), time="00:00"
+        )
+        case = cases.route_report(report.id, actor.organisation_id, user("demo-moderator"))
+        cases.assign(case, actor.id, actor)
+        cases.set_needs(case, {"health": "in_progress", "legal": "identified"}, actor)
+        first = cases.add_note(case, unique("Premier entretien"), actor)
+        cases.add_note(case, unique("Correction"), actor, corrects=first)
+        cases.add_referral(case, structure().id, "health", actor, notes="Orientation CeGIDD")
+        cases.add_action(case, "call_back", local_today("93"), None, actor, details="Rappeler")
+        cases.record_consent(case, partner, "phone", actor)
+        cases.transfer_case(case, partner, ["needs"], [], actor)
+        db.session.commit()
+        case_id = case.id
+        assert case.open_flags and case.report_id
+    client = login_as(AIDES_WORKER)
+    url = f"/cases/{case_id}"
+    client.get(url)
+    page, few = _page_and_queries(app, client, url)
+    assert "Orientation CeGIDD" in page and "Rappeler" in page and "Correction" in page
+    # The case goes to colleagues who may hold cases: not to AIDES's partner relay, Rita.
+    start = page.index('name="assignee_id"')
+    choices = page[start : page.index("</select>", start)]
+    assert "Samia" in choices and "Rita" not in choices
+
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        texts = [unique("Suivi") for _ in range(120)]
+        for text in texts:
+            cases.add_note(case, text, user(AIDES_WORKER))
+        db.session.commit()
+        ids = db.session.scalars(select(CaseNote.id).where(CaseNote.case_id == case_id))
+        note_ids = [str(i) for i in ids]
+    page, many = _page_and_queries(app, client, url)
+    assert all(text in page for text in texts)
+    assert many == few <= 10, f"{few} queries with 2 notes, {many} with 122"
+    with app.app_context():
+        audited = select(func.count(AuditEvent.id)).where(
+            AuditEvent.action == "decrypt",
+            AuditEvent.object_type == "CaseNote",
+            AuditEvent.object_id.in_(note_ids),
+        )
+        # Each reading of each note: the first two read three times, the others once.
+        assert db.session.scalar(audited) == 2 * 3 + 120
