@@ -18,7 +18,7 @@ from backoffice.models.base import utcnow
 from backoffice.models.case import ACTION_KINDS, Case, FollowUpAction
 from backoffice.models.user import StaffUser
 from backoffice.security import holders, scoped
-from backoffice.services import audit
+from backoffice.services import audit, mailer
 from backoffice.services.cases.rules import (
     HOLD_CASES,
     SHORT_TEXT_MAX_LENGTH,
@@ -182,8 +182,6 @@ def send_action_digests() -> int:
     is each recipient's, in her organisation's zone. The job runner commits the audit event.
     Returns the number of emails sent.
     """
-    from backoffice.services import mailer
-
     days = digest_days_ahead()
     # The latest "today" anywhere (UTC+14 at most) bounds what any recipient may be sent.
     due = _due_by_assignee(utcnow().date() + dt.timedelta(days=days + 1))

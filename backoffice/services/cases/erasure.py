@@ -22,6 +22,7 @@ from backoffice.models.case import (
     FollowUpAction,
     Referral,
 )
+from backoffice.models.report import VICTIM_SEALED_COLUMNS, Report
 from backoffice.security import scoped
 from backoffice.services import audit, confidential
 from backoffice.services.cases.rules import CaseRuleError, check_code, record_event
@@ -77,8 +78,6 @@ def _erase_source_report(case: Case) -> None:
     """The victim's contact in the report the case came from goes too (nobody else uses it)."""
     if case.report_id is None:
         return
-    from backoffice.models.report import VICTIM_SEALED_COLUMNS, Report
-
     report = db.session.get(Report, case.report_id)
     if report is not None:
         confidential.shred(report, VICTIM_SEALED_COLUMNS)

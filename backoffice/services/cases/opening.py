@@ -18,6 +18,7 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.case import NEEDS, Case, CaseNeed
 from backoffice.models.organisation import Organisation
+from backoffice.models.report import Report
 from backoffice.models.user import StaffUser
 from backoffice.security import OutOfScope, holders, organisation_of
 from backoffice.services import audit, confidential, references
@@ -86,8 +87,6 @@ def open_direct(
 
 def routable_reports(limit: int = 200) -> list:
     """Reports whose victim asked for follow-up and that no case follows yet, newest first."""
-    from backoffice.models.report import Report
-
     routed = exists(select(Case.id).where(Case.report_id == Report.id))
     return db.session.scalars(
         select(Report)
@@ -113,8 +112,6 @@ def routing_organisations() -> list[Organisation]:
 
 def route_report(report_id: int, organisation_id: int, actor) -> Case:
     """A moderator hands a report's follow-up to an organisation: a case opens there."""
-    from backoffice.models.report import Report
-
     report = db.session.get(Report, report_id)
     if report is None or not report.consent_follow_up or report.status == "rejected":
         raise OutOfScope("Report")
