@@ -58,7 +58,6 @@ ADMIN_FAB_VIEWS = {
     "UserDBModelView": ALL,
     "ResetPasswordView": ALL,
     "RoleModelView": READ,
-    "UserStatsChartView": ALL,
 }
 
 
@@ -75,9 +74,13 @@ class BackofficeSecurityManager(SecurityManager):
 
     def __init__(self, appbuilder) -> None:
         from backoffice.views.second_factor import TwoStepAuthDBView
-        from backoffice.views.users import StaffUserView
+        from backoffice.views.users import GroupView, RoleView, StaffUserView
 
         self.userdbmodelview = StaffUserView
+        # FAB's login-count chart tells nobody anything useful and fails on a bad argument.
+        self.userstatschartview = None
+        self.rolemodelview = RoleView
+        self.groupmodelview = GroupView
         self.authdbview = TwoStepAuthDBView
         super().__init__(appbuilder)
         from backoffice.views.base import Interface

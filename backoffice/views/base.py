@@ -20,7 +20,7 @@ from flask_appbuilder.actions import action  # noqa: F401 - re-exported for view
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access  # noqa: F401
-from flask_appbuilder.views import expose  # noqa: F401
+from flask_appbuilder.views import expose
 from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice import transactions
@@ -79,14 +79,24 @@ class DoomsFailedHooks:
                 setattr(cls, name, _dooming(cls.__dict__[name]))
 
 
-class BackofficeModelView(DoomsFailedHooks, ModelView):
-    """A ModelView whose ``action`` routes re-apply ``base_filters``.
+class ScopedActions:
+    """FAB's action and download routes, re-exposed with the checks FAB lacks.
 
-    FAB loads action rows with ``datamodel.get(pk)`` and no filters (FAB_NOTES.md), so a
-    guessed id would reach a row the list never shows.
+    * An unknown action name answers 404 (FAB dereferences it and fails with a 500).
+    * The rows are loaded through ``base_filters``: FAB loads action rows with
+      ``datamodel.get(pk)`` and no filters (FAB_NOTES.md), so a guessed id would reach a row
+      the list never shows.
+
+    * Downloads of uploaded files answer 404: no view here has file columns, and FAB's route
+      fails with a 500 when no upload folder is configured.
+
+    The routes must be exposed again here: a method overridden without ``@expose`` loses its
+    route, and the view's actions then answered 404.
     """
 
-    access: dict = {}
+    @expose("/download/<string:filename>")
+    def download(self, filename):
+        abort(404)
 
     def _get_filtered(self, pk):
         item = self.datamodel.get(self._deserialize_pk_if_composite(pk), self._base_filters)
@@ -94,14 +104,26 @@ class BackofficeModelView(DoomsFailedHooks, ModelView):
             abort(404)
         return item
 
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
     def action(self, name, pk):
+        if name not in self.actions:
+            abort(404)
         self._get_filtered(pk)
         return super().action(name, pk)
 
+    @expose("/action_post", methods=["POST"])
     def action_post(self):
+        if request.form.get("action") not in self.actions:
+            abort(404)
         for pk in request.form.getlist("rowid"):
             self._get_filtered(pk)
         return super().action_post()
+
+
+class BackofficeModelView(ScopedActions, DoomsFailedHooks, ModelView):
+    """The project's ModelView: scoped actions, hooks that roll back on failure, flushing."""
+
+    access: dict = {}
 
 
 class FilterInMyOrganisation(BaseFilter):

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import flash, redirect
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserGroupModelView
 from flask_babel import lazy_gettext as _l
 
 from backoffice import security
 from backoffice.services import audit
-from backoffice.views.base import DoomsFailedHooks
+from backoffice.views.base import DoomsFailedHooks, ScopedActions
 
 _ASSIGNABLE_ROLES = [
     ["name", FilterNotEqual, "Superuser"],
@@ -18,7 +18,7 @@ _ASSIGNABLE_ROLES = [
 ]
 
 
-class StaffUserView(DoomsFailedHooks, UserDBModelView):
+class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
     route_base = "/users"
     # Keep FAB's permission name: its profile and password pages refer to it.
     class_permission_name = "UserDBModelView"
@@ -118,3 +118,15 @@ class StaffUserView(DoomsFailedHooks, UserDBModelView):
             security.unlock(user)
         flash(str(_l("Account unlocked.")), "success")
         return redirect(self.get_redirect())
+
+
+class RoleView(ScopedActions, RoleModelView):
+    """FAB's role list (read by Admins), with its action routes made safe."""
+
+    class_permission_name = "RoleModelView"
+
+
+class GroupView(ScopedActions, UserGroupModelView):
+    """FAB's group list (used by nobody), with its action routes made safe."""
+
+    class_permission_name = "UserGroupModelView"

@@ -38,7 +38,6 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "UserDBModelView": ("/users/list/", {"Admin"}),
     "RoleModelView": ("/roles/list/", {"Admin"}),
     "UserGroupModelView": ("/groups/list/", set()),
-    "UserStatsChartView": ("/userstatschartview/chart/", {"Admin"}),
     # administration
     "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
     "ApiClientView": ("/api-clients/list/", {"Admin"}),
