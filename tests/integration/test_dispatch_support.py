@@ -25,6 +25,7 @@ from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.organisation import Organisation
+from backoffice.services import references
 
 
 def free_port() -> int:
@@ -198,10 +199,11 @@ def unique_email(tag: str = "w") -> str:
 
 
 def make_alert(departments: list[str], *, status: str = "published", **fields) -> Alert:
-    """A published alert written directly (composition and publication are another area's)."""
+    """A published alert written directly (composition and publication are another area's),
+    with a real reference: it shows in the public feed like any other."""
     now = utcnow()
     alert = Alert(
-        reference=f"A-T{uuid.uuid4().hex[:12]}",
+        reference=references.next_reference("A"),
         status=status,
         severity=fields.pop("severity", "dangerous"),
         violence_types=fields.pop("violence_types", ["theft", "physical_assault"]),
