@@ -28,6 +28,12 @@ def backend() -> str:
     return os.environ.get("TEST_DATABASE", "sqlite")
 
 
+def pytest_runtest_setup(item) -> None:
+    """``@pytest.mark.postgres_only``: the test needs PostgreSQL (a trigger, a lock…)."""
+    if item.get_closest_marker("postgres_only") and backend() != "postgresql":
+        pytest.skip("needs PostgreSQL; this run is on SQLite")
+
+
 def _postgres_available() -> bool:
     import psycopg
 

@@ -23,13 +23,12 @@ def test_every_model_table_exists(app_context):
     assert set(Model.metadata.tables) <= tables
 
 
+@pytest.mark.postgres_only  # the trigger is PostgreSQL's; SQLite relies on the ORM guard
 def test_audit_trail_refuses_update_and_delete_at_database_level(app_context):
     from backoffice.services import audit
 
     event = audit.record("test_event", object_type="Test", object_id="1")
     db.session.commit()
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("the trigger is PostgreSQL's; SQLite relies on the ORM guard")
     with pytest.raises(Exception, match="append-only"), db.engine.begin() as connection:
         connection.execute(
             text("UPDATE audit_events SET action = 'x' WHERE id = :id"), {"id": event.id}
