@@ -74,4 +74,4 @@ clean:
 messages: $(VENV)/.runtime
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot --no-location --sort-output . >/dev/null
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -D messages --no-fuzzy-matching >/dev/null
-	$(BIN)/python tools/fill_catalogue.py translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json
+	$(BIN)/python tools/fill_catalogue.py translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json $(wildcard tools/glossary_fr.d/*.json)

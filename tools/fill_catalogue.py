@@ -1,7 +1,8 @@
 """Fill a catalogue's empty translations from a JSON glossary {msgid: msgstr}.
 
 Used to keep the French catalogue complete: ``python tools/fill_catalogue.py
-translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json``. Existing translations are
+translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json tools/glossary_fr.d/*.json``
+(an area may keep its own glossary file in ``tools/glossary_fr.d/``; later files win). Existing translations are
 kept; the untranslated msgids left are listed, and the exit status is 1 when any remain.
 """
 
@@ -14,8 +15,10 @@ from pathlib import Path
 from babel.messages.pofile import read_po, write_po
 
 
-def main(po_path: str, glossary_path: str) -> int:
-    glossary = json.loads(Path(glossary_path).read_text(encoding="utf-8"))
+def main(po_path: str, *glossary_paths: str) -> int:
+    glossary: dict = {}
+    for glossary_path in glossary_paths:
+        glossary.update(json.loads(Path(glossary_path).read_text(encoding="utf-8")))
     with open(po_path, "rb") as handle:
         catalogue = read_po(handle)
     missing = []
@@ -42,4 +45,4 @@ def main(po_path: str, glossary_path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], *sys.argv[2:]))
