@@ -40,7 +40,7 @@ from backoffice.models.keys import DataKey
 from backoffice.services import cases
 from backoffice.services.timezones import to_local
 from tests.conftest import csrf_token
-from tests.integration.test_cases_support import (
+from tests.integration.cases_support import (
     ACCEPTESS_WORKER,
     AIDES_WORKER,
     make_report,

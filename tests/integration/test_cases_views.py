@@ -19,9 +19,7 @@ from backoffice.models.case import ERASURE_REASONS, Case, CaseNote
 from backoffice.services import cases
 from backoffice.services.timezones import local_today, to_local, zone_of_user
 from tests.conftest import csrf_token
-from tests.integration.test_case_access import case_routes
-from tests.integration.test_cases import _second_social_worker
-from tests.integration.test_cases_support import (
+from tests.integration.cases_support import (
     AIDES_WORKER,
     make_report,
     open_case,
@@ -30,6 +28,8 @@ from tests.integration.test_cases_support import (
     unique_phone,
     user,
 )
+from tests.integration.test_case_access import case_routes
+from tests.integration.test_cases import _second_social_worker
 
 
 def _case_total(app) -> int:

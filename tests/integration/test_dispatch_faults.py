@@ -20,7 +20,7 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import Delivery
 from backoffice.services import dispatch, outbox, subscribers
-from tests.integration.test_dispatch_support import (
+from tests.integration.dispatch_support import (
     SmtpServer,
     make_alert,
     organisation,

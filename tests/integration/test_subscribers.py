@@ -18,7 +18,7 @@ from backoffice.models.subscriber import Subscriber
 from backoffice.services import subscribers
 from backoffice.services.crypto import DecryptionError
 from tests.conftest import csrf_token
-from tests.integration.test_dispatch_support import organisation, unique_email, unique_mobile
+from tests.integration.dispatch_support import organisation, unique_email, unique_mobile
 
 SECRET = "inbound-secret-for-tests"
 
