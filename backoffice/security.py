@@ -41,7 +41,9 @@ SOCIAL_WORKER = "SocialWorker"
 COORDINATOR = "Coordinator"
 OUTREACH = "Outreach"
 PARTNER_RELAY = "PartnerRelay"
-ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+# Reads the audit trail and runs its checks (the data-protection officer's role).
+DATA_PROTECTION = "DataProtection"
+ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY, DATA_PROTECTION)
 SUPERUSER = "Superuser"
 
 # Permission sets a view can grant to a role in its ``access`` declaration.
@@ -182,7 +184,7 @@ def unlock(user: StaffUser) -> None:
 CAPABILITY_MENU = "Capabilities"
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Statistics of every organisation (aggregated only) / of one's own organisation.
-    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR),
+    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR, DATA_PROTECTION),
     "read_own_statistics": (SOCIAL_WORKER,),
     "build_funder_report": (COORDINATOR,),
     # May be assigned cases, and receives the cases' digests and notices.
