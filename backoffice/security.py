@@ -76,9 +76,15 @@ class BackofficeSecurityManager(SecurityManager):
 
     def __init__(self, appbuilder) -> None:
         from backoffice.views.second_factor import TwoStepAuthDBView
-        from backoffice.views.users import GroupView, RoleView, StaffUserView
+        from backoffice.views.users import (
+            GroupView,
+            RoleView,
+            StaffResetPasswordView,
+            StaffUserView,
+        )
 
         self.userdbmodelview = StaffUserView
+        self.resetpasswordview = StaffResetPasswordView
         # FAB's login-count chart tells nobody anything useful and fails on a bad argument.
         self.userstatschartview = None
         self.rolemodelview = RoleView
@@ -196,6 +202,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Approves or refuses another Admin's grant request (services/grants.py).
+    "approve_grants": (ADMIN,),
 }
 
 
@@ -242,6 +250,29 @@ def can(capability: str, actor=None) -> bool:
         raise KeyError(f"Unknown capability {capability!r}")
     actor = actor if actor is not None else current_user_or_none()
     return (capability, CAPABILITY_MENU) in permissions_of(actor)
+
+
+def roles_with(capability: str) -> set[str]:
+    """Names of the roles that grant the capability (as stored by ``roles sync``)."""
+    from flask_appbuilder.security.sqla.models import (
+        Permission,
+        PermissionView,
+        Role,
+        ViewMenu,
+        assoc_permissionview_role,
+    )
+
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}")
+    rows = db.session.scalars(
+        select(Role.name)
+        .join(assoc_permissionview_role, assoc_permissionview_role.c.role_id == Role.id)
+        .join(PermissionView, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+        .join(Permission, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .where(Permission.name == capability, ViewMenu.name == CAPABILITY_MENU)
+    )
+    return set(rows)
 
 
 def holders(capability: str, organisation_id: int | None = None) -> Select:

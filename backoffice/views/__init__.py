@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 def register_views(appbuilder) -> None:
     from backoffice.views.api_clients import ApiClientView
     from backoffice.views.audit import AuditEventView
+    from backoffice.views.grants import GrantRequestView
     from backoffice.views.organisations import OrganisationView
     from backoffice.views.second_factor import SecondFactorView
 
@@ -26,6 +27,13 @@ def register_views(appbuilder) -> None:
         label=_l("API clients"),
         icon="fa-key",
         category="Administration",
+    )
+    appbuilder.add_view(
+        GrantRequestView,
+        "access_requests",
+        label=_l("Access requests"),
+        icon="fa-user-secret",
+        category="Security",
     )
     appbuilder.add_view_no_menu(SecondFactorView)
     appbuilder.add_view(

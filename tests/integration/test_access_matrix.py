@@ -46,6 +46,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "ResetPasswordView": ("/resetpassword/form?pk=1", {"Admin"}),
     "UserDBModelView": ("/users/list/", {"Admin"}),
     "RoleModelView": ("/roles/list/", {"Admin"}),
+    # four-eyes grants: Admins decide each other's requests (never their own)
+    "GrantRequestView": ("/access-requests/", {"Admin"}),
     "UserGroupModelView": ("/groups/list/", set()),
     # administration
     "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
@@ -98,6 +100,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "approve_grants": {"Admin"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
