@@ -397,11 +397,8 @@ def users_request(
 
 
 def _change_roles(user, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
-    sm = current_app.appbuilder.sm
     for name in add:
-        role = sm.find_role(name)
-        if role is None or name in ("Superuser", "Public"):
-            raise click.ClickException(f"No role {name!r} to grant.")
+        role = _role(name)
         if role not in user.roles:
             user.roles.append(role)
     user.roles = [role for role in user.roles if role.name not in set(remove)]
@@ -444,6 +441,77 @@ def _audit_cli_update(user, before: dict, requests: list, requester) -> None:
             "by": "command",
         },
     )
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--organisation", required=True, help="The account's organisation (its name).")
+@click.option("--role", "role_names", multiple=True, required=True, help="Repeatable.")
+@click.option("--by", "by", help="The Admin asking (required once two Admins exist).")
+def users_create(
+    username: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: str,
+    role_names: tuple[str, ...],
+    by: str | None,
+) -> None:
+    """Create an account; its sensitive roles wait for a second Admin.
+
+    Bootstrap: while fewer than two active accounts may approve requests, the roles apply at
+    once (nobody could approve the first Admins); whoever runs this holds the database anyway.
+    """
+    from sqlalchemy import func, select
+
+    from backoffice import security
+    from backoffice.extensions import db
+    from backoffice.services import audit, grants
+
+    approvers = db.session.scalar(
+        select(func.count()).select_from(security.holders("approve_grants").subquery())
+    )
+    bootstrap = approvers < 2
+    requester = _account(by) if by else None
+    if not bootstrap and (requester is None or not security.can("approve_grants", requester)):
+        raise click.ClickException("Two Admins exist: name the Admin asking with --by ADMIN.")
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username) is not None:
+        raise click.ClickException(f"{username} exists already.")
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _check_password(password)
+    roles = [_role(name) for name in role_names]
+    user = sm.add_user(username, first_name, last_name, email, roles, password, commit=False)
+    if not user:
+        raise click.ClickException("The account could not be created.")
+    user.organisation_id = _organisation_id(organisation)
+    before = {"roles": [], "organisation_id": user.organisation_id}
+    held = [] if bootstrap else grants.hold_sensitive_changes(user, before)
+    requests = grants.open_requests(user, held, requester) if held else []
+    audit.record(
+        "user_created",
+        user,
+        object_type="User",
+        actor=requester,
+        details={
+            "after": grants.snapshot(user),
+            "pending": [g.id for g in requests],
+            "by": "bootstrap" if bootstrap else "command",
+        },
+    )
+    click.echo(f"Account {username} created with roles {sorted(user.role_names)}.")
+    for grant in requests:
+        click.echo(f"Request #{grant.id} ({grant.kind}) awaits another Admin's approval.")
+
+
+def _role(name: str):
+    role = current_app.appbuilder.sm.find_role(name)
+    if role is None or name in ("Superuser", "Public"):
+        raise click.ClickException(f"No role {name!r} to grant.")
+    return role
 
 
 @users_cli.command("requests")

@@ -392,3 +392,20 @@ def test_fab_commands_that_would_skip_the_second_admin_are_refused(app, command)
     assert result.exit_code != 0
     with app.app_context():
         assert _user(app, "x") is None
+
+
+def test_once_two_admins_exist_a_new_account_waits_for_its_sensitive_roles(app):
+    """The shared database has demo-admin and the Admins of the other tests: no bootstrap."""
+    admin = _make_user(app, "Admin")
+    _make_user(app, "Admin")
+    name = f"cli-{uuid.uuid4().hex[:8]}"
+    args = ["users", "create", name, "--email", f"{name}@test.invalid", "--first-name", "C"]
+    args += ["--last-name", "L", "--organisation", "AIDES", "--role", "SocialWorker"]
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=args, input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert refused.exit_code != 0 and "--by" in refused.output
+    result = runner.invoke(args=[*args, "--by", admin], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert _user(app, name).role_names == set()
+    assert [g.after for g in _pending(app, name)] == [{"roles": ["SocialWorker"]}]
