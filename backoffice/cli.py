@@ -448,7 +448,7 @@ def _audit_cli_update(user, before: dict, requests: list, requester) -> None:
 @click.option("--email", required=True)
 @click.option("--first-name", required=True)
 @click.option("--last-name", required=True)
-@click.option("--organisation", required=True, help="The account's organisation (its name).")
+@click.option("--organisation", help="The account's organisation (its name); Admins may have none.")
 @click.option("--role", "role_names", multiple=True, required=True, help="Repeatable.")
 @click.option("--by", "by", help="The Admin asking (required once two Admins exist).")
 def users_create(
@@ -456,7 +456,7 @@ def users_create(
     email: str,
     first_name: str,
     last_name: str,
-    organisation: str,
+    organisation: str | None,
     role_names: tuple[str, ...],
     by: str | None,
 ) -> None:
@@ -487,7 +487,7 @@ def users_create(
     user = sm.add_user(username, first_name, last_name, email, roles, password, commit=False)
     if not user:
         raise click.ClickException("The account could not be created.")
-    user.organisation_id = _organisation_id(organisation)
+    user.organisation_id = _organisation_id(organisation) if organisation else None
     before = {"roles": [], "organisation_id": user.organisation_id}
     held = [] if bootstrap else grants.hold_sensitive_changes(user, before)
     requests = grants.open_requests(user, held, requester) if held else []
