@@ -409,3 +409,46 @@ def test_once_two_admins_exist_a_new_account_waits_for_its_sensitive_roles(app):
     with app.app_context():
         assert _user(app, name).role_names == set()
     assert [g.after for g in _pending(app, name)] == [{"roles": ["SocialWorker"]}]
+
+
+def test_a_non_admin_cannot_decide_a_request(app):
+    admin, worker = _make_user(app, "Admin"), _make_user(app, "Outreach")
+    with app.app_context():
+        roles = [str(_role_id(app, "Outreach")), str(_role_id(app, "Moderator"))]
+    _post_edit(app, _signed_in(app, admin), worker, roles=roles)
+    (grant,) = _pending(app, worker)
+    for role in ("Moderator", "Coordinator", "DataProtection"):
+        client = _signed_in(app, _make_user(app, role))
+        token = csrf_token(client, "/users/userinfo/")
+        client.post(
+            f"/access-requests/{grant.id}/decide",
+            data={"csrf_token": token, "decision": "approve"},
+        )
+        assert _state(app, grant.id) == "pending"
+
+
+def test_the_first_two_admins_are_created_from_the_command_line(tmp_path_factory, test_keyring):
+    """Bootstrap: on an empty database nobody could approve the first Admins."""
+    from flask_migrate import upgrade
+
+    from tests.conftest import make_app, own_database
+
+    with own_database(tmp_path_factory.mktemp("bootstrap_db")) as url:
+        instance = tmp_path_factory.mktemp("bootstrap_instance")
+        fresh = make_app(url, test_keyring, instance)
+        with fresh.app_context():
+            upgrade(revision="heads")
+        fresh = make_app(url, test_keyring, instance)  # syncs the roles, as a deployment
+        runner = fresh.test_cli_runner()
+        for name in ("first-admin", "second-admin", "third-admin"):
+            args = ["users", "create", name, "--email", f"{name}@test.invalid"]
+            args += ["--first-name", "F", "--last-name", "A", "--role", "Admin"]
+            by = ["--by", "first-admin"] if name == "third-admin" else []
+            result = runner.invoke(args=args + by, input=f"{PASSWORD}\n{PASSWORD}\n")
+            assert result.exit_code == 0, result.output
+        with fresh.app_context():
+            assert _user(fresh, "first-admin").role_names == {"Admin"}
+            assert _user(fresh, "second-admin").role_names == {"Admin"}
+            assert _user(fresh, "third-admin").role_names == set()
+            assert db.session.scalar(select(GrantRequest.kind)) == "roles"
+            db.session.remove()
