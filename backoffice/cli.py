@@ -58,7 +58,6 @@ users_cli = CommandGroup(
 def register_commands(app: Flask) -> None:
     for group in (keys_cli, roles_cli, demo_cli, audit_cli, scheduler_cli, users_cli):
         app.cli.add_command(group)
-    _refuse_fab_account_commands()
     app.cli.add_command(anonymise_command)
     app.cli.add_command(directory_cli)
     app.cli.add_command(alerts_cli)
@@ -317,27 +316,6 @@ def statistics_rebuild() -> None:
 
 
 # -- staff accounts: four-eyes grants -----------------------------------------------------
-def _refuse_fab_account_commands() -> None:
-    """FAB's account commands would give roles and passwords with nobody's approval."""
-    from flask_appbuilder.cli import fab
-
-    for name in ("create-admin", "create-user", "reset-password"):
-        if name in fab.commands:
-            fab.commands[name] = _refused(name)
-
-
-def _refused(name: str) -> click.Command:
-    @click.command(name, context_settings={"ignore_unknown_options": True})
-    @click.argument("ignored", nargs=-1, type=click.UNPROCESSED)
-    def refused(ignored) -> None:
-        raise click.ClickException(
-            f"`fab {name}` is disabled: a second Admin approves every grant. "
-            "Use `flask --app wsgi users request …` (see `users --help`)."
-        )
-
-    return refused
-
-
 def _account(username: str):
     from sqlalchemy import select
 

@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+import click
 from flask import current_app, g, has_request_context, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -160,7 +161,12 @@ class BackofficeSecurityManager(SecurityManager):
         self.end_all_sessions(user)
         audit.record("logout", object_type="User", object_id=user.id, actor=user)
 
+    def add_user(self, *args, **kwargs):
+        _refuse_fab_account_commands()
+        return super().add_user(*args, **kwargs)
+
     def reset_password(self, userid, password) -> None:
+        _refuse_fab_account_commands()
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
         self.end_all_sessions(user)
@@ -170,6 +176,25 @@ class BackofficeSecurityManager(SecurityManager):
         self.session.commit()
         if has_request_context() and current_user.is_authenticated and current_user.id == userid:
             login_user(user)  # keep the session that made the change, end the others
+
+
+FAB_ACCOUNT_COMMANDS = frozenset({"create-admin", "create-user", "reset-password"})
+
+
+def _refuse_fab_account_commands() -> None:
+    """FAB's ``fab create-admin / create-user / reset-password`` give roles and passwords with
+    nobody's approval (``create-admin`` even the all-powerful Superuser): refused. Flask
+    resolves FAB's commands before the application loads, so they are stopped here, where
+    they reach the security manager; ``flask users …`` opens grant requests instead."""
+    context = click.get_current_context(silent=True)
+    parent = context.parent if context is not None else None
+    if parent is None or parent.info_name != "fab":
+        return
+    if context.info_name in FAB_ACCOUNT_COMMANDS:
+        raise click.ClickException(
+            f"`fab {context.info_name}` is disabled: a second Admin approves every grant. "
+            "Use `flask --app wsgi users create|request` (see `users --help`)."
+        )
 
 
 def _is_locked(user: StaffUser) -> bool:

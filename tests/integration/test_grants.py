@@ -384,14 +384,46 @@ def test_the_command_line_opens_requests_too(app):
     assert refused.exit_code != 0
 
 
-@pytest.mark.parametrize("command", [["fab", "create-admin"], ["fab", "reset-password"]])
+@pytest.mark.parametrize("command", ["create-admin", "create-user", "reset-password"])
 def test_fab_commands_that_would_skip_the_second_admin_are_refused(app, command):
-    extra = ["--firstname", "a", "--lastname", "b", "--email", "x@y.invalid", "--role", "Admin"]
-    args = [*command, "--username", "x", "--password", "y" * 20]
-    result = app.test_cli_runner().invoke(args=args + (extra if "create" in command[1] else []))
-    assert result.exit_code != 0
+    """Run as an operator would, in a new process: Flask resolves FAB's commands before it
+    loads the application, so a patch of the command group made at start-up would not do."""
+    import os
+    import subprocess
+    import sys
+
+    victim = _make_user(app, "SocialWorker", "AIDES")
+    name = f"fab-{uuid.uuid4().hex[:8]}"
+    args = {
+        "create-admin": ["--username", name, "--firstname", "a", "--lastname", "b"],
+        "create-user": ["--username", name, "--firstname", "a", "--lastname", "b"],
+        "reset-password": ["--username", victim],
+    }[command]
+    if command != "reset-password":
+        args += ["--email", f"{name}@test.invalid"]
+    if command == "create-user":
+        args += ["--role", "SocialWorker"]
+    args += ["--password", NEW_PASSWORD]
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "BACKOFFICE_KEYS": app.config["BACKOFFICE_KEYS"],
+        "BACKOFFICE_INSTANCE_DIR": app.config["INSTANCE_DIR"],
+        "BACKOFFICE_ENV": "development",
+        "FAB_UPDATE_PERMS": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "fab", command, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0 and "disabled" in result.stderr, result.stdout + result.stderr
     with app.app_context():
-        assert _user(app, "x") is None
+        assert _user(app, name) is None
+    assert "/login" in login(app.test_client(), victim, NEW_PASSWORD).headers["Location"]
 
 
 def test_once_two_admins_exist_a_new_account_waits_for_its_sensitive_roles(app):
