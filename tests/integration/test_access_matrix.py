@@ -55,6 +55,7 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # the audit trail: the data-protection officer, and Admins for account incidents;
     # Coordinators keep aggregated figures only
     "AuditEventView": ("/audit/list/", {"Admin", "DataProtection"}),
+    "AuditCheckView": ("/audit-check/", {"DataProtection"}),
     # directory of structures (public-class data): everyone reads, three roles keep it
     "DirectoryView": ("/directory/", EVERYONE),
     "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
@@ -175,7 +176,7 @@ def test_access(app, login_as, url, who, may):
 @pytest.mark.parametrize("who", [PUBLIC, *ROLES])
 def test_only_the_data_protection_officer_runs_the_audit_check(app, login_as, who):
     client = app.test_client() if who == PUBLIC else login_as(USER_OF_ROLE[who])
-    response = client.get("/audit/verify")
+    response = client.get("/audit-check/")
     if who == "DataProtection":
         assert response.status_code == 200
         assert b"audit-intact" in response.data or b"audit-altered" in response.data
