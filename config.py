@@ -105,6 +105,15 @@ def _security_settings(production: bool) -> dict:
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
         "LOGIN_LOCKOUT_THRESHOLD": _env_int("LOGIN_LOCKOUT_THRESHOLD", 5),
         "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Roles whose grant or removal waits for a second Admin (roles that read confidential
+        # data or the audit trail); roles that approve such requests are added in code.
+        "FOUR_EYES_ROLES": [
+            name.strip()
+            for name in (
+                _env("FOUR_EYES_ROLES", "Moderator,SocialWorker,DataProtection") or ""
+            ).split(",")
+            if name.strip()
+        ],
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         "FAB_PASSWORD_COMPLEXITY_VALIDATOR": validate_password,
         "FAB_SAFE_REDIRECT_HOSTS": [

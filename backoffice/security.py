@@ -20,6 +20,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+import click
 from flask import current_app, g, has_request_context, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -41,7 +42,9 @@ SOCIAL_WORKER = "SocialWorker"
 COORDINATOR = "Coordinator"
 OUTREACH = "Outreach"
 PARTNER_RELAY = "PartnerRelay"
-ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+# Reads the audit trail and runs its checks (the data-protection officer's role).
+DATA_PROTECTION = "DataProtection"
+ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY, DATA_PROTECTION)
 SUPERUSER = "Superuser"
 
 # Permission sets a view can grant to a role in its ``access`` declaration.
@@ -74,9 +77,15 @@ class BackofficeSecurityManager(SecurityManager):
 
     def __init__(self, appbuilder) -> None:
         from backoffice.views.second_factor import TwoStepAuthDBView
-        from backoffice.views.users import GroupView, RoleView, StaffUserView
+        from backoffice.views.users import (
+            GroupView,
+            RoleView,
+            StaffResetPasswordView,
+            StaffUserView,
+        )
 
         self.userdbmodelview = StaffUserView
+        self.resetpasswordview = StaffResetPasswordView
         # FAB's login-count chart tells nobody anything useful and fails on a bad argument.
         self.userstatschartview = None
         self.rolemodelview = RoleView
@@ -152,7 +161,12 @@ class BackofficeSecurityManager(SecurityManager):
         self.end_all_sessions(user)
         audit.record("logout", object_type="User", object_id=user.id, actor=user)
 
+    def add_user(self, *args, **kwargs):
+        _refuse_fab_account_commands()
+        return super().add_user(*args, **kwargs)
+
     def reset_password(self, userid, password) -> None:
+        _refuse_fab_account_commands()
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
         self.end_all_sessions(user)
@@ -162,6 +176,25 @@ class BackofficeSecurityManager(SecurityManager):
         self.session.commit()
         if has_request_context() and current_user.is_authenticated and current_user.id == userid:
             login_user(user)  # keep the session that made the change, end the others
+
+
+FAB_ACCOUNT_COMMANDS = frozenset({"create-admin", "create-user", "reset-password"})
+
+
+def _refuse_fab_account_commands() -> None:
+    """FAB's ``fab create-admin / create-user / reset-password`` give roles and passwords with
+    nobody's approval (``create-admin`` even the all-powerful Superuser): refused. Flask
+    resolves FAB's commands before the application loads, so they are stopped here, where
+    they reach the security manager; ``flask users …`` opens grant requests instead."""
+    context = click.get_current_context(silent=True)
+    parent = context.parent if context is not None else None
+    if parent is None or parent.info_name != "fab":
+        return
+    if context.info_name in FAB_ACCOUNT_COMMANDS:
+        raise click.ClickException(
+            f"`fab {context.info_name}` is disabled: a second Admin approves every grant. "
+            "Use `flask --app wsgi users create|request` (see `users --help`)."
+        )
 
 
 def _is_locked(user: StaffUser) -> bool:
@@ -182,7 +215,7 @@ def unlock(user: StaffUser) -> None:
 CAPABILITY_MENU = "Capabilities"
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Statistics of every organisation (aggregated only) / of one's own organisation.
-    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR),
+    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR, DATA_PROTECTION),
     "read_own_statistics": (SOCIAL_WORKER,),
     "build_funder_report": (COORDINATOR,),
     # May be assigned cases, and receives the cases' digests and notices.
@@ -194,6 +227,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Approves or refuses another Admin's grant request (services/grants.py).
+    "approve_grants": (ADMIN,),
 }
 
 
@@ -240,6 +275,29 @@ def can(capability: str, actor=None) -> bool:
         raise KeyError(f"Unknown capability {capability!r}")
     actor = actor if actor is not None else current_user_or_none()
     return (capability, CAPABILITY_MENU) in permissions_of(actor)
+
+
+def roles_with(capability: str) -> set[str]:
+    """Names of the roles that grant the capability (as stored by ``roles sync``)."""
+    from flask_appbuilder.security.sqla.models import (
+        Permission,
+        PermissionView,
+        Role,
+        ViewMenu,
+        assoc_permissionview_role,
+    )
+
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}")
+    rows = db.session.scalars(
+        select(Role.name)
+        .join(assoc_permissionview_role, assoc_permissionview_role.c.role_id == Role.id)
+        .join(PermissionView, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+        .join(Permission, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .where(Permission.name == capability, ViewMenu.name == CAPABILITY_MENU)
+    )
+    return set(rows)
 
 
 def holders(capability: str, organisation_id: int | None = None) -> Select:

@@ -16,6 +16,7 @@ from backoffice.models.organisation import Organisation
 from backoffice.security import (
     ADMIN,
     COORDINATOR,
+    DATA_PROTECTION,
     MODERATOR,
     OUTREACH,
     PARTNER_RELAY,
@@ -47,6 +48,7 @@ USERS = [
     ("demo-coordinator", "Camille", COORDINATOR, JASMINE),
     ("demo-outreach", "Olga", OUTREACH, JASMINE),
     ("demo-relay", "Rita", PARTNER_RELAY, AIDES),
+    ("demo-dpo", "Dominique", DATA_PROTECTION, JASMINE),
 ]
 
 

@@ -22,6 +22,7 @@ from backoffice.models.case import (
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.grant import GrantRequest
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -56,3 +57,4 @@ __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNot
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
+__all__ += ["GrantRequest"]

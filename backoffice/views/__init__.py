@@ -7,7 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 def register_views(appbuilder) -> None:
     from backoffice.views.api_clients import ApiClientView
-    from backoffice.views.audit import AuditEventView
+    from backoffice.views.audit import AuditCheckView, AuditEventView
+    from backoffice.views.grants import GrantRequestView
     from backoffice.views.organisations import OrganisationView
     from backoffice.views.second_factor import SecondFactorView
 
@@ -27,12 +28,26 @@ def register_views(appbuilder) -> None:
         icon="fa-key",
         category="Administration",
     )
+    appbuilder.add_view(
+        GrantRequestView,
+        "access_requests",
+        label=_l("Access requests"),
+        icon="fa-user-secret",
+        category="Security",
+    )
     appbuilder.add_view_no_menu(SecondFactorView)
     appbuilder.add_view(
         AuditEventView,
         "audit",
         label=_l("Audit trail"),
         icon="fa-history",
+        category="Administration",
+    )
+    appbuilder.add_view(
+        AuditCheckView,
+        "audit_check",
+        label=_l("Check the audit trail"),
+        icon="fa-check-square-o",
         category="Administration",
     )
     _register_directory(appbuilder)

@@ -25,10 +25,8 @@ from backoffice.models.structure import (
 from backoffice.security import (
     ADMIN,
     ALL,
-    COORDINATOR,
     MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
+    ROLES,
     SOCIAL_WORKER,
 )
 from backoffice.services import audit, directory
@@ -87,7 +85,7 @@ class DirectoryView(BaseView):
     default_view = "list"
     access = {
         role: READER_PERMISSIONS
-        for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+        for role in ROLES  # every staff role
     }
 
     @expose("/")

@@ -18,12 +18,7 @@ from wtforms.validators import DataRequired, Length
 
 from backoffice import transactions
 from backoffice.security import (
-    ADMIN,
-    COORDINATOR,
-    MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
-    SOCIAL_WORKER,
+    ROLES,
 )
 from backoffice.services import second_factor
 
@@ -87,7 +82,7 @@ class SecondFactorView(BaseView):
     base_permissions = ["can_settings"]
     access = {
         role: ("can_settings",)
-        for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+        for role in ROLES  # every staff role
     }
     class_permission_name = "SecondFactorView"
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-ROLES = ["Admin", "Moderator", "SocialWorker", "Coordinator", "Outreach", "PartnerRelay"]
+ROLES = [
+    "Admin",
+    "Moderator",
+    "SocialWorker",
+    "Coordinator",
+    "Outreach",
+    "PartnerRelay",
+    "DataProtection",
+]
 USER_OF_ROLE = {
     "Admin": "demo-admin",
     "Moderator": "demo-moderator",
@@ -18,6 +26,7 @@ USER_OF_ROLE = {
     "Coordinator": "demo-coordinator",
     "Outreach": "demo-outreach",
     "PartnerRelay": "demo-relay",
+    "DataProtection": "demo-dpo",
 }
 EVERYONE = set(ROLES)
 PUBLIC = "anonymous"
@@ -37,11 +46,16 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "ResetPasswordView": ("/resetpassword/form?pk=1", {"Admin"}),
     "UserDBModelView": ("/users/list/", {"Admin"}),
     "RoleModelView": ("/roles/list/", {"Admin"}),
+    # four-eyes grants: Admins decide each other's requests (never their own)
+    "GrantRequestView": ("/access-requests/", {"Admin"}),
     "UserGroupModelView": ("/groups/list/", set()),
     # administration
     "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
     "ApiClientView": ("/api-clients/list/", {"Admin"}),
-    "AuditEventView": ("/audit/list/", {"Admin", "Coordinator"}),
+    # the audit trail: the data-protection officer, and Admins for account incidents;
+    # Coordinators keep aggregated figures only
+    "AuditEventView": ("/audit/list/", {"Admin", "DataProtection"}),
+    "AuditCheckView": ("/audit-check/", {"DataProtection"}),
     # directory of structures (public-class data): everyone reads, three roles keep it
     "DirectoryView": ("/directory/", EVERYONE),
     "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
@@ -71,19 +85,23 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "CaseRoutingView": ("/cases/routing/", {"Moderator"}),
     # statistics: aggregated for programme roles, own organisation for social workers;
     # funder reports built by Coordinators, read by Moderators and Admins
-    "StatisticsView": ("/statistics/", {"Coordinator", "SocialWorker", "Moderator", "Admin"}),
+    "StatisticsView": (
+        "/statistics/",
+        {"Coordinator", "SocialWorker", "Moderator", "Admin", "DataProtection"},
+    ),
     "FunderReportView": ("/statistics/reports/", {"Coordinator", "Moderator", "Admin"}),
 }
 
 # Capabilities the rules ask for (``security.can``) -> the roles that have them.
 CAPABILITIES: dict[str, set[str]] = {
-    "read_all_statistics": {"Admin", "Moderator", "Coordinator"},
+    "read_all_statistics": {"Admin", "Moderator", "Coordinator", "DataProtection"},
     "read_own_statistics": {"SocialWorker"},
     "build_funder_report": {"Coordinator"},
     "hold_cases": {"SocialWorker"},
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "approve_grants": {"Admin"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
@@ -153,6 +171,17 @@ def test_access(app, login_as, url, who, may):
         if response.status_code == 302:
             location = response.headers["Location"]
             assert "/login" in location or location.rstrip("/") in ("", "/", "http://localhost")
+
+
+@pytest.mark.parametrize("who", [PUBLIC, *ROLES])
+def test_only_the_data_protection_officer_runs_the_audit_check(app, login_as, who):
+    client = app.test_client() if who == PUBLIC else login_as(USER_OF_ROLE[who])
+    response = client.get("/audit-check/")
+    if who == "DataProtection":
+        assert response.status_code == 200
+        assert b"audit-intact" in response.data or b"audit-altered" in response.data
+    else:
+        assert response.status_code in (302, 403, 404), f"{who} ran the audit check"
 
 
 def _api_call(client, method: str, path: str, body, headers: dict | None = None):

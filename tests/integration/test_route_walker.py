@@ -71,6 +71,7 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "pk": NOWHERE,  # only on views whose model is not organisation-owned
     "reference": "A-1999-999999",
     "report_id": NOWHERE,
+    "request_id": NOWHERE,  # grant requests belong to no organisation (Admins decide them)
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
     "filename": "walker.csv",
