@@ -18,6 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# The application is production by default (config.py); the tests run it as development
+# (the tests of production's refusals set it themselves).
+os.environ["BACKOFFICE_ENV"] = "development"
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
