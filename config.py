@@ -14,8 +14,9 @@ from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
 
-from backoffice.services.passwords import validate_password
+from backoffice.services.passwords import DEFAULT_DEMO_PASSWORD
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views.passwords import validate_password
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -28,7 +29,6 @@ class ConfigurationError(RuntimeError):
 ENVIRONMENTS = ("production", "development")
 # Published in the repository: never accepted outside development.
 DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 (published on purpose)
-DEFAULT_DEMO_PASSWORD = "demo-jasmine-2026"  # noqa: S105 (published on purpose)
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -42,6 +42,12 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    value = default if value is None else value  # set but empty: an empty list
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _env_int(name: str, default: int) -> int:
@@ -117,8 +123,14 @@ def _security_settings(production: bool) -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "AUTH_RATE_LIMIT": _env("AUTH_RATE_LIMIT", "10 per 20 second"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LOCKOUT_THRESHOLD": _env_int("LOGIN_LOCKOUT_THRESHOLD", 5),
-        "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Failed sign-ins delay the next attempt of that username from that address (0, 0,
+        # 0, 2, 4, 8… seconds, capped); the count restarts after a quiet window.
+        "LOGIN_DELAY_MAX_SECONDS": _env_int("LOGIN_DELAY_MAX_SECONDS", 15 * 60),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _env_int("LOGIN_FAILURE_WINDOW_MINUTES", 60),
+        # Roles that read confidential data sign in with a second factor (empty: optional).
+        "SECOND_FACTOR_REQUIRED_ROLES": _env_list(
+            "SECOND_FACTOR_REQUIRED_ROLES", "Admin,Moderator,SocialWorker,DataProtection"
+        ),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         "FAB_PASSWORD_COMPLEXITY_VALIDATOR": validate_password,
         "FAB_SAFE_REDIRECT_HOSTS": [

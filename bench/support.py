@@ -150,6 +150,9 @@ def bench_app(url: str, keys: str | None = None, **overrides):
         "INSTANCE_DIR": instance_dir(),
         "RATELIMIT_ENABLED": False,
         "SECRET_KEY": secrets.token_hex(16),
+        # Benchmarks sign demo users in with the password alone (the second factor is
+        # tested in tests/integration/test_second_factor.py, not measured here).
+        "SECOND_FACTOR_REQUIRED_ROLES": (),
         **overrides,
     }
     app = create_app(settings)

@@ -109,6 +109,11 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         # default, is checked where it matters (tests that switch with /lang/fr) and by the
         # catalogue test.
         "BABEL_DEFAULT_LOCALE": "en",
+        # The shared app signs in with the password alone, so that every test may sign in
+        # as a demo user many times a minute (a TOTP code works once). The second factor,
+        # mandatory by default, is tested on an app with the default setting
+        # (tests/integration/test_second_factor.py).
+        "SECOND_FACTOR_REQUIRED_ROLES": (),
     }
     settings.update(overrides)
     application = create_app(settings)

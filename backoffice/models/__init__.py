@@ -40,6 +40,7 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import Structure, StructureLanguage, StructureService
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
@@ -56,3 +57,4 @@ __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNot
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]

@@ -10,6 +10,7 @@ def register_views(appbuilder) -> None:
     from backoffice.views.audit import AuditEventView
     from backoffice.views.organisations import OrganisationView
     from backoffice.views.second_factor import SecondFactorView
+    from backoffice.views.sessions import SessionsView
 
     appbuilder.add_view(
         OrganisationView,
@@ -28,6 +29,7 @@ def register_views(appbuilder) -> None:
         category="Administration",
     )
     appbuilder.add_view_no_menu(SecondFactorView)
+    appbuilder.add_view_no_menu(SessionsView)
     appbuilder.add_view(
         AuditEventView,
         "audit",
