@@ -153,6 +153,8 @@ def demo_logins() -> None:
     except DemoRefused as refusal:
         raise click.ClickException(str(refusal)) from None
     click.echo(f"Demo logins (password: {password}):")
+    required = ", ".join(current_app.config.get("SECOND_FACTOR_REQUIRED_ROLES") or ()) or "none"
+    click.echo(f"  (roles that enrol a second factor at first sign-in: {required})")
     for username, _first, role, organisation in USERS:
         click.echo(f"  {username:<18} {role:<13} {organisation}")
     click.echo(f"Demo API key: {Path(current_app.instance_path) / 'demo_api_key.txt'}")

@@ -59,7 +59,7 @@ def seconds_to_wait(username: str, address: str | None) -> int:
 
 def record_failure(username: str, address: str | None) -> int:
     """Count a failed attempt (password or code); answers the failures in the window."""
-    _forget_expired()
+    forget_expired()
     name, where = _key(username, address)
     row = db.session.scalar(
         select(LoginThrottle).where(LoginThrottle.username == name, LoginThrottle.address == where)
@@ -85,7 +85,7 @@ def clear(username: str, address: str | None = None) -> None:
     db.session.execute(statement)
 
 
-def _forget_expired() -> None:
+def forget_expired() -> None:
     """Usernames and addresses are personal data: kept no longer than the window."""
     db.session.execute(
         delete(LoginThrottle).where(LoginThrottle.last_failure_at < utcnow() - _window())

@@ -15,12 +15,12 @@ import hashlib
 import secrets
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.sign_in import StaffSession
-from backoffice.services import audit
+from backoffice.services import audit, login_delay
 
 # last_seen_at is written at most this often (a GET may touch only this column).
 TOUCH_SECONDS = 60
@@ -125,3 +125,22 @@ def own_session(user, session_id: int) -> StaffSession | None:
     """One of the user's own sessions (another user's answers None, like a missing one)."""
     record = db.session.get(StaffSession, session_id)
     return record if record is not None and record.user_id == user.id else None
+
+
+def purge() -> int:
+    """The hourly job: forget sessions that ended or expired, and failed-attempt counters
+    whose window passed (who signed in from where is not kept longer than needed)."""
+    now = utcnow()
+    idle = current_app.config["PERMANENT_SESSION_LIFETIME"]
+    absolute = dt.timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"])
+    result = db.session.execute(
+        delete(StaffSession).where(
+            or_(
+                StaffSession.ended_at.is_not(None),
+                StaffSession.last_seen_at < now - idle,
+                StaffSession.created_at < now - absolute,
+            )
+        )
+    )
+    login_delay.forget_expired()
+    return result.rowcount

@@ -392,3 +392,24 @@ def test_expired_form_of_a_signed_in_user_gets_a_clear_page(app, fresh_user):
     body = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "formulaire a expiré" in body
+
+
+def test_the_hourly_job_forgets_ended_sessions_and_old_counters(app, fresh_user):
+    from backoffice import jobs
+    from backoffice.models.sign_in import LoginThrottle, StaffSession
+
+    here, there = app.test_client(), app.test_client()
+    login(here, fresh_user, PASSWORD)
+    login(there, fresh_user, PASSWORD)
+    here.post("/logout/", data={"csrf_token": csrf_token(here, "/users/userinfo/")})
+    login(_from(app, "198.51.100.30"), fresh_user, "wrong password here")
+    _age_failures(app, fresh_user, app.config["LOGIN_FAILURE_WINDOW_MINUTES"] * 60 + 1)
+    assert jobs.run_job(app, "purge_sign_in_records")
+    with app.app_context():
+        user = app.appbuilder.sm.find_user(username=fresh_user)
+        kept = db.session.scalars(select(StaffSession).where(StaffSession.user_id == user.id))
+        counters = db.session.scalars(
+            select(LoginThrottle).where(LoginThrottle.username == fresh_user)
+        )
+        assert [s.ended_at for s in kept] == [None] and not list(counters)
+    assert there.get("/users/userinfo/").status_code == 200
