@@ -31,7 +31,7 @@ from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.user import StaffUser, new_session_token
-from backoffice.services import audit, login_delay, staff_sessions
+from backoffice.services import audit, login_delay, second_factor, staff_sessions
 
 log = logging.getLogger(__name__)
 # The cookie's key for the server-side session token (services/staff_sessions.py).
@@ -115,6 +115,8 @@ class BackofficeSecurityManager(SecurityManager):
             agent = request.headers.get("User-Agent", "")
             if staff_sessions.current(session.get(SESSION_KEY), user.id, agent) is None:
                 return None
+        if second_factor.required_for(user) and not second_factor.is_enabled(user):
+            return None  # given a role that needs one since signing in: enrol first
         return user
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:

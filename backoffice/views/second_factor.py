@@ -34,8 +34,9 @@ from backoffice.security import (
 )
 from backoffice.services import login_delay, second_factor
 
-PENDING_SECONDS = 300
-_PENDING = ("second_factor_user", "second_factor_since", "second_factor_next", "login_name")
+# How long the password step holds: for the code, and for a first enrolment (installing an
+# authenticator app takes longer).
+PENDING_SECONDS = {"second_step": 300, "enrol": 900}
 
 
 class CodeForm(FlaskForm):
@@ -100,6 +101,7 @@ class TwoStepAuthDBView(AuthDBView):
         session.update(
             second_factor_user=user.id,
             second_factor_since=int(time.time()),
+            second_factor_step=step,
             second_factor_next=next_url,
             login_name=name,
         )
@@ -109,7 +111,8 @@ class TwoStepAuthDBView(AuthDBView):
         """The user whose password was accepted in this browser a moment ago, or None."""
         user_id = session.get("second_factor_user")
         since = session.get("second_factor_since", 0)
-        if user_id is None or time.time() - since > PENDING_SECONDS:
+        limit = PENDING_SECONDS.get(session.get("second_factor_step"), 0)
+        if user_id is None or time.time() - since > limit:
             return None
         user = self.appbuilder.sm.get_user_by_id(user_id)
         return user if user is not None and user.is_active else None

@@ -223,3 +223,17 @@ def test_code_page_without_a_password_step_goes_back_to_login(client):
     for url in ("/login/code", "/login/enrol"):
         response = client.get(url)
         assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_role_that_needs_it_given_after_sign_in_sends_the_user_to_enrolment(strict_app):
+    username = _new_user(strict_app, "Coordinator")
+    client = strict_app.test_client()
+    login(client, username, PASSWORD)
+    assert client.get("/users/userinfo/").status_code == 200
+    with strict_app.app_context():
+        sm = strict_app.appbuilder.sm
+        user = sm.find_user(username=username)
+        user.roles.append(sm.find_role("SocialWorker"))
+        db.session.commit()
+    assert client.get("/users/userinfo/").status_code == 302
+    assert login(client, username, PASSWORD).headers["Location"].endswith("/login/enrol")
