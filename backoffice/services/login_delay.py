@@ -14,6 +14,7 @@ import datetime as dt
 
 from flask import current_app
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
@@ -39,10 +40,7 @@ def delay_after(failures: int) -> int:
 
 
 def _row(username: str, address: str | None) -> LoginThrottle | None:
-    name, where = _key(username, address)
-    row = db.session.scalar(
-        select(LoginThrottle).where(LoginThrottle.username == name, LoginThrottle.address == where)
-    )
+    row = _find(*_key(username, address))
     if row is not None and utcnow() - row.last_failure_at > _window():
         return None  # the window has passed: a fresh count
     return row
@@ -61,19 +59,32 @@ def record_failure(username: str, address: str | None) -> int:
     """Count a failed attempt (password or code); answers the failures in the window."""
     forget_expired()
     name, where = _key(username, address)
-    row = db.session.scalar(
-        select(LoginThrottle).where(LoginThrottle.username == name, LoginThrottle.address == where)
-    )
+    row = _find(name, where) or _create(name, where)
     now = utcnow()
-    if row is None:
-        row = LoginThrottle(username=name, address=where, failures=0, last_failure_at=now)
-        db.session.add(row)
-    elif now - row.last_failure_at > _window():
+    if now - row.last_failure_at > _window():
         row.failures = 0
     row.failures += 1
     row.last_failure_at = now
     db.session.flush()
     return row.failures
+
+
+def _find(name: str, where: str) -> LoginThrottle | None:
+    return db.session.scalar(
+        select(LoginThrottle).where(LoginThrottle.username == name, LoginThrottle.address == where)
+    )
+
+
+def _create(name: str, where: str) -> LoginThrottle:
+    """A new counter; when a concurrent attempt made it first, that one (a savepoint keeps
+    the rest of the request's work)."""
+    try:
+        with db.session.begin_nested():
+            row = LoginThrottle(username=name, address=where, failures=0, last_failure_at=utcnow())
+            db.session.add(row)
+        return row
+    except IntegrityError:
+        return _find(name, where)
 
 
 def clear(username: str, address: str | None = None) -> None:
