@@ -191,7 +191,8 @@ class BackofficeSecurityManager(SecurityManager):
 
 def unlock(user: StaffUser) -> None:
     """An Admin's reset of the sign-in delays of an account (from every address)."""
-    login_delay.clear(user.username)
+    for name in {user.username, user.email} - {None, ""}:  # one signs in with either
+        login_delay.clear(name)
     audit.record("account_unlocked", object_type="User", object_id=user.id)
 
 
