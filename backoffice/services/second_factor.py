@@ -180,18 +180,21 @@ def regenerate_recovery_codes(user, code: str) -> list[str] | None:
     return _new_recovery_codes(user)
 
 
-def verify_login(user, code: str) -> bool:
-    """The second step of a sign-in: an authenticator code, or an unused recovery code."""
-    used_recovery = False
-    ok = is_enabled(user) and _accept_totp(user, code)
-    if is_enabled(user) and not ok:
-        ok = used_recovery = _accept_recovery_code(user, code)
+def verify_login(user, code: str) -> str | None:
+    """The second step of a sign-in: an authenticator code, or an unused recovery code.
+    Answers which was used ("totp" or "recovery"), or None when the code is refused."""
+    method = None
+    if is_enabled(user):
+        if _accept_totp(user, code):
+            method = "totp"
+        elif _accept_recovery_code(user, code):
+            method = "recovery"
     audit.record(
         "login_second_factor",
         object_type="User",
         object_id=user.id,
-        outcome="success" if ok else "failure",
-        details={"recovery_code": True} if used_recovery else None,
+        outcome="success" if method else "failure",
+        details={"recovery_code": True} if method == "recovery" else None,
         actor=user,
     )
-    return ok
+    return method

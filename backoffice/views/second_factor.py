@@ -56,6 +56,19 @@ def _flash_wait(seconds: int) -> None:
     )
 
 
+def _flash_recovery_codes_left(left: int) -> None:
+    flash(
+        ngettext(
+            "You signed in with a recovery code: %(num)d is left. Make new ones from your "
+            "second factor page.",
+            "You signed in with a recovery code: %(num)d are left. Make new ones from your "
+            "second factor page.",
+            left,
+        ),
+        "warning",
+    )
+
+
 def _wrong_code(user, login_name: str) -> None:
     """A wrong code counts like a wrong password (same delay, same notice next time)."""
     login_delay.record_failure(login_name, request.remote_addr)
@@ -152,8 +165,11 @@ class TwoStepAuthDBView(AuthDBView):
             wait = login_delay.seconds_to_wait(name, request.remote_addr)
             if wait:
                 _flash_wait(wait)
-            elif second_factor.verify_login(user, form.code.data):
-                return self._finish(user, name, session.get("second_factor_next"))
+            elif method := second_factor.verify_login(user, form.code.data):
+                answer = self._finish(user, name, session.get("second_factor_next"))
+                if method == "recovery":  # after the sign-in, whose new session keeps it
+                    _flash_recovery_codes_left(second_factor.recovery_codes_left(user))
+                return answer
             else:
                 _wrong_code(user, name)
         return self.render_template(

@@ -129,6 +129,7 @@ def test_a_code_is_accepted_once(strict_app):
     used = pyotp.TOTP(secret).now()  # the code the enrolment accepted
     thief = strict_app.test_client()
     assert login(thief, username, PASSWORD).headers["Location"].endswith("/login/code")
+    assert len(_logins(strict_app, username)) == 1  # the enrolment's; the password alone: none
     _post_code(thief, "/login/code", used)
     assert thief.get("/users/userinfo/").status_code == 302  # replayed: refused
     next_step = pyotp.TOTP(secret).at(time.time() + 30)  # a later step (clock drift allowed)
@@ -147,7 +148,12 @@ def test_a_recovery_code_works_once_and_new_ones_replace_the_old(strict_app):
         other = strict_app.test_client()
         login(other, username, PASSWORD)
         _post_code(other, "/login/code", codes[0].lower())
-        assert other.get("/users/userinfo/").status_code == expected
+        page = other.get("/users/userinfo/")
+        assert page.status_code == expected
+    other = strict_app.test_client()
+    login(other, username, PASSWORD)
+    _post_code(other, "/login/code", codes[2])
+    assert "recovery code: 8 are left" in other.get("/users/userinfo/").get_data(as_text=True)
     token = csrf_token(client, "/account/second-factor/")
     page = client.post(
         "/account/second-factor/",
