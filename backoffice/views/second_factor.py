@@ -24,14 +24,7 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, Length
 
 from backoffice import transactions
-from backoffice.security import (
-    ADMIN,
-    COORDINATOR,
-    MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
-    SOCIAL_WORKER,
-)
+from backoffice.security import ROLES
 from backoffice.services import login_delay, second_factor
 
 # How long the password step holds: for the code, and for a first enrolment (installing an
@@ -218,10 +211,8 @@ class SecondFactorView(BaseView):
     default_view = "settings"
     base_permissions = ["can_settings"]
     method_permission_name = {"settings": "settings", "start": "settings"}
-    access = {
-        role: ("can_settings",)
-        for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
-    }
+    # Every staff role, whichever roles exist: it is one's own account.
+    access = {role: ("can_settings",) for role in ROLES}
     class_permission_name = "SecondFactorView"
 
     @expose("/", methods=["GET", "POST"])

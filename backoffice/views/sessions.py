@@ -8,15 +8,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 
-from backoffice.security import (
-    ADMIN,
-    COORDINATOR,
-    MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
-    SESSION_KEY,
-    SOCIAL_WORKER,
-)
+from backoffice.security import ROLES, SESSION_KEY
 from backoffice.services import staff_sessions
 
 
@@ -25,10 +17,8 @@ class SessionsView(BaseView):
     default_view = "sessions"
     base_permissions = ["can_sessions"]
     method_permission_name = {"sessions": "sessions", "end": "sessions"}
-    access = {
-        role: ("can_sessions",)
-        for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
-    }
+    # Every staff role, whichever roles exist: it is one's own account.
+    access = {role: ("can_sessions",) for role in ROLES}
     class_permission_name = "SessionsView"
 
     @expose("/")
