@@ -1,7 +1,9 @@
-"""Settings read from the environment, with safe defaults for development.
+"""Settings read from the environment; production unless told otherwise.
 
-In production (``BACKOFFICE_ENV=production``) nothing secret has a default: a missing secret
-key, database URL or key material stops start-up with a message saying what to set.
+Production is the default: with ``BACKOFFICE_ENV`` unset nothing secret has a default, and a
+missing or published secret key, database URL or key material stops start-up with a message
+saying what to set. Development defaults (a known secret key, the demo password) exist only
+with ``BACKOFFICE_ENV=development``, which ``make run``, ``make test`` and the tests set.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
 
-from backoffice.services.passwords import validate_password
+from backoffice.services.passwords import DEFAULT_DEMO_PASSWORD
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views.passwords import validate_password
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -21,6 +24,12 @@ INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instan
 
 class ConfigurationError(RuntimeError):
     """Start-up refused because a required setting is missing or unsafe."""
+
+
+ENVIRONMENTS = ("production", "development")
+# Published in the repository: never accepted outside development.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 (published on purpose)
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -35,6 +44,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    value = default if value is None else value  # set but empty: an empty list
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def _env_int(name: str, default: int) -> int:
     value = _env(name)
     return int(value) if value is not None else default
@@ -42,11 +57,16 @@ def _env_int(name: str, default: int) -> int:
 
 def build_config(overrides: dict | None = None) -> dict:
     """The application's settings as a dict, checked for production safety."""
-    environment = _env("BACKOFFICE_ENV", "development")
-    production = environment == "production"
+    environment = _env("BACKOFFICE_ENV", "production")
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"BACKOFFICE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}."
+        )
+    # Anything but development is production: a typo must not bring the published secrets.
+    production = environment != "development"
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
-    settings.update(_service_settings())
+    settings.update(_service_settings(production))
     if overrides:
         settings.update(overrides)
     if production:
@@ -90,7 +110,7 @@ def _base_settings(environment: str) -> dict:
 
 def _security_settings(production: bool) -> dict:
     return {
-        "SECRET_KEY": _env("SECRET_KEY", None if production else "dev-only-not-secret"),
+        "SECRET_KEY": _env("SECRET_KEY", None if production else DEVELOPMENT_SECRET_KEY),
         "BACKOFFICE_KEYS": _env("BACKOFFICE_KEYS"),
         "BACKOFFICE_KEY_FILE": _env(
             "BACKOFFICE_KEY_FILE", None if production else str(INSTANCE_DIR / "keys.json")
@@ -103,17 +123,17 @@ def _security_settings(production: bool) -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "AUTH_RATE_LIMIT": _env("AUTH_RATE_LIMIT", "10 per 20 second"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LOCKOUT_THRESHOLD": _env_int("LOGIN_LOCKOUT_THRESHOLD", 5),
-        "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Failed sign-ins delay the next attempt of that username from that address (0, 0,
+        # 0, 2, 4, 8… seconds, capped); the count restarts after a quiet window.
+        "LOGIN_DELAY_MAX_SECONDS": _env_int("LOGIN_DELAY_MAX_SECONDS", 15 * 60),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _env_int("LOGIN_FAILURE_WINDOW_MINUTES", 60),
+        # Roles that read confidential data sign in with a second factor (empty: optional).
+        "SECOND_FACTOR_REQUIRED_ROLES": _env_list(
+            "SECOND_FACTOR_REQUIRED_ROLES", "Admin,Moderator,SocialWorker,DataProtection"
+        ),
         # Roles whose grant or removal waits for a second Admin (roles that read confidential
         # data or the audit trail); roles that approve such requests are added in code.
-        "FOUR_EYES_ROLES": [
-            name.strip()
-            for name in (
-                _env("FOUR_EYES_ROLES", "Moderator,SocialWorker,DataProtection") or ""
-            ).split(",")
-            if name.strip()
-        ],
+        "FOUR_EYES_ROLES": _env_list("FOUR_EYES_ROLES", "Moderator,SocialWorker,DataProtection"),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         "FAB_PASSWORD_COMPLEXITY_VALIDATOR": validate_password,
         "FAB_SAFE_REDIRECT_HOSTS": [
@@ -135,7 +155,7 @@ def _security_settings(production: bool) -> dict:
     }
 
 
-def _service_settings() -> dict:
+def _service_settings(production: bool) -> dict:
     return {
         "SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": _env_int("SMTP_PORT", 1025),
@@ -193,7 +213,8 @@ def _service_settings() -> dict:
         "SMS_INBOUND_FROM_FIELD": _env("SMS_INBOUND_FROM_FIELD", "from"),
         "SMS_INBOUND_TEXT_FIELD": _env("SMS_INBOUND_TEXT_FIELD", "text"),
         "AUDIT_PAGE_SIZE": 50,
-        "DEMO_PASSWORD": _env("DEMO_PASSWORD", "demo-jasmine-2026"),
+        # Demo accounts exist only in development (``flask demo seed`` refuses elsewhere).
+        "DEMO_PASSWORD": _env("DEMO_PASSWORD", None if production else DEFAULT_DEMO_PASSWORD),
         # Outreach rounds: contacts are purged after this many months; a round left open is
         # closed (its clear numbers erased) after this many days; texts' placeholders.
         "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
@@ -231,8 +252,12 @@ def _service_settings() -> dict:
 
 def _require_production_secrets(settings: dict) -> None:
     missing = []
-    if not settings.get("SECRET_KEY"):
-        missing.append("SECRET_KEY (a long random string)")
+    secret_key = settings.get("SECRET_KEY") or ""
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH or secret_key == DEVELOPMENT_SECRET_KEY:
+        missing.append(
+            f"SECRET_KEY (a random string of at least {MIN_SECRET_KEY_LENGTH} characters, "
+            'e.g. python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
     if not _env("DATABASE_URL"):
         missing.append("DATABASE_URL (postgresql+psycopg://user:password@host/database)")
     if not settings.get("BACKOFFICE_KEYS") and not settings.get("BACKOFFICE_KEY_FILE"):

@@ -133,8 +133,12 @@ def roles_sync() -> None:
 def demo_seed(if_empty: bool) -> None:
     """Create demo organisations, one user per role and a demo API client."""
     from backoffice.demo import seed
+    from backoffice.demo.base import DemoRefused
 
-    summary = seed(only_if_empty=if_empty)
+    try:
+        summary = seed(only_if_empty=if_empty)
+    except DemoRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
     if summary is None:
         click.echo("Demo data already present.")
         return
@@ -145,8 +149,15 @@ def demo_seed(if_empty: bool) -> None:
 def demo_logins() -> None:
     """Print the demo accounts and where the demo API key is."""
     from backoffice.demo import USERS
+    from backoffice.demo.base import DemoRefused, demo_password
 
-    click.echo(f"Demo logins (password: {current_app.config['DEMO_PASSWORD']}):")
+    try:
+        password = demo_password()
+    except DemoRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    click.echo(f"Demo logins (password: {password}):")
+    required = ", ".join(current_app.config.get("SECOND_FACTOR_REQUIRED_ROLES") or ()) or "none"
+    click.echo(f"  (roles that enrol a second factor at first sign-in: {required})")
     for username, _first, role, organisation in USERS:
         click.echo(f"  {username:<18} {role:<13} {organisation}")
     click.echo(f"Demo API key: {Path(current_app.instance_path) / 'demo_api_key.txt'}")

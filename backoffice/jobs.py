@@ -200,6 +200,7 @@ register(
     "interval",
     hours=1,
 )
+register("purge_sign_in_records", "backoffice.services.staff_sessions:purge", "interval", hours=1)
 register("case_action_digest", "backoffice.services.cases:send_action_digests", "cron", hour=7)
 register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
 register(

@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 
 import click
-from flask import current_app, g, has_request_context, session
+from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, login_user
@@ -32,9 +32,11 @@ from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.user import StaffUser, new_session_token
-from backoffice.services import audit
+from backoffice.services import audit, login_delay, second_factor, staff_sessions
 
 log = logging.getLogger(__name__)
+# The cookie's key for the server-side session token (services/staff_sessions.py).
+SESSION_KEY = "staff_session"
 
 ADMIN = "Admin"
 MODERATOR = "Moderator"
@@ -66,7 +68,7 @@ ADMIN_FAB_VIEWS = {
 
 class DisabledSecurityApi(BaseApi):
     """FAB's JWT login API is not offered: staff sign in through the login page only, where
-    lock-out, audit and session rules apply."""
+    delays, the second factor, audit and session rules apply."""
 
     resource_name = "security"
 
@@ -100,7 +102,12 @@ class BackofficeSecurityManager(SecurityManager):
 
     # -- sessions ------------------------------------------------------------------------
     def load_user(self, pk):
-        """Session ids are ``<user id>.<session token>``: a changed token ends the session."""
+        """Session ids are ``<user id>.<session token>``: a changed token ends the session.
+
+        The cookie must also name a live server-side session of this user, opened in a
+        browser with this user agent (services/staff_sessions.py): a cookie replayed from
+        another browser, or after sign-out, signs nobody in.
+        """
         user_id, _, token = str(pk).partition(".")
         if not user_id.isdigit():
             return None
@@ -113,8 +120,12 @@ class BackofficeSecurityManager(SecurityManager):
         )
         if user is None or not user.is_active or token != user.session_token:
             return None
-        if _is_locked(user):
-            return None
+        if has_request_context():
+            agent = request.headers.get("User-Agent", "")
+            if staff_sessions.current(session.get(SESSION_KEY), user.id, agent) is None:
+                return None
+        if second_factor.required_for(user) and not second_factor.is_enabled(user):
+            return None  # given a role that needs one since signing in: enrol first
         return user
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
@@ -126,39 +137,52 @@ class BackofficeSecurityManager(SecurityManager):
             return super()._has_view_access(user, permission_name, view_name)
         return (permission_name, view_name) in permissions_of(user)
 
-    def end_all_sessions(self, user: StaffUser) -> None:
+    def end_all_sessions(self, user: StaffUser, *, keep_current: bool = False) -> None:
+        """End every session of the account (deactivation, password change), or every
+        other one (``keep_current``: the session that changed the password)."""
         user.session_token = new_session_token()
+        keep = session.get(SESSION_KEY) if keep_current and has_request_context() else None
+        staff_sessions.end_all(user.id, keep_token=keep)
 
     # -- authentication ------------------------------------------------------------------
-    def auth_user_db(self, username, password):
-        user = self.find_user(username=username) if username else None
-        if user is not None and _is_locked(user):
-            audit.record("login_refused_locked", object_type="User", object_id=user.id)
-            transactions.keep_on_failure()
-            return None
-        return super().auth_user_db(username, password)
-
-    def on_user_login(self, user) -> None:
-        # A new session for a new login: nothing from before the login survives it.
-        session.clear()
-        session["started_at"] = int(utcnow().timestamp())
-        session.permanent = True
-        audit.record("login", object_type="User", object_id=user.id, actor=user)
-
-    def on_user_login_failed(self, user) -> None:
-        threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
-        if (user.fail_login_count or 0) >= threshold:
-            minutes = current_app.config["LOGIN_LOCKOUT_MINUTES"]
-            user.locked_until = utcnow() + dt.timedelta(minutes=minutes)
-            self.end_all_sessions(user)
-            audit.record("account_locked", object_type="User", object_id=user.id)
+    def update_user_auth_stat(self, user, success=True) -> None:
+        """FAB's counters after the password check. A right password alone is not a sign-in
+        (the second factor may follow): ``sign_in`` counts it. A wrong one is counted for
+        the "failed attempts since your last login" notice, and audited."""
+        if success:
+            return
+        user.fail_login_count = (user.fail_login_count or 0) + 1
         audit.record("login_failed", object_type="User", object_id=user.id, outcome="failure")
-        # FAB has committed the failure count; the lock-out and its audit go with the request,
-        # which commits them however it answers.
+        # The request answers with a redirect to the login page; the count must stay.
         transactions.keep_on_failure()
 
+    def sign_in(self, user: StaffUser) -> int:
+        """Complete a sign-in (password, and second factor when it applies): a new session,
+        the audit of the login, the counters. Answers the failed attempts since the last
+        sign-in, for the user to be told."""
+        failures = user.fail_login_count or 0
+        # A new session for a new login: nothing from before the login survives it.
+        session.clear()
+        agent = request.headers.get("User-Agent", "")
+        session[SESSION_KEY] = staff_sessions.open_session(user, agent)
+        session["started_at"] = int(utcnow().timestamp())
+        session.permanent = True
+        login_user(user, remember=False)
+        user.fail_login_count = 0
+        user.login_count = (user.login_count or 0) + 1
+        user.last_login = dt.datetime.now()  # FAB's column, in FAB's convention
+        audit.record(
+            "login",
+            object_type="User",
+            object_id=user.id,
+            actor=user,
+            details={"failures_since_last_login": failures} if failures else None,
+        )
+        return failures
+
     def on_user_logout(self, user) -> None:
-        self.end_all_sessions(user)
+        staff_sessions.end_token(session.get(SESSION_KEY))
+        session.clear()
         audit.record("logout", object_type="User", object_id=user.id, actor=user)
 
     def add_user(self, *args, **kwargs):
@@ -169,12 +193,13 @@ class BackofficeSecurityManager(SecurityManager):
         _refuse_fab_account_commands()
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
-        self.end_all_sessions(user)
+        own = has_request_context() and current_user.is_authenticated and current_user.id == userid
+        self.end_all_sessions(user, keep_current=own)
         audit.record("password_changed", object_type="User", object_id=user.id)
         # FAB's ``fab reset-password`` command calls this outside any request or unit of work
         # (FAB itself has just committed the new password): its audit event is kept here.
         self.session.commit()
-        if has_request_context() and current_user.is_authenticated and current_user.id == userid:
+        if own:
             login_user(user)  # keep the session that made the change, end the others
 
 
@@ -197,14 +222,10 @@ def _refuse_fab_account_commands() -> None:
         )
 
 
-def _is_locked(user: StaffUser) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
-
-
 def unlock(user: StaffUser) -> None:
-    """The unlock path for an Admin: clears the lock-out and the failure count."""
-    user.locked_until = None
-    user.fail_login_count = 0
+    """An Admin's reset of the sign-in delays of an account (from every address)."""
+    for name in {user.username, user.email} - {None, ""}:  # one signs in with either
+        login_delay.clear(name)
     audit.record("account_unlocked", object_type="User", object_id=user.id)
 
 

@@ -44,6 +44,7 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
+    "staff_sessions": frozenset({"last_seen_at"}),
 }
 
 

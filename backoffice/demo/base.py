@@ -52,6 +52,24 @@ USERS = [
 ]
 
 
+class DemoRefused(RuntimeError):
+    """Demo accounts (with their published password) are for development only."""
+
+
+def demo_password() -> str:
+    """The demo accounts' password; refused outside development, where it would hand an
+    Admin account to anyone who read the README."""
+    if current_app.config.get("BACKOFFICE_ENV") != "development":
+        raise DemoRefused(
+            "Demo data is for development only (BACKOFFICE_ENV=development); "
+            "this instance runs as production."
+        )
+    password = current_app.config.get("DEMO_PASSWORD")
+    if not password:
+        raise DemoRefused("Set DEMO_PASSWORD to seed demo accounts.")
+    return password
+
+
 @dataclass
 class DemoContext:
     organisations: dict[str, Organisation]
@@ -64,7 +82,7 @@ def seed_base() -> DemoContext:
     by_name = {
         name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
     }
-    password = current_app.config["DEMO_PASSWORD"]
+    password = demo_password()
     users = {
         username: _user(username, first, role, by_name[org], password)
         for username, first, role, org in USERS

@@ -41,6 +41,7 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import Structure, StructureLanguage, StructureService
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
@@ -58,3 +59,4 @@ __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]

@@ -11,6 +11,7 @@ def register_views(appbuilder) -> None:
     from backoffice.views.grants import GrantRequestView
     from backoffice.views.organisations import OrganisationView
     from backoffice.views.second_factor import SecondFactorView
+    from backoffice.views.sessions import SessionsView
 
     appbuilder.add_view(
         OrganisationView,
@@ -36,6 +37,7 @@ def register_views(appbuilder) -> None:
         category="Security",
     )
     appbuilder.add_view_no_menu(SecondFactorView)
+    appbuilder.add_view_no_menu(SessionsView)
     appbuilder.add_view(
         AuditEventView,
         "audit",

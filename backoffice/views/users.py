@@ -48,7 +48,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
                     "last_login",
                     "login_count",
                     "fail_login_count",
-                    "locked_until",
                     "created_on",
                     "changed_on",
                 ],
@@ -92,7 +91,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "last_login": _l("Last login"),
         "login_count": _l("Login count"),
         "fail_login_count": _l("Failed logins"),
-        "locked_until": _l("Locked until"),
         "created_on": _l("Created on"),
         "changed_on": _l("Changed on"),
         "password": _l("Password"),
@@ -153,15 +151,15 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
 
     @action(
         "unlock",
-        _l("Unlock"),
-        _l("Unlock the selected accounts?"),
+        _l("Reset sign-in delays"),
+        _l("Reset the sign-in delays of the selected accounts?"),
         "fa-unlock",
         single=False,
     )
     def unlock(self, items):
         for user in items if isinstance(items, list) else [items]:
             security.unlock(user)
-        flash(str(_l("Account unlocked.")), "success")
+        flash(str(_l("Sign-in delays reset.")), "success")
         return redirect(self.get_redirect())
 
     @action(

@@ -39,6 +39,7 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "DisabledSecurityApi": (None, set()),
     "TwoStepAuthDBView": ("/login/", {PUBLIC}),
     "SecondFactorView": ("/account/second-factor/", EVERYONE),
+    "SessionsView": ("/account/sessions/", EVERYONE),
     "HomeIndexView": ("/", {PUBLIC, *EVERYONE}),
     # accounts
     "UserInfoEditView": ("/userinfoeditview/form", EVERYONE),

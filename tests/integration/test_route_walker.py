@@ -82,11 +82,12 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "token": "walker-token",
     "group_by": "walker",
     "action": "pause",
+    "session_id": NOWHERE,  # one's own sign-in sessions (another user's: 404, test_accounts)
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
 # Signing in and out are not about rows, and signing out would end the walk.
-SKIPPED_ENDPOINTS = {"logout", "login", "second_step"}
+SKIPPED_ENDPOINTS = {"logout", "login", "second_step", "enrol"}
 FORM = {
     "body": "Walker was here",
     "text": "Walker was here",
