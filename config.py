@@ -63,6 +63,9 @@ def _base_settings(environment: str) -> dict:
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'backoffice.sqlite'}"
         ),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # A pooled connection the server closed (restart, failover, idle timeout) is tested
+        # before use and replaced, instead of failing the request that drew it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FAB_CREATE_DB": False,
         "FAB_UPDATE_PERMS": _env_bool("FAB_UPDATE_PERMS", environment != "production"),
         "FAB_ADD_SECURITY_API": False,

@@ -82,11 +82,11 @@ def install(app: Flask) -> None:
             try:
                 db.session.commit()
             except Exception as error:  # the answer must not claim what was not stored
-                _rollback_quietly()
+                rollback_quietly()
                 log.error("Request commit failed (%s)", type(error).__name__)
                 return _commit_failed_response()
         else:
-            _rollback_quietly()
+            rollback_quietly()
         return response
 
 
@@ -96,7 +96,7 @@ def _should_commit(status: int) -> bool:
     return status < 400 or bool(g.get("transaction_keep_on_failure"))
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
     try:
         db.session.rollback()
     except Exception as error:  # a dead connection: nothing more can be undone here
@@ -116,7 +116,7 @@ def unit_of_work() -> Iterator[None]:
         yield
         db.session.commit()
     except BaseException:
-        _rollback_quietly()
+        rollback_quietly()
         raise
 
 
