@@ -146,6 +146,8 @@ def _service_settings() -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # A running job renews its lock this often (at most; a third of its lease otherwise).
+        "JOB_LEASE_RENEW_SECONDS": float(_env("JOB_LEASE_RENEW_SECONDS", "60")),
         # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
         "DISPATCH_BATCH_SIZE": _env_int("DISPATCH_BATCH_SIZE", 200),
         "DISPATCH_MAX_ATTEMPTS": _env_int("DISPATCH_MAX_ATTEMPTS", 8),
