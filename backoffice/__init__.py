@@ -177,10 +177,12 @@ def _install_error_pages(app: Flask) -> None:
     from werkzeug.exceptions import NotFound
 
     from backoffice.security import OutOfScope
+    from backoffice.services.crypto import UnknownKeyError
     from backoffice.views.errors import database_unavailable, render_error
 
     # A dropped or refused database connection is 503 with Retry-After (retry), never a 500.
-    for unavailable in (OperationalError, InterfaceError, PendingRollbackError):
+    # So is a key this process cannot find: the data is not erased, retry once deployed.
+    for unavailable in (OperationalError, InterfaceError, PendingRollbackError, UnknownKeyError):
         app.register_error_handler(unavailable, database_unavailable)
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, render_error)

@@ -69,7 +69,7 @@ from backoffice.services.alert_text import (
     render_unsubscribed_sms,
 )
 from backoffice.services.alerts import content_of
-from backoffice.services.crypto import DecryptionError
+from backoffice.services.crypto import DecryptionError, UnknownKeyError
 from backoffice.services.outbox import PARTNER_LANGUAGE, enqueue_pending_alerts
 from backoffice.services.subscribers import contact_for_dispatch, unsubscribe_url
 from backoffice.transactions import checkpoint
@@ -335,6 +335,11 @@ def _prepare(delivery: Delivery, attempts: int, renderer: _Renderer, batch: _Bat
             return _Prepared(delivery.id, attempts, delivery.channel, message)
         except DecryptionError:
             outcome = channels.Outcome(channels.FAILED, "contact_unreadable", "Contact erased.")
+        except UnknownKeyError as error:
+            # The key file lacks a key (a rotation not deployed here): the contact exists,
+            # so the delivery waits in the queue without spending an attempt.
+            log.error("Delivery %s waits for a key: %s", delivery.id, error)
+            outcome = channels.Outcome(channels.NOT_ATTEMPTED, "key_unavailable", str(error))
         except Exception as error:
             # A bug must fail this delivery, visibly, not the batch (nor loop forever).
             _log_error(f"Delivery {delivery.id} could not be prepared", error)

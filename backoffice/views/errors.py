@@ -68,10 +68,13 @@ def commit_failed():
 
 
 def database_unavailable(error: Exception):
-    """The database connection dropped or refused (a restart, a terminated backend): 503 with
-    Retry-After, never 500. The request's transaction is lost with its connection, so nothing
-    it did was stored; the page is standalone because the layout would query the database."""
-    log.warning("Request failed on the database connection (%s)", type(error).__name__)
+    """The database connection dropped or refused (a restart, a terminated backend), or a key
+    this process cannot find (a rotation not deployed here): 503 with Retry-After, never
+    500. The request's transaction is lost with its connection, so nothing it did was
+    stored; the page is standalone because the layout would query the database."""
+    log.warning(
+        "Request failed, unavailable: %s %s", type(error).__name__, getattr(error, "key_id", "")
+    )
     transactions.rollback_quietly()
     if is_api_request():
         return api.unavailable()
