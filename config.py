@@ -167,6 +167,11 @@ def _service_settings() -> dict:
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
+        # An email whose end of data got no answer (services/channels.reconcile_email):
+        # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
+        "MAIL_IN_DOUBT": _env("MAIL_IN_DOUBT", "assume_sent"),
+        "MAIL_RECONCILE_URL": _env("MAIL_RECONCILE_URL"),
+        "MAIL_RECONCILE_API_KEY": _env("MAIL_RECONCILE_API_KEY"),
         # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
         # for the generic provider the JSON (or form) payload with {to} {text} {reference}
         # {sender} placeholders and the response field holding the provider's message id.
