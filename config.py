@@ -188,6 +188,10 @@ def _service_settings() -> dict:
         ),
         "SMS_GATEWAY_ID_FIELD": _env("SMS_GATEWAY_ID_FIELD", "id"),
         "SMS_GATEWAY_TIMEOUT": float(_env("SMS_GATEWAY_TIMEOUT", "10")),
+        # twilio / ovh / brevo (services/sms_providers/): the account (OVH service name) and
+        # the public base of the receipt and reply webhooks given to the provider.
+        "SMS_GATEWAY_ACCOUNT": _env("SMS_GATEWAY_ACCOUNT"),
+        "SMS_WEBHOOK_BASE_URL": _env("SMS_WEBHOOK_BASE_URL"),
         # Inbound SMS webhook (STOP): shared secret sent by the gateway in X-Webhook-Secret
         # (or as the HTTP Basic password). Unset: the webhook refuses every call.
         "SMS_INBOUND_SECRET": _env("SMS_INBOUND_SECRET"),

@@ -44,6 +44,8 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
+    # An SMS provider's delivery receipt may come as a GET (OVHcloud's callback URL).
+    "deliveries": frozenset({"receipt_status", "receipt_at"}),
 }
 
 

@@ -77,6 +77,9 @@ class Delivery(Model):
     # (nothing can have been accepted yet) or "in_doubt" (past the point of no return).
     attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     wire_state: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # The provider's delivery receipt (SMS): delivered, failed or pending, and when.
+    receipt_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    receipt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow, onupdate=utcnow

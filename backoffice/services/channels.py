@@ -495,6 +495,12 @@ def _fill(template: object, values: Mapping[str, str], parts: list[str]) -> obje
 
 
 PROVIDERS: dict[str, type[SmsGateway]] = {"generic": GenericHttpGateway}
+# The providers of ``services/sms_providers/`` (they import this module: named, not imported).
+PROVIDER_MODULES = {
+    "twilio": "backoffice.services.sms_providers.twilio:TwilioGateway",
+    "ovh": "backoffice.services.sms_providers.ovh:OvhGateway",
+    "brevo": "backoffice.services.sms_providers.brevo:BrevoGateway",
+}
 
 
 def sms_gateway(config: Mapping) -> SmsGateway:
@@ -502,6 +508,7 @@ def sms_gateway(config: Mapping) -> SmsGateway:
     name = config.get("SMS_GATEWAY_PROVIDER") or "generic"
     if name in PROVIDERS:
         return PROVIDERS[name](config)
+    name = PROVIDER_MODULES.get(name, name)
     module_name, _, attribute = name.partition(":")
     return getattr(importlib.import_module(module_name), attribute)(config)
 

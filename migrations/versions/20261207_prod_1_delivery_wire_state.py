@@ -4,7 +4,8 @@
 ``crossing`` (committed before the first byte: the message cannot have been accepted yet)
 or ``in_doubt`` (committed just before the point of no return: the SMTP end-of-data or the
 SMS request). A worker that takes over a crashed worker's row knows from them whether to send
-or to reconcile. Schema only, nullable columns: existing rows need nothing.
+or to reconcile. ``receipt_status`` and ``receipt_at``: the SMS provider's delivery receipt.
+Schema only, nullable columns: existing rows need nothing.
 
 Revision ID: 20261207_prod_1
 Revises: 20261207_core_1
@@ -24,9 +25,13 @@ def upgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
         batch.add_column(sa.Column("attempt_id", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("wire_state", sa.String(length=10), nullable=True))
+        batch.add_column(sa.Column("receipt_status", sa.String(length=12), nullable=True))
+        batch.add_column(sa.Column("receipt_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("deliveries") as batch:
+        batch.drop_column("receipt_at")
+        batch.drop_column("receipt_status")
         batch.drop_column("wire_state")
         batch.drop_column("attempt_id")

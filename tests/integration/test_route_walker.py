@@ -81,6 +81,7 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "token": "walker-token",
     "group_by": "walker",
     "action": "pause",
+    "provider": "walker",  # an SMS provider's webhook: 404 for any but the configured one
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
