@@ -83,6 +83,9 @@ def _base_settings(environment: str) -> dict:
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'backoffice.sqlite'}"
         ),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # A pooled connection the server closed (restart, failover, idle timeout) is tested
+        # before use and replaced, instead of failing the request that drew it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FAB_CREATE_DB": False,
         "FAB_UPDATE_PERMS": _env_bool("FAB_UPDATE_PERMS", environment != "production"),
         "FAB_ADD_SECURITY_API": False,
@@ -172,6 +175,8 @@ def _service_settings(production: bool) -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # A running job renews its lock this often (at most; a third of its lease otherwise).
+        "JOB_LEASE_RENEW_SECONDS": float(_env("JOB_LEASE_RENEW_SECONDS", "60")),
         # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
         "DISPATCH_BATCH_SIZE": _env_int("DISPATCH_BATCH_SIZE", 200),
         "DISPATCH_MAX_ATTEMPTS": _env_int("DISPATCH_MAX_ATTEMPTS", 8),
@@ -191,6 +196,11 @@ def _service_settings(production: bool) -> dict:
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
+        # An email whose end of data got no answer (services/channels.reconcile_email):
+        # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
+        "MAIL_IN_DOUBT": _env("MAIL_IN_DOUBT", "assume_sent"),
+        "MAIL_RECONCILE_URL": _env("MAIL_RECONCILE_URL"),
+        "MAIL_RECONCILE_API_KEY": _env("MAIL_RECONCILE_API_KEY"),
         # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
         # for the generic provider the JSON (or form) payload with {to} {text} {reference}
         # {sender} placeholders and the response field holding the provider's message id.
@@ -207,6 +217,10 @@ def _service_settings(production: bool) -> dict:
         ),
         "SMS_GATEWAY_ID_FIELD": _env("SMS_GATEWAY_ID_FIELD", "id"),
         "SMS_GATEWAY_TIMEOUT": float(_env("SMS_GATEWAY_TIMEOUT", "10")),
+        # twilio / ovh / brevo (services/sms_providers/): the account (OVH service name) and
+        # the public base of the receipt and reply webhooks given to the provider.
+        "SMS_GATEWAY_ACCOUNT": _env("SMS_GATEWAY_ACCOUNT"),
+        "SMS_WEBHOOK_BASE_URL": _env("SMS_WEBHOOK_BASE_URL"),
         # Inbound SMS webhook (STOP): shared secret sent by the gateway in X-Webhook-Secret
         # (or as the HTTP Basic password). Unset: the webhook refuses every call.
         "SMS_INBOUND_SECRET": _env("SMS_INBOUND_SECRET"),

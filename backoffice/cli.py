@@ -100,7 +100,13 @@ def keys_generate(force: bool, if_missing: bool) -> None:
 
 
 @keys_cli.command("rotate")
-def keys_rotate() -> None:
+@click.option(
+    "--settle",
+    default=None,
+    type=float,
+    help="Seconds to wait before the last sweep (default: twice the key refresh period).",
+)
+def keys_rotate(settle: float | None) -> None:
     """Add a new active root key and re-wrap every data key with it."""
     from backoffice.services.key_rotation import rotate
 
@@ -113,8 +119,25 @@ def keys_rotate() -> None:
     # and every data key stays readable.
     _write_private(path, new_keyring.to_json())
     current_app.extensions["keyring"] = new_keyring
-    count = rotate(new_keyring)
-    click.echo(f"Active key is now {new_keyring.active_id}; {count} data keys re-wrapped.")
+    count = rotate(new_keyring, settle_seconds=settle)
+    click.echo(f"Active key is now {new_keyring.active_id}; {count} keys and values moved to it.")
+
+
+@keys_cli.command("used")
+def keys_used() -> None:
+    """How many data keys and sealed values each root key still protects (retire a key
+    from the key file only when it shows 0 or is not listed)."""
+    from backoffice.services.key_rotation import keys_still_used
+
+    keyring = current_app.extensions.get("keyring")
+    if keyring is None:
+        raise click.ClickException("No key material loaded; run `keys generate` first.")
+    used = keys_still_used(keyring)
+    for key_id in sorted(keyring.root_keys):
+        active = " (active)" if key_id == keyring.active_id else ""
+        click.echo(f"{key_id}{active}: {used.get(key_id, 0)}")
+    for key_id in sorted(set(used) - set(keyring.root_keys)):
+        click.echo(f"{key_id} (MISSING from the key file): {used[key_id]}")
 
 
 @roles_cli.command("sync")

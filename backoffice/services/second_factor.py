@@ -47,6 +47,11 @@ def required_for(user) -> bool:
     return bool(required & {role.name for role in user.roles})
 
 
+def secret_aad(user, column: str = "totp_secret") -> bytes:
+    """The binding of a sealed secret of the account (for key rotation's re-sealing)."""
+    return _aad(user, column)
+
+
 def is_enabled(user) -> bool:
     return bool(getattr(user, "totp_secret", None))
 

@@ -74,6 +74,9 @@ def register_views(appbuilder) -> None:
     from backoffice.views.unsubscribe import register as register_unsubscribe
 
     register_unsubscribe(appbuilder)
+    from backoffice.views.sms_providers import register as register_sms_providers
+
+    register_sms_providers(appbuilder)
     from backoffice.views.api import register_api
 
     register_api()

@@ -81,6 +81,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # public: the unsubscribe link (no login) and the SMS gateway's webhook (shared secret)
     "UnsubscribeView": ("/unsubscribe/", {PUBLIC, *EVERYONE}),
     "SmsWebhookView": (None, set()),
+    # SMS providers' receipts and replies (their signature or the shared secret)
+    "SmsProviderWebhookView": (None, set()),
     # cases: social workers of the owning association only; moderators route reports to one
     "CaseView": ("/cases/", {"SocialWorker"}),
     "CaseRoutingView": ("/cases/routing/", {"Moderator"}),

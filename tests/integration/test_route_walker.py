@@ -83,6 +83,7 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "group_by": "walker",
     "action": "pause",
     "session_id": NOWHERE,  # one's own sign-in sessions (another user's: 404, test_accounts)
+    "provider": "walker",  # an SMS provider's webhook: 404 for any but the configured one
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
