@@ -194,6 +194,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Changes a verified directory entry's contact details directly, and reviews partner
+    # associations' changes to them (the entry's owner organisation may too).
+    "review_directory_changes": (COORDINATOR,),
 }
 
 

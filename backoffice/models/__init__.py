@@ -41,12 +41,17 @@ from backoffice.models.report import (
     ReportIdentifier,
 )
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
-from backoffice.models.structure import Structure, StructureLanguage, StructureService
+from backoffice.models.structure import (
+    Structure,
+    StructureChange,
+    StructureLanguage,
+    StructureService,
+)
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
-__all__ += ["Structure", "StructureLanguage", "StructureService"]
+__all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
 __all__ += ["IdentifierCheck", "ReportEvent"]

@@ -66,7 +66,11 @@ def register_views(appbuilder) -> None:
 
 
 def _register_directory(appbuilder) -> None:
-    from backoffice.views.directory import DirectoryManageView, DirectoryView
+    from backoffice.views.directory import (
+        DirectoryManageView,
+        DirectoryReviewView,
+        DirectoryView,
+    )
 
     directory_view = appbuilder.add_view(
         DirectoryView,
@@ -90,5 +94,12 @@ def _register_directory(appbuilder) -> None:
         "directory_import",
         label=_l("Import structures (CSV)"),
         icon="fa-upload",
+        category="Directory",
+    )
+    appbuilder.add_view(
+        DirectoryReviewView,
+        "directory_changes",
+        label=_l("Changes to review"),
+        icon="fa-check-square-o",
         category="Directory",
     )

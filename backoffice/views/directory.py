@@ -15,12 +15,16 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import transactions
+from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.structure import (
+    SOURCE_KINDS,
     STRUCTURE_CATEGORIES,
     STRUCTURE_LANGUAGES,
     STRUCTURE_SERVICES,
     Structure,
+    StructureChange,
+    verification_state,
 )
 from backoffice.security import (
     ADMIN,
@@ -31,7 +35,7 @@ from backoffice.security import (
     PARTNER_RELAY,
     SOCIAL_WORKER,
 )
-from backoffice.services import audit, directory
+from backoffice.services import audit, directory, directory_provenance
 from backoffice.services.directory_geography import (
     DEPARTMENT_NAMES,
     OVERSEAS_AREAS,
@@ -110,7 +114,12 @@ class DirectoryView(BaseView):
         if structure is None:
             abort(404)
         return self.render_template(
-            "directory/show.html", structure=structure, can_edit=_can_edit(), **_choices()
+            "directory/show.html",
+            structure=structure,
+            can_edit=_can_edit(),
+            pending_changes=directory_provenance.pending_count_for(structure.id),
+            source_kinds={code: str(label) for code, label in SOURCE_KINDS.items()},
+            **_choices(),
         )
 
     @expose("/map")
@@ -190,6 +199,7 @@ def _marker(point: dict, services: dict, categories: dict, show_url: str) -> dic
         "lon": point["longitude"],
         "approximate": point["location_approximate"],
         "trained": point["trained_on_sex_work"],
+        "verification": verification_state(point["verified_at"]),
         "phone": point["phone"],
         "services": [services.get(code, code) for code in point["services"]],
         "url": f"{show_url}{point['id']}",
@@ -241,12 +251,34 @@ class DirectoryManageView(BaseView):
             checked = directory.validate_row(values)
             errors = checked.errors
             if checked.fields is not None:
-                changed = directory.update_structure(structure, checked.fields)
-                flash(_("Structure updated.") if changed else _("Nothing changed."), "success")
+                changed, held = directory.update_structure(structure, checked.fields)
+                if changed or not held:
+                    flash(_("Structure updated.") if changed else _("Nothing changed."), "success")
+                if held:
+                    flash(
+                        _(
+                            "This entry is verified: your change to its contact details waits "
+                            "for the review of its organisation or a coordinator."
+                        ),
+                        "info",
+                    )
                 for warning in checked.warnings:
                     flash(warning, "warning")
                 return redirect(url_for("DirectoryView.show", structure_id=structure.id))
         return self._form(structure, values, errors)
+
+    @expose("/<int:structure_id>/verify", methods=["POST"])
+    @has_access
+    def verify(self, structure_id: int):
+        structure = directory.get_structure(structure_id)
+        if structure is None:
+            abort(404)
+        try:
+            directory_provenance.mark_verified(structure, request.form.get("verification_note"))
+            flash(_("Entry marked as verified."), "success")
+        except directory_provenance.ReviewError as error:
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryView.show", structure_id=structure.id))
 
     def _form(self, structure: Structure | None, values: dict, errors: dict):
         return self.render_template(
@@ -307,3 +339,38 @@ def _submitted_values() -> dict[str, str]:
         values[flag] = "yes" if form.get(flag) else "no"
     values["code"] = ""  # codes are made by the application, never typed in the form
     return values
+
+
+class DirectoryReviewView(BaseView):
+    """Pending changes to verified entries' contact details: the entry's owner organisation
+    (its editors) or a coordinator approves or refuses them."""
+
+    route_base = "/directory/changes"
+    default_view = "list"
+    access = {
+        role: ("can_list", "can_review") for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR)
+    }
+
+    @expose("/")
+    @has_access
+    def list(self):
+        changes = db.session.scalars(directory_provenance.pending_changes().limit(200)).all()
+        return self.render_template("directory/changes.html", changes=changes, **_choices())
+
+    @expose("/<int:change_id>/review", methods=["POST"])
+    @has_access
+    @permission_name("review")
+    def review(self, change_id: int):
+        decision = request.form.get("decision")
+        visible = directory_provenance.pending_changes().where(StructureChange.id == change_id)
+        change = db.session.scalars(visible).first()
+        if change is None or decision not in ("approve", "refuse"):
+            abort(404)
+        try:
+            directory_provenance.review(change, approve=decision == "approve")
+            flash(
+                _("Change approved.") if decision == "approve" else _("Change refused."), "success"
+            )
+        except directory_provenance.ReviewError as error:
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryReviewView.list"))

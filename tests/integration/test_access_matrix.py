@@ -45,6 +45,11 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # directory of structures (public-class data): everyone reads, three roles keep it
     "DirectoryView": ("/directory/", EVERYONE),
     "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
+    # pending changes to verified entries: the owner organisation's editors, coordinators
+    "DirectoryReviewView": (
+        "/directory/changes/",
+        {"Admin", "Moderator", "SocialWorker", "Coordinator"},
+    ),
     # outreach rounds: Outreach only (own organisation); Admins grant the lead marker
     "OutreachSessionView": ("/outreach/sessions/list/", {"Outreach"}),
     "MessageTemplateView": ("/outreach/templates/", {"Outreach"}),
@@ -84,6 +89,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "review_directory_changes": {"Coordinator"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a

@@ -73,6 +73,7 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "report_id": NOWHERE,
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
+    "change_id": NOWHERE,
     "filename": "walker.csv",
     "name": "walker",
     "locale": "fr",
