@@ -108,6 +108,7 @@ API_ROUTES: dict[tuple[str, str], dict | None] = {
     },
     ("GET", "/api/v1/openapi.json"): None,
     ("GET", "/api/v1/alerts"): None,
+    ("GET", "/api/v1/structures"): None,
     ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
 }
 
