@@ -786,7 +786,15 @@ def import_csv(raw: bytes, *, dry_run: bool = False, source_kind: str = "csv") -
         return report
     report.separator = table.separator
     accepted = _check_lines(table, report)
-    if not dry_run:
+    return write_checked(accepted, report, source_kind)
+
+
+def write_checked(
+    accepted: list[StructureFields], report: ImportReport, source_kind: str
+) -> ImportReport:
+    """Write checked structures (matched by code), or only count them on a dry run; audited.
+    Shared by the CSV import and the importers of official registers."""
+    if not report.dry_run:
         try:
             _write(accepted, report, source_kind)
         except Exception:
@@ -801,11 +809,17 @@ def import_csv(raw: bytes, *, dry_run: bool = False, source_kind: str = "csv") -
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "rejected": len(report.rejected),
+                **({} if source_kind == "csv" else {"source_kind": source_kind}),
             },
         )
     else:
         report.created, report.updated, report.unchanged = _preview(accepted)
     return report
+
+
+def existing_rows(codes: list[str]) -> dict[str, dict]:
+    """The structures of these codes as plain rows, by code."""
+    return _existing(codes)
 
 
 def _check_lines(table: _Table, report: ImportReport) -> list[StructureFields]:
