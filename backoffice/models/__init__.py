@@ -22,6 +22,7 @@ from backoffice.models.case import (
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.information import InfoSheet, InfoSheetVersion
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -52,6 +53,7 @@ from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
 __all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
+__all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
 __all__ += ["IdentifierCheck", "ReportEvent"]

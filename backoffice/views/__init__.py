@@ -96,6 +96,15 @@ def _register_directory(appbuilder) -> None:
         icon="fa-upload",
         category="Directory",
     )
+    from backoffice.views.information import InformationView
+
+    appbuilder.add_view(
+        InformationView,
+        "information_sheets",
+        label=_l("Information sheets"),
+        icon="fa-book",
+        category="Directory",
+    )
     appbuilder.add_view(
         DirectoryReviewView,
         "directory_changes",

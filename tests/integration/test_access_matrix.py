@@ -50,6 +50,11 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
         "/directory/changes/",
         {"Admin", "Moderator", "SocialWorker", "Coordinator"},
     ),
+    # information sheets: written by programme staff, published by a second person
+    "InformationView": (
+        "/information/",
+        {"Moderator", "Coordinator", "Outreach", "SocialWorker"},
+    ),
     # outreach rounds: Outreach only (own organisation); Admins grant the lead marker
     "OutreachSessionView": ("/outreach/sessions/list/", {"Outreach"}),
     "MessageTemplateView": ("/outreach/templates/", {"Outreach"}),
@@ -90,6 +95,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
     "review_directory_changes": {"Coordinator"},
+    "publish_information": {"Moderator", "Coordinator"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
@@ -109,6 +115,8 @@ API_ROUTES: dict[tuple[str, str], dict | None] = {
     ("GET", "/api/v1/openapi.json"): None,
     ("GET", "/api/v1/alerts"): None,
     ("GET", "/api/v1/structures"): None,
+    ("GET", "/api/v1/pages"): None,
+    ("GET", "/api/v1/pages/<slug>"): None,
     ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
 }
 
@@ -162,7 +170,13 @@ def test_access(app, login_as, url, who, may):
             assert "/login" in location or location.rstrip("/") in ("", "/", "http://localhost")
 
 
+# Values for the variables of API routes (a starter sheet loaded by the migrations).
+API_PATH_VALUES = {"<slug>": "pep-48h"}
+
+
 def _api_call(client, method: str, path: str, body, headers: dict | None = None):
+    for variable, value in API_PATH_VALUES.items():
+        path = path.replace(variable, value)
     if method == "GET":
         return client.get(path, headers=headers or {})
     return client.open(path, method=method, json=body or {}, headers=headers or {})

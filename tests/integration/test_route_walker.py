@@ -74,6 +74,8 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
     "change_id": NOWHERE,
+    "sheet_id": NOWHERE,
+    "language": "fr",
     "filename": "walker.csv",
     "name": "walker",
     "locale": "fr",
