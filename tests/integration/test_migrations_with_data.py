@@ -101,3 +101,26 @@ def test_existing_structures_become_unverified_with_their_source(tmp_path_factor
     assert found["demo-one"] == ("demo", "Demo data: town centre", None)
     assert found["typed-in"] == ("legacy", "Phone call with the team, 2025", None)
     assert found["no-source"] == ("legacy", "Entered before sources were recorded", None)
+
+
+def test_starter_information_sheets_are_loaded_once(tmp_path_factory, test_keyring):
+    with own_database(tmp_path_factory.mktemp("migration_db")) as url:
+        instance = tmp_path_factory.mktemp("migration_instance")
+        app = make_app(url, test_keyring, instance)
+        with app.app_context():
+            upgrade(revision="20261207_info_1")
+            upgrade(revision="heads")
+            rows = db.session.execute(
+                text(
+                    "SELECT s.slug, s.revision, v.language, v.review, v.published_revision"
+                    " FROM info_sheets s JOIN info_sheet_versions v ON v.sheet_id = s.id"
+                )
+            ).all()
+            db.session.remove()
+            db.engine.dispose()
+    slugs = {slug for slug, *_rest in rows}
+    assert {"pep-48h", "filing-a-complaint", "digital-safety"} <= slugs
+    assert all(revision == 1 and published == 1 for _s, revision, _l, _r, published in rows)
+    reviews = {(slug, language): review for slug, _rev, language, review, _p in rows}
+    assert reviews[("pep-48h", "fr")] == "reviewed"
+    assert reviews[("pep-48h", "ro")] == "to_review"
