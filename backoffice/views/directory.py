@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
@@ -42,6 +43,7 @@ from backoffice.services.directory_geography import (
     department_label,
 )
 from backoffice.views.arguments import int_arg, page_arg
+from reports_pdf.directory_sheet import build_directory_sheet
 
 READER_PERMISSIONS = ("can_list", "can_show", "can_export")
 # One colour per category, used by the map markers and the legend beside them.
@@ -56,6 +58,7 @@ CATEGORY_COLOURS = {
     "other": "#616161",
 }
 SIDE_LIST_SIZE = 100
+PRINT_LIMIT = 300
 MAINLAND_BOUNDS = (41.3, 51.1, -5.2, 9.6)  # south, north, west, east (Corsica included)
 
 
@@ -160,6 +163,24 @@ class DirectoryView(BaseView):
             }
         )
 
+    @expose("/print.pdf")
+    @has_access
+    @permission_name("export")
+    def print_sheet(self):
+        filters = _filters()
+        rows = directory.plain_rows(directory.structures_query(filters).limit(PRINT_LIMIT + 1))
+        audit.record(
+            "directory_printed",
+            object_type="Structure",
+            details={"count": min(len(rows), PRINT_LIMIT), **filters.audit_details()},
+        )
+        pdf = build_directory_sheet(_print_context(rows[:PRINT_LIMIT], len(rows) > PRINT_LIMIT))
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": 'inline; filename="structures.pdf"'},
+        )
+
     @expose("/export.csv")
     @has_access
     @permission_name("export")
@@ -174,6 +195,51 @@ class DirectoryView(BaseView):
                 "Content-Disposition": f'attachment; filename="structures-{stamp}.csv"',
             },
         )
+
+
+def _verification_label(state: str, verified_at) -> str:
+    if state == "verified":
+        return _("Verified on %(date)s", date=verified_at.strftime("%d/%m/%Y"))
+    if state == "due":
+        return _("Verification due (last: %(date)s)", date=verified_at.strftime("%d/%m/%Y"))
+    return _("Unverified")
+
+
+def _print_context(rows: list[dict], truncated: bool) -> dict:
+    """Primitive values for the printable directory, in the reader's language."""
+    entries = []
+    for row in rows:
+        state = verification_state(row["verified_at"])
+        entries.append(
+            {
+                "name": row["name"],
+                "verification": state,
+                "verification_label": _verification_label(state, row["verified_at"]),
+                "category": directory.category_label(row["category"]),
+                "place": f"{row['postcode'] or ''} {row['city']} ({row['department']})".strip(),
+                "trained": row["trained_on_sex_work"],
+                "address": row["address"] or "",
+                "phone": row["phone"] or "",
+                "hours": " · ".join(
+                    line.strip() for line in (row["opening_hours"] or "").splitlines() if line
+                ),
+                "services": ", ".join(directory.service_label(c) for c in row["services"]),
+                "languages": ", ".join(directory.language_label(c) for c in row["languages"]),
+            }
+        )
+    return {
+        "language": str(get_locale() or "fr"),
+        "heading": _("Directory of structures"),
+        "subtitle": _("Printed on %(date)s", date=utcnow().strftime("%d/%m/%Y")),
+        "trained_label": _("Trained on sex work"),
+        "entries": entries,
+        "truncated": _(
+            "Only the first %(count)d structures are printed: narrow the filters.",
+            count=PRINT_LIMIT,
+        )
+        if truncated
+        else "",
+    }
 
 
 def _map_areas() -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -240,3 +242,16 @@ def test_referral_picker_and_case_say_unverified_and_show_the_contact(app, login
     page = client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert 'data-verification="unverified"' in page
     assert "01 40 00 00 02" in page and "2 rue B" in page
+
+
+def test_printed_directory_says_which_entries_are_unverified(app, login_as, pair, tmp_path):
+    tok, _verified_id, _unverified_id = pair
+    answer = login_as("demo-social-a").get(f"/directory/print.pdf?q={tok}")
+    assert answer.status_code == 200 and answer.data.startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        path = tmp_path / "directory.pdf"
+        path.write_bytes(answer.data)
+        text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True)
+        words = " ".join(text.stdout.split())
+        assert f"{tok} Unchecked clinic Unverified" in words
+        assert f"{tok} Checked clinic Verified on" in words
