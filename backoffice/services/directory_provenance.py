@@ -19,6 +19,7 @@ from sqlalchemy import Select, select
 from backoffice import security
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
+from backoffice.models.organisation import Organisation
 from backoffice.models.structure import CONTACT_FIELDS, Structure, StructureChange
 from backoffice.services import audit
 
@@ -144,3 +145,29 @@ def review(change: StructureChange, approve: bool, actor=None) -> None:
         object_id=structure.id,
         details={"change": change.id, "fields": sorted(change.proposed)},
     )
+
+
+def owner_choices() -> list[tuple[int, str]]:
+    """The active partner associations an entry may be answered for by."""
+    rows = db.session.execute(
+        select(Organisation.id, Organisation.name)
+        .where(Organisation.active.is_(True))
+        .order_by(Organisation.name)
+    )
+    return [(row.id, row.name) for row in rows]
+
+
+def may_set_owner(actor=None) -> bool:
+    actor = actor if actor is not None else security.current_user_or_none()
+    return security.can(REVIEW_CAPABILITY, actor)
+
+
+def set_owner(structure: Structure, organisation_id: int | None, actor=None) -> None:
+    """Name the partner association that answers for the entry (a coordinator's decision)."""
+    if not may_set_owner(actor):
+        raise ReviewError(_("Only a coordinator names the organisation answering for an entry."))
+    if organisation_id is not None and organisation_id not in dict(owner_choices()):
+        raise ReviewError(_("Choose an active partner association."))
+    structure.owner_organisation_id = organisation_id
+    db.session.flush()
+    audit.record("structure_owner_set", structure, details={"organisation": organisation_id})

@@ -42,7 +42,7 @@ from backoffice.services.directory_geography import (
     OVERSEAS_AREAS,
     department_label,
 )
-from backoffice.views.arguments import int_arg, page_arg
+from backoffice.views.arguments import form_int, int_arg, page_arg
 from reports_pdf.directory_sheet import build_directory_sheet
 
 READER_PERMISSIONS = ("can_list", "can_show", "can_export")
@@ -121,6 +121,8 @@ class DirectoryView(BaseView):
             structure=structure,
             can_edit=_can_edit(),
             pending_changes=directory_provenance.pending_count_for(structure.id),
+            may_set_owner=directory_provenance.may_set_owner(),
+            owners=directory_provenance.owner_choices(),
             source_kinds={code: str(label) for code, label in SOURCE_KINDS.items()},
             **_choices(),
         )
@@ -422,6 +424,21 @@ class DirectoryReviewView(BaseView):
     def list(self):
         changes = db.session.scalars(directory_provenance.pending_changes().limit(200)).all()
         return self.render_template("directory/changes.html", changes=changes, **_choices())
+
+    @expose("/owner/<int:structure_id>", methods=["POST"])
+    @has_access
+    @permission_name("review")
+    def owner(self, structure_id: int):
+        structure = directory.get_structure(structure_id)
+        if structure is None:
+            abort(404)
+        try:
+            directory_provenance.set_owner(structure, form_int("owner_organisation_id"))
+            flash(_("Organisation answering for this entry saved."), "success")
+        except directory_provenance.ReviewError as error:
+            transactions.undo()
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryView.show", structure_id=structure.id))
 
     @expose("/<int:change_id>/review", methods=["POST"])
     @has_access

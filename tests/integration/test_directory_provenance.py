@@ -255,3 +255,24 @@ def test_printed_directory_says_which_entries_are_unverified(app, login_as, pair
         words = " ".join(text.stdout.split())
         assert f"{tok} Unchecked clinic Unverified" in words
         assert f"{tok} Checked clinic Verified on" in words
+
+
+def test_only_a_coordinator_names_the_owner_organisation(app, login_as, pair):
+    _tok, _verified_id, unverified_id = pair
+    with app.app_context():
+        aides = _user("demo-social-a").organisation_id
+    show = f"/directory/{unverified_id}"
+    partner = login_as("demo-social-b")
+    partner.post(
+        f"/directory/changes/owner/{unverified_id}",
+        data={"csrf_token": csrf_token(partner, show), "owner_organisation_id": str(aides)},
+    )
+    with app.app_context():
+        assert db.session.get(Structure, unverified_id).owner_organisation_id is None
+    coordinator = login_as("demo-coordinator")
+    coordinator.post(
+        f"/directory/changes/owner/{unverified_id}",
+        data={"csrf_token": csrf_token(coordinator, show), "owner_organisation_id": str(aides)},
+    )
+    with app.app_context():
+        assert db.session.get(Structure, unverified_id).owner_organisation_id == aides
