@@ -297,6 +297,26 @@ def directory_import(path: Path, dry_run: bool) -> None:
     )
 
 
+@directory_cli.command("import-finess")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Read the extract and report; write nothing.")
+def directory_import_finess(path: Path, dry_run: bool) -> None:
+    """Import health establishments from the FINESS open-data extract (idempotent)."""
+    from backoffice.services import finess
+
+    def progress(lines: int) -> None:
+        click.echo(f"... {lines} lines read", err=True)
+
+    try:
+        report = finess.import_finess(path.read_bytes(), dry_run=dry_run, progress=progress)
+    except finess.FinessFileError as error:
+        raise click.ClickException(f"nothing imported: {error}") from None
+    for rejected in report.rejected:
+        click.echo(f"FINESS {rejected.label}: {'; '.join(rejected.reasons)}", err=True)
+    for line in finess.summary(report):
+        click.echo(line)
+
+
 @directory_cli.command("export")
 @click.option("--department", help="Only this department (e.g. 75, 2A, 974).")
 @click.option("--service", help="Only structures offering this service code (e.g. pep).")

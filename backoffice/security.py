@@ -250,6 +250,11 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "moderate": (MODERATOR,),
     # Approves or refuses another Admin's grant request (services/grants.py).
     "approve_grants": (ADMIN,),
+    # Changes a verified directory entry's contact details directly, and reviews partner
+    # associations' changes to them (the entry's owner organisation may too).
+    "review_directory_changes": (COORDINATOR,),
+    # Reviews and publishes information sheets written by someone else.
+    "publish_information": (MODERATOR, COORDINATOR),
 }
 
 

@@ -23,6 +23,7 @@ from backoffice.models.case import (
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
 from backoffice.models.grant import GrantRequest
+from backoffice.models.information import InfoSheet, InfoSheetVersion
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -43,12 +44,18 @@ from backoffice.models.report import (
 )
 from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
-from backoffice.models.structure import Structure, StructureLanguage, StructureService
+from backoffice.models.structure import (
+    Structure,
+    StructureChange,
+    StructureLanguage,
+    StructureService,
+)
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
-__all__ += ["Structure", "StructureLanguage", "StructureService"]
+__all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
+__all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
 __all__ += ["IdentifierCheck", "ReportEvent"]

@@ -86,7 +86,11 @@ def register_views(appbuilder) -> None:
 
 
 def _register_directory(appbuilder) -> None:
-    from backoffice.views.directory import DirectoryManageView, DirectoryView
+    from backoffice.views.directory import (
+        DirectoryManageView,
+        DirectoryReviewView,
+        DirectoryView,
+    )
 
     directory_view = appbuilder.add_view(
         DirectoryView,
@@ -110,5 +114,21 @@ def _register_directory(appbuilder) -> None:
         "directory_import",
         label=_l("Import structures (CSV)"),
         icon="fa-upload",
+        category="Directory",
+    )
+    from backoffice.views.information import InformationView
+
+    appbuilder.add_view(
+        InformationView,
+        "information_sheets",
+        label=_l("Information sheets"),
+        icon="fa-book",
+        category="Directory",
+    )
+    appbuilder.add_view(
+        DirectoryReviewView,
+        "directory_changes",
+        label=_l("Changes to review"),
+        icon="fa-check-square-o",
         category="Directory",
     )

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_prod_1"
-down_revision = "20261207_core_1"
+down_revision = "20261207_login_1"
 branch_labels = None
 depends_on = None
 

@@ -60,6 +60,16 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # directory of structures (public-class data): everyone reads, three roles keep it
     "DirectoryView": ("/directory/", EVERYONE),
     "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
+    # pending changes to verified entries: the owner organisation's editors, coordinators
+    "DirectoryReviewView": (
+        "/directory/changes/",
+        {"Admin", "Moderator", "SocialWorker", "Coordinator"},
+    ),
+    # information sheets: written by programme staff, published by a second person
+    "InformationView": (
+        "/information/",
+        {"Moderator", "Coordinator", "Outreach", "SocialWorker"},
+    ),
     # outreach rounds: Outreach only (own organisation); Admins grant the lead marker
     "OutreachSessionView": ("/outreach/sessions/list/", {"Outreach"}),
     "MessageTemplateView": ("/outreach/templates/", {"Outreach"}),
@@ -105,6 +115,10 @@ CAPABILITIES: dict[str, set[str]] = {
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
     "approve_grants": {"Admin"},
+
+
+    "review_directory_changes": {"Coordinator"},
+    "publish_information": {"Moderator", "Coordinator"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
@@ -123,6 +137,9 @@ API_ROUTES: dict[tuple[str, str], dict | None] = {
     },
     ("GET", "/api/v1/openapi.json"): None,
     ("GET", "/api/v1/alerts"): None,
+    ("GET", "/api/v1/structures"): None,
+    ("GET", "/api/v1/pages"): None,
+    ("GET", "/api/v1/pages/<slug>"): None,
     ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
 }
 
@@ -187,7 +204,13 @@ def test_only_the_data_protection_officer_runs_the_audit_check(app, login_as, wh
         assert response.status_code in (302, 403, 404), f"{who} ran the audit check"
 
 
+# Values for the variables of API routes (a starter sheet loaded by the migrations).
+API_PATH_VALUES = {"<slug>": "pep-48h"}
+
+
 def _api_call(client, method: str, path: str, body, headers: dict | None = None):
+    for variable, value in API_PATH_VALUES.items():
+        path = path.replace(variable, value)
     if method == "GET":
         return client.get(path, headers=headers or {})
     return client.open(path, method=method, json=body or {}, headers=headers or {})

@@ -74,6 +74,9 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "request_id": NOWHERE,  # grant requests belong to no organisation (Admins decide them)
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
+    "change_id": NOWHERE,
+    "sheet_id": NOWHERE,
+    "language": "fr",
     "filename": "walker.csv",
     "name": "walker",
     "locale": "fr",
