@@ -30,6 +30,7 @@ from backoffice.models.structure import (
 from backoffice.security import (
     ADMIN,
     ALL,
+    COORDINATOR,
     MODERATOR,
     ROLES,
     SOCIAL_WORKER,

@@ -115,8 +115,6 @@ CAPABILITIES: dict[str, set[str]] = {
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
     "approve_grants": {"Admin"},
-
-
     "review_directory_changes": {"Coordinator"},
     "publish_information": {"Moderator", "Coordinator"},
 }
