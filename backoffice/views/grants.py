@@ -10,6 +10,7 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from backoffice import transactions
 from backoffice.extensions import db
@@ -53,7 +54,10 @@ class GrantRequestView(BaseView):
     @expose("/<int:request_id>/decide", methods=["POST"])
     @has_access
     def decide(self, request_id: int):
-        grant = db.session.get(GrantRequest, request_id)
+        # Locked: two Admins deciding the same request at once decide it once.
+        grant = db.session.scalar(
+            select(GrantRequest).where(GrantRequest.id == request_id).with_for_update()
+        )
         if grant is None:
             abort(404)
         approving = request.form.get("decision") == "approve"
