@@ -19,6 +19,8 @@ from flask_appbuilder.security.views import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from wtforms import StringField
+from wtforms.validators import Length, Optional
 
 from backoffice import security
 from backoffice.extensions import db
@@ -70,6 +72,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "roles",
         "password",
         "conf_password",
+        "grant_reason",
     ]
     edit_columns = [
         "first_name",
@@ -79,6 +82,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "email",
         "organisation",
         "roles",
+        "grant_reason",
     ]
     search_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     label_columns = {
@@ -101,6 +105,14 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
     add_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     edit_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     validators_columns = {}
+    # Shown to the Admin who decides the requests this form opens (never stored on the user).
+    edit_form_extra_fields = {
+        "grant_reason": StringField(
+            _l("Reason, for a change that needs another Admin"),
+            validators=[Optional(), Length(max=500)],
+        )
+    }
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **edit_form_extra_fields}
 
     def process_form(self, form, is_created: bool) -> None:
         """Before FAB writes the form on the account: remember the account as it was."""
@@ -118,7 +130,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         g.held_changes = grants.hold_sensitive_changes(item, before)
 
     def post_add(self, item) -> None:
-        requests = grants.open_requests(item, g.pop("held_changes", []), g.user)
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
         audit.record(
             "user_created",
             object_type="User",
@@ -134,7 +146,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             self.appbuilder.sm.end_all_sessions(item)
 
     def post_update(self, item) -> None:
-        requests = grants.open_requests(item, g.pop("held_changes", []), g.user)
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
         audit.record(
             "user_updated",
             object_type="User",
@@ -176,6 +188,10 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         requests = [grants.request_second_factor_reset(user, g.user) for user in users]
         _flash_pending(requests)
         return redirect(self.get_redirect())
+
+
+def _reason(item) -> str | None:
+    return getattr(item, "grant_reason", None)
 
 
 def _flash_pending(requests) -> None:

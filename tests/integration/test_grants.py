@@ -137,7 +137,9 @@ def test_an_admin_cannot_give_himself_case_access(app, aides_note):
     with app.app_context():
         aides, jasmine = _organisation_id("AIDES"), _organisation_id("Médecins du Monde – Jasmine")
         roles = [str(_role_id(app, "Admin")), str(_role_id(app, "SocialWorker"))]
-    response = _post_edit(app, client, admin, roles=roles, organisation=str(aides))
+    response = _post_edit(
+        app, client, admin, roles=roles, organisation=str(aides), grant_reason="cover for Samia"
+    )
     assert response.status_code == 302
     with app.app_context():
         user = _user(app, admin)
@@ -147,6 +149,7 @@ def test_an_admin_cannot_give_himself_case_access(app, aides_note):
         page = client.get(url)
         assert page.status_code in (302, 403, 404) and text not in page.get_data(as_text=True)
     requests = _pending(app, admin)
+    assert {r.reason for r in requests} == {"cover for Samia"}
     assert [(r.kind, r.after) for r in requests] == [
         ("roles", {"roles": ["Admin", "SocialWorker"]}),
         ("organisation", {"organisation_id": aides, "organisation": "AIDES"}),
