@@ -68,3 +68,13 @@ def verify_login(user, code: str) -> bool:
         actor=user,
     )
     return ok
+
+
+def reset(user) -> None:
+    """Forget the user's factor (a lost phone): the user enrols again. Who may ask and who
+    approves is the caller's rule (an Admin's request, a second Admin's approval).
+
+    The login branch has the same function, which also forgets recovery codes: at merge,
+    keep that one."""
+    user.totp_secret = None
+    audit.record("second_factor_reset", object_type="User", object_id=user.id)
