@@ -17,6 +17,7 @@ from backoffice.extensions import db
 from backoffice.models.grant import GrantRequest
 from backoffice.security import ADMIN, ALL
 from backoffice.services import grants
+from backoffice.views.arguments import parse_int
 
 KIND_LABELS = {
     "roles": _l("Roles that read confidential data"),
@@ -51,9 +52,12 @@ class GrantRequestView(BaseView):
             appbuilder=self.appbuilder,
         )
 
-    @expose("/<int:request_id>/decide", methods=["POST"])
+    @expose("/<request_id>/decide", methods=["POST"])
     @has_access
-    def decide(self, request_id: int):
+    def decide(self, request_id: str):
+        request_id = parse_int(request_id)  # a hostile number is a 404, not a 500
+        if request_id is None:
+            abort(404)
         # Locked: two Admins deciding the same request at once decide it once.
         grant = db.session.scalar(
             select(GrantRequest).where(GrantRequest.id == request_id).with_for_update()

@@ -26,6 +26,7 @@ from backoffice import security
 from backoffice.extensions import db
 from backoffice.models.user import StaffUser
 from backoffice.services import audit, grants
+from backoffice.views.arguments import parse_int
 from backoffice.views.base import DoomsFailedHooks, ScopedActions
 
 _ASSIGNABLE_ROLES = [
@@ -212,7 +213,8 @@ class StaffResetPasswordView(ResetPasswordView):
     message = _l("The new password awaits the approval of another Admin (Access requests).")
 
     def form_post(self, form) -> None:
-        target = db.session.get(StaffUser, _int_or_404(request.args.get("pk")))
+        user_id = parse_int(request.args.get("pk"))  # a hostile number is a 404, not a 500
+        target = db.session.get(StaffUser, user_id) if user_id is not None else None
         if target is None:
             abort(404)
         if target.id == g.user.id:
@@ -221,13 +223,6 @@ class StaffResetPasswordView(ResetPasswordView):
             return
         grants.request_password_reset(target, form.password.data, g.user)
         flash(str(self.message), "warning")
-
-
-def _int_or_404(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        abort(404)
 
 
 class RoleView(ScopedActions, RoleModelView):

@@ -487,3 +487,17 @@ def test_the_first_two_admins_are_created_from_the_command_line(tmp_path_factory
             assert _user(fresh, "third-admin").role_names == set()
             assert db.session.scalar(select(GrantRequest.kind)) == "roles"
             db.session.remove()
+
+
+def test_hostile_ids_are_404_not_500(app, login_as):
+    admin = login_as("demo-admin")
+    token = csrf_token(admin, "/access-requests/")
+    for raw in ("99999999999999999999", "-1", "x"):
+        decided = admin.post(f"/access-requests/{raw}/decide", data={"csrf_token": token})
+        assert decided.status_code == 404
+        assert admin.get(f"/api-clients/rotate/{raw}").status_code == 404
+        reset = admin.post(
+            f"/resetpassword/form?pk={raw}",
+            data={"csrf_token": token, "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD},
+        )
+        assert reset.status_code == 404
