@@ -256,4 +256,5 @@ def test_after_a_reset_the_user_enrols_again_and_old_codes_are_gone(strict_app):
     client = strict_app.test_client()
     assert login(client, username, PASSWORD).headers["Location"].endswith("/login/enrol")
     _post_code(client, "/login/enrol", codes[0])
-    assert client.get("/users/userinfo/").status_code == 302
+    _post_code(client, "/login/enrol", pyotp.TOTP(secret).at(time.time() + 30))
+    assert client.get("/users/userinfo/").status_code == 302  # a new secret, new codes
