@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select, text
 
 from backoffice.extensions import db
 from backoffice.models.outreach import MESSAGE_PURPOSES
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
 from tests.conftest import make_app, own_database
+from tests.integration.test_intake_storage import _database_bytes
 
 
 def test_existing_organisations_get_their_missing_outreach_templates(
@@ -66,3 +69,69 @@ def test_existing_organisations_get_their_missing_outreach_templates(
     assert texts[("Never opened them", "after_an_assault", "ar")] == outreach_text(
         "after_an_assault", "ar"
     )
+
+
+def _insert_report(connection, number: int, narrative: str, data_key_id=None) -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    connection.execute(
+        text(
+            "INSERT INTO reports (reference, status, version_id, channel, incident_date,"
+            " date_precision, department, violence_types, severity, narrative,"
+            " aggressor_description, vehicle, consent_publish_alert, consent_follow_up,"
+            " consent_share_with_partner, consent_statistics, consent_police_or_lawyer,"
+            " received_at, redaction_status, row_uid, data_key_id, created_at, updated_at)"
+            " VALUES (:ref, 'received', 1, 'web', :day, 'day', '75', '[]', 'low', :narrative,"
+            " '{}', '{}', :no, :no, :no, :no, :no, :now, 'pending', :uid, :key, :now, :now)"
+        ),
+        {
+            "ref": f"J-2026-{number:06d}",
+            "day": now.date(),
+            "narrative": narrative,
+            "no": False,
+            "now": now,
+            "uid": f"uid{number:029d}",
+            "key": data_key_id,
+        },
+    )
+
+
+def test_existing_narratives_are_sealed_in_batches(tmp_path_factory, test_keyring, caplog):
+    """Issue 12, finding 1: clear narratives become sealed ones, with her data key."""
+    from backoffice.models.report import Report
+
+    words = {n: f"narrativeword{n}x{uuid.uuid4().hex[:8]}" for n in range(1, 8)}
+    with own_database(tmp_path_factory.mktemp("seal_db")) as url:
+        instance = tmp_path_factory.mktemp("seal_instance")
+        app = make_app(url, test_keyring, instance, MIGRATION_BATCH_SIZE=3)
+        with app.app_context():
+            upgrade(revision="20261207_core_1")
+            with db.engine.begin() as connection:
+                # One report whose data was erased: a destroyed key (wrapped_key NULL).
+                connection.execute(
+                    text(
+                        "INSERT INTO data_keys (purpose, wrapped_key, created_at)"
+                        " VALUES ('reports', NULL, :now)"
+                    ),
+                    {"now": dt.datetime(2026, 12, 1)},
+                )
+                destroyed = connection.execute(text("SELECT max(id) FROM data_keys")).scalar()
+                for number, word in words.items():
+                    key = destroyed if number == 7 else None
+                    _insert_report(connection, number, f"Elle a dit: {word}.", key)
+            with caplog.at_level("INFO", logger="alembic.runtime.migration"):
+                upgrade(revision="heads")
+            reports = db.session.scalars(select(Report).order_by(Report.reference)).all()
+            narratives = [r.narrative for r in reports]
+            sealed = [r.narrative_sealed for r in reports]
+            columns = {c["name"] for c in sa_inspect(db.engine).get_columns("reports")}
+            db.session.remove()
+            db.engine.dispose()
+            dumped = _database_bytes(app)
+    assert narratives[:6] == [f"Elle a dit: {words[n]}." for n in range(1, 7)]
+    assert narratives[6] is None and sealed[6] is None  # erased with her key
+    assert all(s.startswith("v1:d:") for s in sealed[:6])
+    assert "narrative" not in columns
+    for done in (3, 6, 7):  # three batches of at most three
+        assert f"Sealed the narratives of {done} of 7 reports" in caplog.text
+    for word in words.values():
+        assert word.encode() not in dumped
