@@ -9,7 +9,7 @@ from backoffice.models.alert import (
     IdentifierCheck,
 )
 from backoffice.models.api_client import ApiClient
-from backoffice.models.audit import AuditEvent
+from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.case import (
     Case,
     CaseConsent,
@@ -45,7 +45,15 @@ from backoffice.models.structure import Structure, StructureLanguage, StructureS
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
-__all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
+__all__ = [
+    "ApiClient",
+    "AuditChainHead",
+    "AuditEvent",
+    "DataKey",
+    "JobLock",
+    "Organisation",
+    "StaffUser",
+]
 __all__ += ["Structure", "StructureLanguage", "StructureService"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
