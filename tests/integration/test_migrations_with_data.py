@@ -135,3 +135,62 @@ def test_existing_narratives_are_sealed_in_batches(tmp_path_factory, test_keyrin
         assert f"Sealed the narratives of {done} of 7 reports" in caplog.text
     for word in words.values():
         assert word.encode() not in dumped
+
+
+def test_existing_audit_events_are_chained_and_an_altered_one_stays_named(
+    tmp_path_factory, test_keyring
+):
+    """Issue 12, finding 4: rows sealed one by one become a chain; a row altered before the
+    migration is left outside it, so verify keeps naming it."""
+    import json
+
+    from backoffice.services import audit
+
+    def old_seal(values: dict) -> str:
+        content = [
+            values["occurred_at"].isoformat(timespec="microseconds"),
+            None,
+            "system",
+            None,
+            values["action"],
+            "Thing",
+            values["object_id"],
+            "success",
+            {},
+        ]
+        text_ = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return test_keyring.blind_index("audit-seal", text_)
+
+    with own_database(tmp_path_factory.mktemp("chain_db")) as url:
+        app = make_app(url, test_keyring, tmp_path_factory.mktemp("chain_instance"))
+        with app.app_context():
+            upgrade(revision="20261207_seal_1")
+            with db.engine.begin() as connection:
+                for n in range(5):
+                    values = {
+                        "occurred_at": dt.datetime(2026, 12, 1, 12, 0, n),
+                        "action": "old_event",
+                        "object_id": str(n),
+                    }
+                    seal = old_seal(values)
+                    if n == 3:
+                        values["action"] = "rewritten"  # altered after it was sealed
+                    connection.execute(
+                        text(
+                            "INSERT INTO audit_events (occurred_at, actor_name, action,"
+                            " object_type, object_id, outcome, details, seal) VALUES"
+                            " (:occurred_at, 'system', :action, 'Thing', :object_id,"
+                            " 'success', '{}', :seal)"
+                        ),
+                        {**values, "seal": seal},
+                    )
+            upgrade(revision="heads")
+            rows = db.session.execute(
+                text("SELECT action, chain_index FROM audit_events ORDER BY id")
+            ).all()
+            check = audit.verify_chain()
+            db.session.remove()
+            db.engine.dispose()
+    assert [r.chain_index for r in rows] == [1, 2, 3, None, 4]
+    assert not check.intact and "outside the chain" in check.reason
+    assert check.broken_index is None and check.count == 5
