@@ -194,3 +194,55 @@ def test_existing_audit_events_are_chained_and_an_altered_one_stays_named(
     assert [r.chain_index for r in rows] == [1, 2, 3, None, 4]
     assert not check.intact and "outside the chain" in check.reason
     assert check.broken_index is None and check.count == 5
+
+
+def test_existing_subscriber_pseudonyms_are_sealed(tmp_path_factory, test_keyring, caplog):
+    """Issue 12, finding 12: clear pseudonyms become sealed, readable through the model."""
+    from backoffice.models.subscriber import Subscriber
+
+    names = [f"Pseudo{uuid.uuid4().hex[:10]}" for _ in range(4)]
+    with own_database(tmp_path_factory.mktemp("pseudonym_db")) as url:
+        instance = tmp_path_factory.mktemp("pseudonym_instance")
+        app = make_app(url, test_keyring, instance, MIGRATION_BATCH_SIZE=3)
+        with app.app_context():
+            upgrade(revision="20261207_seal_2")
+            now = dt.datetime(2026, 12, 1, 12, 0)
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO organisations (name, kind, departments, active,"
+                        " created_at, updated_at) VALUES ('Pseudo org', 'community', '[]',"
+                        " :yes, :now, :now)"
+                    ),
+                    {"yes": True, "now": now},
+                )
+                org = connection.execute(text("SELECT max(id) FROM organisations")).scalar()
+                for n, name in enumerate(names):
+                    connection.execute(
+                        text(
+                            "INSERT INTO subscribers (pseudonym, language, all_departments,"
+                            " status, unsubscribe_salt, unsubscribe_token_hash,"
+                            " organisation_id, row_uid, created_at, updated_at) VALUES"
+                            " (:name, 'fr', :no, 'active', 'salt', :hash, :org, :uid, :now, :now)"
+                        ),
+                        {
+                            "name": name,
+                            "no": False,
+                            "hash": f"{n:064d}",
+                            "org": org,
+                            "uid": f"sub{n:029d}",
+                            "now": now,
+                        },
+                    )
+            with caplog.at_level("INFO", logger="alembic.runtime.migration"):
+                upgrade(revision="heads")
+            read = [
+                s.pseudonym for s in db.session.scalars(select(Subscriber).order_by(Subscriber.id))
+            ]
+            db.session.remove()
+            db.engine.dispose()
+            dumped = _database_bytes(app)
+    assert read == names
+    assert "Sealed the pseudonyms of 3 of 4 subscribers" in caplog.text
+    for name in names:
+        assert name.encode() not in dumped
