@@ -125,9 +125,7 @@ def _security_settings(production: bool) -> dict:
         "HSTS_ENABLED": _env_bool("HSTS_ENABLED", production),
         # Signed checkpoints of the audit chain's head, outside the database (another disk,
         # a mounted share): `audit verify` then detects a cut tail. Empty: none exported.
-        "AUDIT_CHECKPOINT_DIR": _env(
-            "AUDIT_CHECKPOINT_DIR", None if production else str(INSTANCE_DIR / "audit")
-        ),
+        "AUDIT_CHECKPOINT_DIR": _env("AUDIT_CHECKPOINT_DIR"),
     }
 
 
