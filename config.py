@@ -155,6 +155,9 @@ def _security_settings(production: bool) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": True,
         "PROXY_FIX_HOPS": _env_int("PROXY_FIX_HOPS", 0),
         "HSTS_ENABLED": _env_bool("HSTS_ENABLED", production),
+        # Signed checkpoints of the audit chain's head, outside the database (another disk,
+        # a mounted share): `audit verify` then detects a cut tail. Empty: none exported.
+        "AUDIT_CHECKPOINT_DIR": _env("AUDIT_CHECKPOINT_DIR"),
     }
 
 

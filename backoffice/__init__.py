@@ -125,11 +125,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _install_request_hooks(app: Flask) -> None:
     from backoffice import transactions
     from backoffice.security import enforce_absolute_timeout
+    from backoffice.views.arguments import refuse_malformed_list_arguments
 
     @app.before_request
     def _before() -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
         enforce_absolute_timeout()
+        refuse_malformed_list_arguments()
 
     # A global, not a context variable: FAB's macros import baselib without context.
     app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")

@@ -188,15 +188,29 @@ def demo_logins() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check every audit event's seal; exit 1 when one was altered."""
+@click.option("--checkpoints", default=None, help="Folder of checkpoints (AUDIT_CHECKPOINT_DIR).")
+def audit_verify(checkpoints: str | None) -> None:
+    """Walk the audit chain; exit 1 and name the first broken row when it is broken."""
     from backoffice.services import audit
 
-    altered = audit.verify()
-    if altered:
-        click.echo(f"Altered audit events: {altered}", err=True)
+    check = audit.verify_chain(checkpoints)
+    if not check.intact:
+        click.echo(
+            f"Audit trail broken at event {check.broken_id} (chain position "
+            f"{check.broken_index}): {check.reason}. {check.count} events read.",
+            err=True,
+        )
         sys.exit(1)
-    click.echo("Every audit event is intact.")
+    click.echo(f"The audit chain is intact: {check.count} events.")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Export a signed checkpoint of the chain head to AUDIT_CHECKPOINT_DIR now."""
+    from backoffice.services import audit
+
+    path = audit.export_checkpoint()
+    click.echo(f"Checkpoint written: {path}" if path else "No checkpoint (no folder or no event).")
 
 
 @scheduler_cli.command("run")

@@ -9,7 +9,7 @@ from backoffice.models.alert import (
     IdentifierCheck,
 )
 from backoffice.models.api_client import ApiClient
-from backoffice.models.audit import AuditEvent
+from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.case import (
     Case,
     CaseConsent,
@@ -53,7 +53,15 @@ from backoffice.models.structure import (
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
-__all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
+__all__ = [
+    "ApiClient",
+    "AuditChainHead",
+    "AuditEvent",
+    "DataKey",
+    "JobLock",
+    "Organisation",
+    "StaffUser",
+]
 __all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
 __all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]

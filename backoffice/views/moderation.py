@@ -142,7 +142,7 @@ class ModerationView(BaseView):
             "actions": [
                 t for t in moderation.available_transitions(report, actor, now) if not t.via_alert
             ],
-            "segments": _segments(report.narrative, moderation.current_spans(report)),
+            "segments": _segments(report.narrative or "", moderation.current_spans(report)),
             "spans_json": json.dumps(moderation.current_spans(report)),
             "proposal_count": len(moderation.proposal_spans(report)),
             "placeholders": PLACEHOLDERS,
@@ -201,7 +201,7 @@ class ModerationView(BaseView):
                     raise moderation.TransitionRefused(
                         _("The redaction could not be read; reload the page.")
                     )
-                spans = moderation.parse_spans(report.narrative, raw)
+                spans = moderation.parse_spans(report.narrative or "", raw)
             moderation.review_redaction(report, g.user, spans, expected_version=_version())
             flash(_("The redaction is reviewed."), "success")
         except moderation.ModerationError as error:
