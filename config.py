@@ -47,6 +47,7 @@ def build_config(overrides: dict | None = None) -> dict:
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
     settings.update(_service_settings())
+    settings.update(_message_backends(production))
     if overrides:
         settings.update(overrides)
     if production:
@@ -220,8 +221,44 @@ def _service_settings() -> dict:
     }
 
 
-def _require_production_secrets(settings: dict) -> None:
+def _message_backends(production: bool) -> dict:
+    """Where messages go. Development without an SMTP server or an SMS gateway writes every
+    message to ``instance/outbox/`` (one text file each, like Django's file mail backend);
+    production always uses the real channels (checked at start-up)."""
+    outbox = "outbox" if not production else None
+    return {
+        "MESSAGE_OUTBOX_DIR": _env("MESSAGE_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
+        "MAIL_BACKEND": _env("MAIL_BACKEND", "smtp" if _env("SMTP_HOST") else outbox or "smtp"),
+        "SMS_BACKEND": _env(
+            "SMS_BACKEND", "gateway" if _env("SMS_GATEWAY_URL") else outbox or "gateway"
+        ),
+        # The channels workers may choose; production needs a real one configured for each.
+        "MESSAGE_CHANNELS": [
+            c.strip() for c in (_env("MESSAGE_CHANNELS", "sms,email") or "").split(",") if c
+        ],
+    }
+
+
+def _channel_problems(settings: dict) -> list[str]:
+    """What production lacks to send on the channels in use (the outbox is development's)."""
     missing = []
+    in_use = settings.get("MESSAGE_CHANNELS") or []
+    if "email" in in_use and (settings.get("MAIL_BACKEND") != "smtp" or not _env("SMTP_HOST")):
+        missing.append("SMTP_HOST (and SMTP_PORT…; MAIL_BACKEND=smtp) for email")
+    if "sms" in in_use and (
+        settings.get("SMS_BACKEND") != "gateway" or not settings.get("SMS_GATEWAY_URL")
+    ):
+        missing.append("SMS_GATEWAY_URL (SMS_BACKEND=gateway) for SMS")
+    storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if storage.startswith("memory://"):
+        missing.append(
+            "RATELIMIT_STORAGE_URI (a store shared by every process, e.g. redis://host:6379/0)"
+        )
+    return missing
+
+
+def _require_production_secrets(settings: dict) -> None:
+    missing = _channel_problems(settings)
     if not settings.get("SECRET_KEY"):
         missing.append("SECRET_KEY (a long random string)")
     if not _env("DATABASE_URL"):

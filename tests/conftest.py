@@ -105,6 +105,10 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         # default, is checked where it matters (tests that switch with /lang/fr) and by the
         # catalogue test.
         "BABEL_DEFAULT_LOCALE": "en",
+        # The real channels, as the dispatch tests expect; outbox tests switch to "outbox".
+        "MAIL_BACKEND": "smtp",
+        "SMS_BACKEND": "gateway",
+        "MESSAGE_OUTBOX_DIR": str(instance_dir / "outbox"),
     }
     settings.update(overrides)
     application = create_app(settings)

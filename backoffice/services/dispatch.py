@@ -387,6 +387,7 @@ def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
             to=contact_for_dispatch(subscriber, "phone"),
             text=_sms_text(delivery, subscriber, renderer),
             key=key,
+            language=language,
         )
     link = unsubscribe_url(subscriber)
     subject, body = renderer.email(delivery.alert, language, link)
