@@ -162,6 +162,9 @@ def _service_settings() -> dict:
         # Where the unsubscribe link of alert emails points (must be reachable without login).
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
+        # Where a discreet alert SMS sends her to read the alert (its reference follows).
+        "DISCREET_ALERT_URL": _env("DISCREET_ALERT_URL", "https://jasmine.example/a"),
+        "REGISTRATION_CODE_MINUTES": _env_int("REGISTRATION_CODE_MINUTES", 10),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
         # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
         # for the generic provider the JSON (or form) payload with {to} {text} {reference}

@@ -341,12 +341,17 @@ def _apply(subscriber: Subscriber, data: SubscriberData) -> None:
     subscriber.phone_index = phone_index(data.phone) if data.phone else None
     subscriber.email = data.email
     subscriber.email_index = email_index(data.email) if data.email else None
-    wanted = set(data.departments)
+    set_departments(subscriber, data.departments)
+
+
+def set_departments(subscriber: Subscriber, departments: list[str]) -> None:
+    """Her department rows made equal to ``departments`` (rows kept where unchanged)."""
+    wanted = set(departments)
     for row in list(subscriber.department_rows):
         if row.department not in wanted:
             subscriber.department_rows.remove(row)
     present = {row.department for row in subscriber.department_rows}
-    for code in data.departments:
+    for code in departments:
         if code not in present:
             subscriber.department_rows.append(SubscriberDepartment(department=code))
 

@@ -103,6 +103,17 @@ API_ROUTES: dict[tuple[str, str], dict | None] = {
     ("GET", "/api/v1/openapi.json"): None,
     ("GET", "/api/v1/alerts"): None,
     ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
+    ("POST", "/api/v1/subscriptions"): {
+        "email": "access-matrix@example.org",
+        "language": "fr",
+        "departments": ["75"],
+        "channel": "email",
+        "consent": {"alerts": True},
+    },
+    ("POST", "/api/v1/subscriptions/verify"): {"email": "nobody@example.org", "code": "000000"},
+    ("GET", "/api/v1/me"): None,
+    ("PATCH", "/api/v1/me"): {"discreet": True},
+    ("DELETE", "/api/v1/me"): None,
 }
 
 
@@ -185,10 +196,22 @@ def test_api_route_refuses_anonymous_and_staff_sessions(app, login_as, method, p
         assert response.status_code == 401, f"{who}'s session opened {method} {path}"
 
 
+def _worker_token(app) -> str:
+    from backoffice.extensions import db
+    from tests.integration.test_worker_api import new_worker
+
+    with app.app_context():
+        _subscriber, token = new_worker()
+        db.session.commit()
+    return token
+
+
 @pytest.mark.parametrize(("method", "path"), list(API_ROUTES))
 def test_api_route_answers_a_valid_key(app, api_key, method, path):
     body = API_ROUTES[(method, path)]
     headers = {"Authorization": f"Bearer {api_key}"}
+    if path == "/api/v1/me":  # her own endpoints need her token too
+        headers["X-Worker-Token"] = _worker_token(app)
     response = _api_call(app.test_client(), method, path, body, headers)
     assert 200 <= response.status_code < 300 or response.status_code == 422, response.data
 
