@@ -203,7 +203,12 @@ def _service_settings() -> dict:
         # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
         "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
+        # The check (issue 12, F7): per client and source address without a worker token,
+        # per worker with one, and the client's overall budget.
         "API_CHECK_RATE_LIMIT": _env("API_CHECK_RATE_LIMIT", "30 per minute"),
+        "API_CHECK_WORKER_RATE_LIMIT": _env("API_CHECK_WORKER_RATE_LIMIT", "60 per hour"),
+        "API_CHECK_CLIENT_RATE_LIMIT": _env("API_CHECK_CLIENT_RATE_LIMIT", "6000 per minute"),
+        "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", ""),
         "CHECK_COUNT_FLUSH_SECONDS": _env_int("CHECK_COUNT_FLUSH_SECONDS", 10),
         "MODERATION_PAGE_SIZE": 50,
         # Directory map background: a tile URL template ({z}/{x}/{y}, optional {s}); its host

@@ -109,6 +109,8 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         "MAIL_BACKEND": "smtp",
         "SMS_BACKEND": "gateway",
         "MESSAGE_OUTBOX_DIR": str(instance_dir / "outbox"),
+        # Limits may live in a shared Redis (make test): each app counts under its own keys.
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}:",
     }
     settings.update(overrides)
     application = create_app(settings)

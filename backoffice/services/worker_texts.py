@@ -111,6 +111,13 @@ REGISTRATION_MANAGE = AP_(
     "subscription, enter this code: %(code)s (valid 10 minutes). If you did not ask for it, "
     "ignore this message.",
 )
+# NOTE: SMS sent when a partner association registers a number that is registered
+# already: nothing changes; she can manage her subscription. Keep %(programme)s and %(link)s.
+MANAGE_NOTICE = AP_(
+    "registration",
+    "%(programme)s: this number is already registered for alerts, nothing has changed. To "
+    "manage your subscription: %(link)s",
+)
 # NOTE: Subject of the email carrying a registration code. Keep %(programme)s.
 REGISTRATION_SUBJECT = AP_("registration", "Your %(programme)s code")
 # NOTE: Discreet alert SMS: shown on a lock screen, so no word about violence or alerts.
@@ -127,6 +134,11 @@ def registration_message(
     text = _text(language, message) % {"programme": programme, "code": code}
     subject = _text(language, REGISTRATION_SUBJECT) % {"programme": programme}
     return subject, text
+
+
+def manage_notice_sms(language: str, programme: str, link: str) -> str:
+    """The SMS to a registered worker whom an association tried to register again."""
+    return _text(language, MANAGE_NOTICE) % {"programme": programme, "link": link}
 
 
 def discreet_alert_sms(language: str, reference: str, link: str) -> str:
