@@ -209,6 +209,7 @@ def _service_settings() -> dict:
         "API_CHECK_WORKER_RATE_LIMIT": _env("API_CHECK_WORKER_RATE_LIMIT", "60 per hour"),
         "API_CHECK_CLIENT_RATE_LIMIT": _env("API_CHECK_CLIENT_RATE_LIMIT", "6000 per minute"),
         "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", ""),
+        "API_FOLLOW_UP_RATE_LIMIT": _env("API_FOLLOW_UP_RATE_LIMIT", "30 per hour"),
         "CHECK_COUNT_FLUSH_SECONDS": _env_int("CHECK_COUNT_FLUSH_SECONDS", 10),
         "MODERATION_PAGE_SIZE": 50,
         # Directory map background: a tile URL template ({z}/{x}/{y}, optional {s}); its host

@@ -44,6 +44,8 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
+    # A wrong follow-up code counts even on a GET (brute force of codes, services/follow_up).
+    "report_follow_ups": frozenset({"failures", "locked_until"}),
 }
 
 

@@ -44,7 +44,12 @@ from backoffice.models.statistics import FunderReport, StatisticsDaily, Statisti
 from backoffice.models.structure import Structure, StructureLanguage, StructureService
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
-from backoffice.models.worker_access import PendingRegistration, WorkerToken
+from backoffice.models.worker_access import (
+    PendingRegistration,
+    ReportAnswer,
+    ReportFollowUp,
+    WorkerToken,
+)
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
 __all__ += ["Structure", "StructureLanguage", "StructureService"]
@@ -57,4 +62,4 @@ __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNot
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
-__all__ += ["PendingRegistration", "WorkerToken"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

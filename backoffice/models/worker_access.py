@@ -8,6 +8,8 @@
 * ``WorkerToken`` — the secret the app keeps for her (``wt_…``), stored as its SHA-256 only;
   it authenticates ``/api/v1/me`` and gives her her own check budget. Revoked when she
   unsubscribes.
+* ``ReportFollowUp`` / ``ReportAnswer`` — what lets her follow her report with its reference
+  and follow-up code, and her sealed answers to a moderator's question.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from flask_appbuilder import Model
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backoffice.models.base import utcnow
+from backoffice.models.base import ConfidentialRecord, EncryptedText, utcnow
+from backoffice.services.confidential import Sealed
 
 
 class PendingRegistration(Model):
@@ -57,3 +60,35 @@ class WorkerToken(Model):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     subscriber = relationship("Subscriber")
+
+
+class ReportFollowUp(Model):
+    """The follow-up code of one report (shown once at submission, stored as a keyed HMAC),
+    its wrong tries, and when she had it erased."""
+
+    __tablename__ = "report_follow_ups"
+
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class ReportAnswer(ConfidentialRecord, Model):
+    """Her answer to a moderator's question: her own words, sealed with its own data key
+    (shredded when she erases her report)."""
+
+    __tablename__ = "report_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    text_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    text = Sealed()

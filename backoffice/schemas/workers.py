@@ -161,3 +161,40 @@ class MeChangesSchema(RequestSchema):
     @post_load
     def _given(self, data: dict, **_kwargs: Any) -> dict:
         return {name: value for name, value in data.items() if value is not None}
+
+
+# --- report follow-up -----------------------------------------------------------------------
+
+FOLLOW_UP_STATUSES = ("received", "in_review", "question", "published", "closed", "erased")
+ANSWER_MAX = 4000
+
+
+class FollowUpHeadersSchema(ParametersSchema):
+    code = Token(
+        40,
+        data_key="X-Follow-Up-Code",
+        metadata={"description": "The follow-up code returned when the report was submitted."},
+    )
+
+
+class ReportStatusSchema(AnswerSchema):
+    reference = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": list(FOLLOW_UP_STATUSES)})
+    question = fields.String(required=True, allow_none=True)
+    alert = fields.String(required=True, allow_none=True)
+
+
+class AnswerTextSchema(RequestSchema):
+    text = Text(ANSWER_MAX, multiline=True, required=True)
+
+
+class AnswerTakenSchema(AnswerSchema):
+    status = fields.String(required=True, metadata={"enum": ["in_review"]})
+
+
+class EraseReportSchema(RequestSchema):
+    withdraw_alert = Flag(metadata={"description": "Also retract an alert published from it."})
+
+
+class ErasedSchema(AnswerSchema):
+    status = fields.String(required=True, metadata={"enum": ["erased"]})

@@ -380,6 +380,7 @@ class Operation:
     guards: Sequence[Callable[[object], None]] = ()
     example: dict | None = None
     own_client_limit: bool = False  # its guards replace the general per-client limit
+    body_optional: bool = False  # no body reads as {}
 
     @property
     def path(self) -> str:
@@ -394,7 +395,8 @@ class Operation:
         if self.query is not None:
             loaded["query"] = _load(self.query, _named_values(self.query, request.args))
         if self.body is not None:
-            loaded["body"] = _load(self.body, json_object())
+            empty = self.body_optional and not request.content_length
+            loaded["body"] = _load(self.body, {} if empty else json_object())
         return loaded
 
     def reply(self, result: Any) -> Response:
@@ -449,7 +451,10 @@ class Operation:
             media: dict[str, Any] = {"schema": self.body}
             if self.example is not None:
                 media["example"] = self.example
-            operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+            operation["requestBody"] = {
+                "required": not self.body_optional,
+                "content": {"application/json": media},
+            }
         return operation
 
     def _responses(self) -> dict:
@@ -516,6 +521,7 @@ def api_operation(
     guards: Sequence[Callable[[object], None]] = (),
     example: dict | None = None,
     own_client_limit: bool = False,
+    body_optional: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Declare, check and document one operation of the API (see the module's docstring)."""
 
@@ -534,6 +540,7 @@ def api_operation(
             guards=tuple(guards),
             example=example,
             own_client_limit=own_client_limit,
+            body_optional=body_optional,
         )
 
         @functools.wraps(view)

@@ -119,6 +119,8 @@ NEEDS_A_SECRET = {
         r.status_code == 422 and list(r.json["errors"]) == ["code"]
     ),
     ("PATCH", "/me"): lambda r: r.status_code == 401,
+    ("POST", "/reports/{reference}/answers"): lambda r: r.status_code == 404,
+    ("DELETE", "/reports/{reference}"): lambda r: r.status_code == 404,
 }
 
 
