@@ -67,6 +67,7 @@ def build_config(overrides: dict | None = None) -> dict:
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
     settings.update(_service_settings(production))
+    settings.update(_message_backends(production))
     if overrides:
         settings.update(overrides)
     if production:
@@ -198,6 +199,9 @@ def _service_settings(production: bool) -> dict:
         # Where the unsubscribe link of alert emails points (must be reachable without login).
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
+        # Where a discreet alert SMS sends her to read the alert (its reference follows).
+        "DISCREET_ALERT_URL": _env("DISCREET_ALERT_URL", "https://jasmine.example/a"),
+        "REGISTRATION_CODE_MINUTES": _env_int("REGISTRATION_CODE_MINUTES", 10),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
         # An email whose end of data got no answer (services/channels.reconcile_email):
         # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
@@ -246,7 +250,13 @@ def _service_settings(production: bool) -> dict:
         # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
         "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
+        # The check (issue 12, F7): per client and source address without a worker token,
+        # per worker with one, and the client's overall budget.
         "API_CHECK_RATE_LIMIT": _env("API_CHECK_RATE_LIMIT", "30 per minute"),
+        "API_CHECK_WORKER_RATE_LIMIT": _env("API_CHECK_WORKER_RATE_LIMIT", "60 per hour"),
+        "API_CHECK_CLIENT_RATE_LIMIT": _env("API_CHECK_CLIENT_RATE_LIMIT", "6000 per minute"),
+        "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", ""),
+        "API_FOLLOW_UP_RATE_LIMIT": _env("API_FOLLOW_UP_RATE_LIMIT", "30 per hour"),
         "CHECK_COUNT_FLUSH_SECONDS": _env_int("CHECK_COUNT_FLUSH_SECONDS", 10),
         "MODERATION_PAGE_SIZE": 50,
         # Directory map background: a tile URL template ({z}/{x}/{y}, optional {s}); its host
@@ -267,8 +277,50 @@ def _service_settings(production: bool) -> dict:
     }
 
 
-def _require_production_secrets(settings: dict) -> None:
+def _message_backends(production: bool) -> dict:
+    """Where messages go. Development without an SMTP server or an SMS gateway writes every
+    message to ``instance/outbox/`` (one text file each, like Django's file mail backend);
+    production always uses the real channels (checked at start-up)."""
+    outbox = "outbox" if not production else None
+    return {
+        "MESSAGE_OUTBOX_DIR": _env("MESSAGE_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
+        "MAIL_BACKEND": _env("MAIL_BACKEND", "smtp" if _env("SMTP_HOST") else outbox or "smtp"),
+        "SMS_BACKEND": _env(
+            "SMS_BACKEND",
+            "gateway"
+            if _env("SMS_GATEWAY_URL") or _env("SMS_GATEWAY_PROVIDER", "generic") != "generic"
+            else outbox or "gateway",
+        ),
+        # The channels workers may choose; production needs a real one configured for each.
+        "MESSAGE_CHANNELS": [
+            c.strip() for c in (_env("MESSAGE_CHANNELS", "sms,email") or "").split(",") if c
+        ],
+    }
+
+
+def _channel_problems(settings: dict) -> list[str]:
+    """What production lacks to send on the channels in use (the outbox is development's)."""
     missing = []
+    in_use = settings.get("MESSAGE_CHANNELS") or []
+    if "email" in in_use and (settings.get("MAIL_BACKEND") != "smtp" or not _env("SMTP_HOST")):
+        missing.append("SMTP_HOST (and SMTP_PORT…; MAIL_BACKEND=smtp) for email")
+    # The named providers know their own address; the generic template needs one.
+    named_provider = settings.get("SMS_GATEWAY_PROVIDER") in ("twilio", "ovh", "brevo")
+    if "sms" in in_use and (
+        settings.get("SMS_BACKEND") != "gateway"
+        or not (settings.get("SMS_GATEWAY_URL") or named_provider)
+    ):
+        missing.append("SMS_GATEWAY_PROVIDER and its settings (SMS_BACKEND=gateway) for SMS")
+    storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if storage.startswith("memory://"):
+        missing.append(
+            "RATELIMIT_STORAGE_URI (a store shared by every process, e.g. redis://host:6379/0)"
+        )
+    return missing
+
+
+def _require_production_secrets(settings: dict) -> None:
+    missing = _channel_problems(settings)
     secret_key = settings.get("SECRET_KEY") or ""
     if len(secret_key) < MIN_SECRET_KEY_LENGTH or secret_key == DEVELOPMENT_SECRET_KEY:
         missing.append(

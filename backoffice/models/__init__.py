@@ -52,6 +52,12 @@ from backoffice.models.structure import (
 )
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
+from backoffice.models.worker_access import (
+    PendingRegistration,
+    ReportAnswer,
+    ReportFollowUp,
+    WorkerToken,
+)
 
 __all__ = [
     "ApiClient",
@@ -75,3 +81,4 @@ __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

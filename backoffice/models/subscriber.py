@@ -49,6 +49,7 @@ UNSUBSCRIBE_SOURCES: dict[str, object] = {
     "sms_stop": _l("Replied STOP to an SMS"),
     "email_link": _l("Link in an email"),
     "staff": _l("By her organisation"),
+    "worker": _l("By herself, in the app or on the site"),
 }
 CHANNELS: dict[str, object] = {"sms": _l("SMS"), "email": _l("Email")}
 
@@ -82,6 +83,10 @@ class Subscriber(OrganisationOwned, ConfidentialRecord, TimestampMixin, Model):
     created_by_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
     )
+    # Her choices through the API: alert SMS as a neutral line (no violence words on a lock
+    # screen), and the one channel alerts go to (None: every channel she gave).
+    discreet: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    channel: Mapped[str | None] = mapped_column(String(5), nullable=True)
 
     phone = Sealed()
     email = Sealed()

@@ -129,7 +129,8 @@ TRANSITIONS: dict[str, Transition] = {
                    frozenset({MODERATE}), _l("Record only (no alert)"), needs_claim=True),
         Transition("publish", ("approved",), "published", frozenset({MODERATE}),
                    _l("Publish"), via_alert=True),
-        Transition("retract", ("published",), "archived", frozenset({MODERATE}),
+        # SYSTEM too: the person who reported may withdraw her report's alert (follow_up).
+        Transition("retract", ("published",), "archived", frozenset({MODERATE, SYSTEM}),
                    _l("Retract"), reason_required=True, via_alert=True),
         Transition("expire", ("published",), "archived", frozenset({SYSTEM}),
                    _l("Expire"), via_alert=True),

@@ -98,6 +98,8 @@ def _subscriber_rows(alert_id: int, channel: str, departments: list[str], now: d
     ).where(
         Subscriber.status == "active",
         index_column.is_not(None),
+        # She may have chosen one channel (API /me); None: every channel she gave.
+        or_(Subscriber.channel.is_(None), Subscriber.channel == channel),
         _department_match(departments),
     )
 
