@@ -4,7 +4,8 @@ Run from the repository root: ``.venv/bin/python bench/anonymise.py``. Prints ``
 unit`` lines. Latency is measured after warm-up on 1,000-character French narratives cut from
 the corpus (each call sees a different text, so no cache helps). Figures per type follow the
 corpus rules (tests/data/anonymisation_corpus.py): ``recall_X`` with the declared aggressor
-identifiers kept, ``recall_detection_X`` with every identifier (aggressor's too) to find.
+identifiers kept, ``recall_detection_X`` with every identifier (aggressor's too) to find;
+``recall_LANG`` is the recall of every victim detail in that language's testimonies.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from backoffice.services import anonymise
 from tests.data import anonymisation_corpus as corpus
 
 RUNS = 200
+LANGUAGES = ("fr", "en", "es", "pt", "ro", "bg", "ru", "uk", "zh", "ar")
 
 
 def narratives(docs: list[corpus.Document], size: int, count: int) -> list[str]:
@@ -59,6 +61,11 @@ def main() -> None:
     detection = corpus.score([corpus.detection_view(d) for d in docs], propose)
     holdout = corpus.score([d for d in docs if d.split == "holdout"], propose)
     print(f"corpus_documents: {len(docs)} docs")
+    for language in LANGUAGES:
+        in_language = [d for d in docs if d.language == language]
+        per = corpus.score(in_language, propose)
+        found, gold = sum(per.found.values()), sum(per.gold.values())
+        print(f"recall_{language}: {found / gold if gold else 1.0:.3f} ({len(in_language)} docs)")
     for kind in corpus.TYPES:
         print(f"recall_{kind}: {scores.recall(kind):.3f}")
         print(f"precision_{kind}: {scores.precision(kind):.3f}")

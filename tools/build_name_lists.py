@@ -18,27 +18,35 @@ from pathlib import Path
 
 import faker
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 OUT = Path(__file__).resolve().parent.parent / "backoffice" / "data" / "person_names.json"
-LOCALES = (
-    "fr_FR en_US en_GB es_ES es_MX pt_PT pt_BR ro_RO bg_BG ru_RU uk_UA zh_CN zh_TW ar_AA ar_SA"
-).split()
+# The ten languages' own locales, and those of the communities the programme serves:
+# the Maghreb, Nigeria and Ghana, Latin America.
+LOCALES = _words(
+    "fr_FR en_US en_GB es_ES es_MX pt_PT pt_BR ro_RO bg_BG ru_RU uk_UA zh_CN zh_TW ar_AA ar_SA "
+    "ar_DZ fr_DZ en_NG yo_NG ig_NG ha_NG tw_GH es_CO es_AR es_CL"
+)
 LANGUAGES = ("fr", "en", "es", "pt", "ro", "bg", "ru", "uk", "zh", "ar")
 GIVEN = ("first_names_female", "first_names_male", "first_names")
 FAMILY = ("last_names", "last_names_female", "last_names_male")
 
 # Ordinary words in a testimony that are also given names in one of the lists. Not a name
 # list: a stop list, so that a capitalised word at a sentence start is not redacted.
-ORDINARY_WORDS = """
+ORDINARY_WORDS = _words("""
 Rose Marine Aurore Margot Alice Blanche Claire Constance Prudence Victoire Reine Olive Capucine
 Pâquerette Violette Clémence Colombe Fleur Étoile Océane Perle Vérité Céleste Agathe Jade
-Will May June Hope Grace Faith Joy Summer Dawn Mark Bill Art Jack Sue Pat Rich Guy Frank
+Will May June Hope Faith Summer Dawn Mark Bill Art Jack Sue Pat Rich Guy Frank
 Rosa Luz Pilar Dolores Amparo Consuelo Mar Paz Jesús Cruz Blanca Nieves Sol Reyes Ángeles
-Maria Graça Glória Vitória Bruna Lua Rosário Fé Bela
+Graça Glória Vitória Lua Rosário Fé Bela
 Вера Надежда Любовь Мира Роза Слава Лада
 Віра Надія Любов
 أمل نور سعيد كريم جميل صباح حياة هدى منى سلام عادل أمين حسن فرح رجاء سماح وفاء إيمان
-ناجي شريف فاضل كامل منصور نبيل سالم رشيد سعادة راضي مسعود عزيز مبروك
-""".split()
+طويل قصير كبير صغير ناجي شريف فاضل كامل منصور نبيل سالم رشيد سعادة راضي مسعود عزيز مبروك
+""")
 # Names that are also stop words somewhere but far more often names in a testimony.
 ALWAYS_NAMES = {"Ali", "Dan", "Mia", "Sean", "Li", "Ким", "علي"}
 # Single Han characters: only as part of a surname + given name, never alone (see anonymise).
@@ -47,6 +55,8 @@ HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 
 def _values(provider: type, attr: str) -> list[str]:
     data = getattr(provider, attr, None) or ()
+    if isinstance(data, property):  # computed from the gendered lists, read those instead
+        return []
     # "Ana Maria", "تاج الدّين": each word is looked up on its own.
     return [word for value in data for word in str(value).split()]
 
