@@ -15,7 +15,12 @@ Design
   every recognizer is registered for ``fr`` and ``en``. No English spaCy model is installed:
   ``en`` then reuses the French model for NER (names are found less well in English text; the
   patterns know the English cues too). If ``en_core_web_sm`` (or md/lg) is installed it is
-  used for ``en``. Any other language falls back to ``fr``.
+  used for ``en``. The eight other alert languages (es pt ro bg ru uk zh ar) run as ``xx``:
+  the same patterns (their cues and age words are in them: "меня зовут", "mă numesc",
+  "29 години", "25 سنة"…) on a blank spaCy pipeline, since the French NER tags their sentence
+  starts as people; their names come from the cues and from ``anonymise_names`` (name lists
+  built from Faker, inflected Cyrillic names, Chinese and Arabic names, Chinese ages and
+  dates). Any other language falls back to ``fr``. Recall per language: bench/anonymise.py.
 * Labels: spaCy ``PER``/``PERSON`` -> ``NAME``. ``LOC``/``GPE`` are used ONLY when they are a
   street ("rue des Lilas") or touch a detected street address: the city and department are
   public in an alert, so "Paris" alone is never redacted. ``MISC`` is not mapped (it tags car
