@@ -194,6 +194,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Checks an identifier against the published alerts for a worker met in the field (the
+    # roles that meet workers); moderators' own check also searches reports.
+    "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
 }
 
 

@@ -33,7 +33,8 @@ from backoffice.models.base import EncryptedText, TimestampMixin, new_row_uid, u
 from backoffice.models.report import Report
 
 ALERT_STATUSES = ("draft", "published", "retracted", "archived")
-CHECK_SOURCES = ("api", "backoffice")
+# "field": a relay, social worker or outreach worker checking for a worker (issue 18.8).
+CHECK_SOURCES = ("api", "backoffice", "field")
 
 
 # --- moderation columns on reports (migration 0007) -------------------------------------------

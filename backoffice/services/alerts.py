@@ -1079,6 +1079,23 @@ def check_identifier(
     return result
 
 
+def field_check(value: object, kind: str | None, actor) -> CheckResult:
+    """The check for staff who meet workers: published alerts only, counted as "field".
+
+    Refused (``OutOfScope``) without the ``check_identifiers`` capability.
+    """
+    if not can("check_identifiers", actor):
+        raise OutOfScope("check_identifiers")
+    result = check_identifier(value, kind, source="field")
+    audit.record(
+        "identifier_checked",
+        object_type="Identifier",
+        details={"kind": result.kind, "alerts": len(result.matches), "source": "field"},
+        actor=actor,
+    )
+    return result
+
+
 # Check counters are kept in memory and written every CHECK_COUNT_FLUSH_SECONDS: a write
 # and its commit on every check would cost more than the lookup itself (bench/check.py).
 # A crash loses at most that many seconds of counts, which statistics can afford.

@@ -25,6 +25,7 @@ from backoffice.models.report import DATE_PRECISIONS, Report
 from backoffice.security import (
     ADMIN,
     ALL,
+    CAPABILITIES,
     COORDINATOR,
     MODERATOR,
     OUTREACH,
@@ -731,6 +732,38 @@ class IdentifierCheckView(BaseView):
         ), (422 if error else 200)
 
 
+class FieldCheckView(BaseView):
+    """The identifier check for staff who meet workers: published alerts only (issue 18.8).
+
+    Open to the holders of the ``check_identifiers`` capability other than moderators, who
+    have the fuller check above. Counted like the API's checks (source "field").
+    """
+
+    route_base = "/field-check"
+    default_view = "check"
+    access = {role: ALL for role in CAPABILITIES["check_identifiers"] if role != MODERATOR}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def check(self):
+        result, error, kind = None, None, request.form.get("kind") or None
+        if request.method == "POST":
+            try:
+                result = alerts.field_check(
+                    request.form.get("value", ""), _choice(kind, KINDS), g.user
+                )
+            except InvalidIdentifier as invalid:
+                error = _check_error(invalid)
+        return self.render_template(
+            "moderation/field_check.html",
+            result=result,
+            error=error,
+            kind=kind,
+            kinds=KINDS,
+            **_vocabularies(),
+        ), (422 if error else 200)
+
+
 def _check_error(invalid: InvalidIdentifier) -> str:
     messages = {
         "empty": _("Type the identifier to check."),
@@ -774,4 +807,11 @@ def register(appbuilder) -> None:
         category="Alerts",
         category_label=_l("Alerts"),
         category_icon="fa-exclamation-triangle",
+    )
+    appbuilder.add_view(
+        FieldCheckView,
+        "field_check",
+        label=_l("Check a number for a worker"),
+        icon="fa-search",
+        category="Alerts",
     )

@@ -6,13 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
+from sqlalchemy import func, select
+
 from backoffice.demo import AIDES, JASMINE
 from backoffice.extensions import db
+from backoffice.models.alert import IdentifierCheck
 from backoffice.models.base import utcnow
 from backoffice.models.outreach import OutreachContact
-from backoffice.security import acting_for
+from backoffice.security import OutOfScope, acting_for, can
+from backoffice.services import alerts
 from backoffice.services import outreach as service
 from tests.conftest import csrf_token
+from tests.integration.moderation_support import report_in, unique_phone, user
 from tests.integration.outreach_support import (
     fresh_mobile,
     make_session,
@@ -97,3 +103,56 @@ def test_the_page_says_contacted_recently_without_naming_the_association(
     assert their_reference not in page and AIDES not in page
     # Not ticked by default: adding it is a choice made line by line.
     assert re.search(r'<input type="checkbox" name="line" value="1"\s+aria-label', page)
+
+
+# --- the identifier check in the field -------------------------------------------------------
+
+
+def _published_and_unpublished(app) -> tuple[str, str, str, str]:
+    """(published alert, its phone, a phone only an approved report names, that report)."""
+    shown, hidden = unique_phone(), unique_phone()
+    with app.app_context():
+        published = report_in(
+            "published", aggressor={"identifiers": [{"kind": "phone", "value": shown}]}
+        )
+        alert = alerts.alerts_of_report(published)[0].reference
+        waiting = report_in(
+            "approved", aggressor={"identifiers": [{"kind": "phone", "value": hidden}]}
+        )
+        reference = waiting.reference
+        db.session.remove()
+    return alert, shown, hidden, reference
+
+
+def _field_counts(app) -> int:
+    with app.app_context():
+        alerts.flush_check_counts()
+        db.session.commit()
+        return (
+            db.session.scalar(
+                select(func.sum(IdentifierCheck.count)).where(IdentifierCheck.source == "field")
+            )
+            or 0
+        )
+
+
+@pytest.mark.parametrize("username", ["demo-relay", "demo-social-a", "demo-outreach"])
+def test_staff_who_meet_workers_check_published_alerts_only(app, login_as, username):
+    alert, shown, hidden, waiting = _published_and_unpublished(app)
+    before = _field_counts(app)
+    client = login_as(username)
+    page = "/field-check/"
+    found = client.post(page, data={"value": shown, "csrf_token": csrf_token(client, page)})
+    assert found.status_code == 200 and alert in found.get_data(as_text=True)
+    html = client.post(
+        page, data={"value": hidden, "csrf_token": csrf_token(client, page)}
+    ).get_data(as_text=True)
+    assert 'class="no-alert"' in html and waiting not in html  # reports stay with moderators
+    assert _field_counts(app) == before + 2
+
+
+def test_the_field_check_is_a_capability_not_a_role(app_context):
+    assert can("check_identifiers", user("demo-relay"))
+    assert not can("check_identifiers", user("demo-coordinator"))
+    with pytest.raises(OutOfScope):
+        alerts.field_check(unique_phone(), "phone", user("demo-coordinator"))
