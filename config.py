@@ -241,6 +241,8 @@ def _service_settings(production: bool) -> dict:
         "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
         "OUTREACH_SESSION_AUTO_CLOSE_DAYS": _env_int("OUTREACH_SESSION_AUTO_CLOSE_DAYS", 7),
         "OUTREACH_BATCH_MAX_LINES": _env_int("OUTREACH_BATCH_MAX_LINES", 500),
+        # A number any association contacted in these last days shows "contacted recently".
+        "OUTREACH_RECENT_CONTACT_DAYS": _env_int("OUTREACH_RECENT_CONTACT_DAYS", 7),
         "OUTREACH_PROGRAMME_NAME": _env("OUTREACH_PROGRAMME_NAME", "Jasmine"),
         "OUTREACH_REGISTER_URL": _env(
             "OUTREACH_REGISTER_URL", "https://jasmine.example/inscription"

@@ -83,6 +83,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "ModerationView": ("/moderation/queue", {"Moderator"}),
     "AlertComposerView": ("/composer/new", {"Moderator"}),
     "IdentifierCheckView": ("/check/", {"Moderator"}),
+    # the field check (issue 18.8): published alerts only, for the roles that meet workers
+    "FieldCheckView": ("/field-check/", {"SocialWorker", "Outreach", "PartnerRelay"}),
     "AlertsView": ("/alerts/list", EVERYONE),
     # subscribers: the co-opting organisation's partners manage them; others see counts only
     "SubscriberView": ("/subscribers/", {"SocialWorker", "PartnerRelay"}),
@@ -117,6 +119,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "approve_grants": {"Admin"},
     "review_directory_changes": {"Coordinator"},
     "publish_information": {"Moderator", "Coordinator"},
+    "check_identifiers": {"Moderator", "SocialWorker", "Outreach", "PartnerRelay"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
