@@ -217,6 +217,12 @@ def _service_settings() -> dict:
         # last refresh (transactions still open then).
         "STATS_SUPPRESSION_THRESHOLD": _env_int("STATS_SUPPRESSION_THRESHOLD", 5),
         "STATS_REFRESH_MARGIN_MINUTES": _env_int("STATS_REFRESH_MARGIN_MINUTES", 15),
+        # Retention of a report's data (services/retention.py), counted from the day it was
+        # settled: the victim's contact, the testimony, the exact time of the incident.
+        "RETENTION_VICTIM_CONTACT_DAYS": _env_int("RETENTION_VICTIM_CONTACT_DAYS", 90),
+        "RETENTION_TESTIMONY_MONTHS": _env_int("RETENTION_TESTIMONY_MONTHS", 12),
+        "RETENTION_EXACT_TIME_DAYS": _env_int("RETENTION_EXACT_TIME_DAYS", 30),
+        "RETENTION_BATCH_SIZE": _env_int("RETENTION_BATCH_SIZE", 200),
     }
 
 
