@@ -223,6 +223,10 @@ def _service_settings() -> dict:
         "RETENTION_TESTIMONY_MONTHS": _env_int("RETENTION_TESTIMONY_MONTHS", 12),
         "RETENTION_EXACT_TIME_DAYS": _env_int("RETENTION_EXACT_TIME_DAYS", 30),
         "RETENTION_BATCH_SIZE": _env_int("RETENTION_BATCH_SIZE", 200),
+        # Evidence photos and screenshots on a case (services/cases/evidence.py).
+        "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # A request's body is held in memory (uploads are never spooled to disk): bounded.
+        "MAX_CONTENT_LENGTH": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
     }
 
 

@@ -11,10 +11,12 @@ tries every path with every kind of owned row.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from PIL import Image
 from sqlalchemy import select
 
 from backoffice.extensions import db
@@ -23,6 +25,7 @@ from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
     FollowUpAction,
@@ -52,6 +55,13 @@ def unique_mobile() -> str:
         number = "06" + "".join(f"{secrets.randbelow(100):02d}" for _ in range(4))
         if identifiers.try_normalise("phone", number):
             return number
+
+
+def tiny_png() -> bytes:
+    """A small valid PNG (an evidence upload)."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 @dataclass
@@ -113,6 +123,9 @@ class _Maker:
         )
         self.rows.add(row)
         self.rows.markers.append(text)
+
+    def evidence(self) -> None:
+        self.rows.add(cases.add_evidence(self.case(), tiny_png(), "vehicle", self.actor))
 
     def consent(self) -> None:
         other = db.session.scalar(
@@ -217,6 +230,7 @@ OWNED_FACTORIES: dict[type, Callable[[_Maker], object]] = {
     CaseConsent: _Maker.consent,
     CaseFlag: _Maker.flag,
     CaseEvent: _Maker.case_event,
+    CaseEvidence: _Maker.evidence,
     OutreachSession: _Maker.outreach_session,
     OutreachContact: _Maker.outreach_contact,
     ContactOutcome: _Maker.contact_outcome,

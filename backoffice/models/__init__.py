@@ -14,6 +14,7 @@ from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNeed,
     CaseNote,
@@ -54,5 +55,6 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
+__all__ += ["CaseEvidence"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]

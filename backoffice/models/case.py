@@ -154,6 +154,7 @@ CASE_EVENT_KINDS: dict[str, object] = {
     "transferred": _l("Transferred"),
     "action_added": _l("Action added"),
     "action_done": _l("Action done"),
+    "evidence_added": _l("Evidence added"),
     "erased": _l("Person erased"),
 }
 
@@ -455,6 +456,42 @@ class FollowUpAction(ConfidentialRecord, OrganisationOwned, TimestampMixin, Mode
 
     case = relationship("Case", foreign_keys=[case_id])
     assignee = relationship("StaffUser", foreign_keys=[assignee_id])
+
+
+EVIDENCE_KINDS: dict[str, object] = {
+    "aggressor": _l("Photo of the aggressor"),
+    "vehicle": _l("His vehicle"),
+    "messages": _l("Screenshot of his messages"),
+    "injury": _l("Injuries"),
+    "other": _l("Other"),
+}
+
+
+class CaseEvidence(ConfidentialRecord, OrganisationOwned, Model):
+    """A photo or screenshot attached to a case: re-encoded without its metadata, then sealed
+    with THE CASE's data key (never a plain file), like its thumbnail; erasing the case
+    shreds both. Only the kind, type, size and dimensions are clear."""
+
+    __tablename__ = "case_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    added_by_id: Mapped[int | None] = _user_fk()
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Base64 of the cleaned image and of its thumbnail (JPEG), sealed.
+    image_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    thumbnail_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    image = Sealed()
+    thumbnail = Sealed()
+
+    case = relationship("Case", foreign_keys=[case_id])
 
 
 class CaseEvent(OrganisationOwned, Model):

@@ -25,9 +25,11 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.case import (
     CASE_STATUSES,
+    EVIDENCE_KINDS,
     NEEDS,
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
     FollowUpAction,
@@ -39,6 +41,7 @@ from backoffice.services.cases import CaseRuleError
 from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
 from backoffice.views.arguments import page_arg, parse_int
+from backoffice.views.uploads import uploaded_bytes
 
 READ_METHODS = (
     "list",
@@ -48,6 +51,8 @@ READ_METHODS = (
     "edit_note_form",
     "correct_note_form",
     "new_referral_form",
+    "evidence_file",
+    "evidence_thumbnail",
 )
 
 
@@ -230,6 +235,7 @@ class CaseView(BaseView):
                 "transfer",
                 "add_action",
                 "complete_action",
+                "add_evidence",
                 "erase",
             ),
             "write",
@@ -330,6 +336,8 @@ class CaseView(BaseView):
             edit_minutes=cases.note_edit_minutes(),
             note_urls=_note_urls(),
             slot=str(NOTE_ID_SLOT),
+            evidence=cases.evidence_of(page.case),
+            evidence_kinds=EVIDENCE_KINDS,
             title=page.case.reference,
         )
 
@@ -658,6 +666,45 @@ class CaseView(BaseView):
         if request.form.get("back") == "actions":
             return redirect(url_for("CaseView.my_actions"))
         return response
+
+    # -- evidence -----------------------------------------------------------------------------
+    @expose("/<int:case_id>/evidence", methods=["POST"])
+    @has_access
+    def add_evidence(self, case_id: int):
+        data, kind = uploaded_bytes("file"), request.form.get("kind", "")
+        return self._on_case(
+            case_id,
+            lambda case: cases.add_evidence(case, data, kind, _actor()),
+            _("Evidence added."),
+            "#evidence",
+        )
+
+    def _evidence(self, evidence_id: int, thumbnail: bool):
+        """The image of a case of mine (404 otherwise); each view is audited."""
+        evidence = scoped_get(CaseEvidence, evidence_id)
+        try:
+            data, content_type = cases.read_evidence(evidence, thumbnail=thumbnail)
+        except CaseRuleError:
+            return Response(status=404)
+        return Response(
+            data,
+            mimetype=content_type,
+            headers={
+                "Content-Disposition": "inline",
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @expose("/evidence/<int:evidence_id>")
+    @has_access
+    def evidence_file(self, evidence_id: int):
+        return self._evidence(evidence_id, thumbnail=False)
+
+    @expose("/evidence/<int:evidence_id>/thumbnail")
+    @has_access
+    def evidence_thumbnail(self, evidence_id: int):
+        return self._evidence(evidence_id, thumbnail=True)
 
     # -- erasure ------------------------------------------------------------------------------
     @expose("/<int:case_id>/erase", methods=["GET", "POST"])

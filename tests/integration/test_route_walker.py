@@ -35,6 +35,7 @@ from backoffice.extensions import db
 from backoffice.models.case import (
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
     FollowUpAction,
@@ -61,6 +62,7 @@ ARGUMENT_MODELS: dict[str, type] = {
     "action_id": FollowUpAction,
     "consent_id": CaseConsent,
     "flag_id": CaseFlag,
+    "evidence_id": CaseEvidence,
     "subscriber_id": Subscriber,
     "contact_id": OutreachContact,
     "outcome_id": ContactOutcome,

@@ -48,6 +48,7 @@ from backoffice.services.cases.deadlines import (
     time_left,
 )
 from backoffice.services.cases.erasure import erase_case
+from backoffice.services.cases.evidence import add_evidence, evidence_of, read_evidence
 from backoffice.services.cases.notes import (
     NoteView,
     add_note,
@@ -183,3 +184,4 @@ __all__ = [
     "update_case",
     "withdraw_consent",
 ]
+__all__ += ["add_evidence", "evidence_of", "read_evidence"]

@@ -18,6 +18,7 @@ from backoffice.models.case import (
     CASE_SEALED_COLUMNS,
     ERASURE_REASONS,
     Case,
+    CaseEvidence,
     CaseNote,
     FollowUpAction,
     Referral,
@@ -32,6 +33,8 @@ SEALED_CHILDREN = (
     (CaseNote, "body_sealed"),
     (Referral, "notes_sealed"),
     (FollowUpAction, "details_sealed"),
+    (CaseEvidence, "image_sealed"),
+    (CaseEvidence, "thumbnail_sealed"),
 )
 
 
