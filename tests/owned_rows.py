@@ -28,7 +28,9 @@ from backoffice.models.case import (
     CaseEvidence,
     CaseFlag,
     CaseNote,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -126,6 +128,26 @@ class _Maker:
 
     def evidence(self) -> None:
         self.rows.add(cases.add_evidence(self.case(), tiny_png(), "vehicle", self.actor))
+
+    def legal_consent(self) -> LegalConsent:
+        row = cases.record_legal_consent(self.case(), "lawyer", True, True, "written", self.actor)
+        self.rows.add(row)
+        return row
+
+    def dossier(self) -> None:
+        consent = self.legal_consent()
+        row = Dossier(
+            reference=unique("D-"),
+            case_id=self.case().id,
+            organisation_id=self.organisation.id,
+            structure_id=_structure().id,
+            consent_id=consent.id,
+            shared=["aggressor"],
+            built_by_id=self.actor.id,
+        )
+        db.session.add(row)
+        db.session.flush()
+        self.rows.add(row)
 
     def consent(self) -> None:
         other = db.session.scalar(
@@ -231,6 +253,8 @@ OWNED_FACTORIES: dict[type, Callable[[_Maker], object]] = {
     CaseFlag: _Maker.flag,
     CaseEvent: _Maker.case_event,
     CaseEvidence: _Maker.evidence,
+    LegalConsent: _Maker.legal_consent,
+    Dossier: _Maker.dossier,
     OutreachSession: _Maker.outreach_session,
     OutreachContact: _Maker.outreach_contact,
     ContactOutcome: _Maker.contact_outcome,

@@ -19,7 +19,9 @@ from backoffice.models.case import (
     CaseNeed,
     CaseNote,
     CaseTransfer,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
@@ -55,6 +57,6 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
-__all__ += ["CaseEvidence"]
+__all__ += ["CaseEvidence", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]

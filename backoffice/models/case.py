@@ -155,6 +155,9 @@ CASE_EVENT_KINDS: dict[str, object] = {
     "action_added": _l("Action added"),
     "action_done": _l("Action done"),
     "evidence_added": _l("Evidence added"),
+    "legal_consent_recorded": _l("Consent to a police or lawyer dossier recorded"),
+    "legal_consent_withdrawn": _l("Consent to a police or lawyer dossier withdrawn"),
+    "dossier_built": _l("Dossier built for the police or a lawyer"),
     "erased": _l("Person erased"),
 }
 
@@ -492,6 +495,60 @@ class CaseEvidence(ConfidentialRecord, OrganisationOwned, Model):
     thumbnail = Sealed()
 
     case = relationship("Case", foreign_keys=[case_id])
+
+
+LEGAL_RECIPIENTS: dict[str, object] = {
+    "police": _l("Police or gendarmerie"),
+    "lawyer": _l("Lawyer"),
+}
+
+
+class LegalConsent(OrganisationOwned, Model):
+    """Her consent to pass the aggressor's details (never hers) to the police or a lawyer,
+    and what may go with them: her testimony, the evidence. Withdrawn, it blocks new
+    dossiers (those already given stay listed)."""
+
+    __tablename__ = "case_legal_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    recipient_kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    include_testimony: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    include_evidence: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    channel: Mapped[str] = mapped_column(String(12), nullable=False)
+    given_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    recorded_by_id: Mapped[int | None] = _user_fk()
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    withdrawn_by_id: Mapped[int | None] = _user_fk()
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class Dossier(OrganisationOwned, Model):
+    """A dossier built for a police station or a lawyer: who, when, on which consent, and
+    what was shared (item codes). The PDF itself is not kept."""
+
+    __tablename__ = "case_dossiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    structure_id: Mapped[int] = mapped_column(Integer, ForeignKey("structures.id"), nullable=False)
+    consent_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("case_legal_consents.id"), nullable=False
+    )
+    shared: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    other_reports: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    built_by_id: Mapped[int | None] = _user_fk()
+
+    structure = relationship("Structure", foreign_keys=[structure_id])
 
 
 class CaseEvent(OrganisationOwned, Model):

@@ -26,6 +26,7 @@ from backoffice.models.base import utcnow
 from backoffice.models.case import (
     CASE_STATUSES,
     EVIDENCE_KINDS,
+    LEGAL_RECIPIENTS,
     NEEDS,
     Case,
     CaseConsent,
@@ -33,6 +34,7 @@ from backoffice.models.case import (
     CaseFlag,
     CaseNote,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.security import ALL, MODERATOR, SOCIAL_WORKER, scoped_get
@@ -42,6 +44,7 @@ from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
 from backoffice.views.arguments import page_arg, parse_int
 from backoffice.views.uploads import uploaded_bytes
+from reports_pdf.dossier import render_dossier
 
 READ_METHODS = (
     "list",
@@ -53,6 +56,7 @@ READ_METHODS = (
     "new_referral_form",
     "evidence_file",
     "evidence_thumbnail",
+    "dossier_page",
 )
 
 
@@ -236,6 +240,9 @@ class CaseView(BaseView):
                 "add_action",
                 "complete_action",
                 "add_evidence",
+                "add_legal_consent",
+                "withdraw_legal_consent",
+                "build_dossier",
                 "erase",
             ),
             "write",
@@ -705,6 +712,79 @@ class CaseView(BaseView):
     @has_access
     def evidence_thumbnail(self, evidence_id: int):
         return self._evidence(evidence_id, thumbnail=True)
+
+    # -- police or lawyer: consent and dossier ---------------------------------------------
+    @expose("/<int:case_id>/legal-consents", methods=["POST"])
+    @has_access
+    def add_legal_consent(self, case_id: int):
+        form = request.form
+
+        def action(case):
+            cases.record_legal_consent(
+                case,
+                form.get("recipient_kind", ""),
+                form.get("testimony") == "1",
+                form.get("evidence") == "1",
+                form.get("channel", ""),
+                _actor(),
+            )
+
+        self._on_case(case_id, action, _("Consent recorded."))
+        return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+
+    @expose("/legal-consents/<int:legal_consent_id>/withdraw", methods=["POST"])
+    @has_access
+    def withdraw_legal_consent(self, legal_consent_id: int):
+        consent = scoped_get(LegalConsent, legal_consent_id)
+        self._on_row(
+            LegalConsent,
+            consent.id,
+            lambda row: cases.withdraw_legal_consent(row, _actor()),
+            _("Consent withdrawn: no new dossier can be built on it."),
+        )
+        return redirect(url_for("CaseView.dossier_page", case_id=consent.case_id))
+
+    @expose("/<int:case_id>/dossier", methods=["GET"])
+    @has_access
+    def dossier_page(self, case_id: int):
+        """Her consents to a dossier, the dossiers given, and the form when one applies."""
+        case = scoped_get(Case, case_id)
+        consents = cases.legal_consents_of(case)
+        active = any(c.is_active for c in consents)
+        return self.render(
+            "cases/dossier.html",
+            case=case,
+            legal_consents=consents,
+            dossiers=cases.dossiers_of(case),
+            recipients=cases.recipients() if active else [],
+            published_alert=None if active else cases.published_alert_of(case),
+            legal_recipients=LEGAL_RECIPIENTS,
+            title=_("Police or lawyer"),
+        )
+
+    @expose("/<int:case_id>/dossier", methods=["POST"])
+    @has_access
+    def build_dossier(self, case_id: int):
+        """The dossier's PDF, only if her consent covers the recipient and the content."""
+        case = scoped_get(Case, case_id)
+        wanted = cases.DossierRequest(
+            structure_id=parse_int(request.form.get("structure_id")),
+            testimony=request.form.get("testimony") == "1",
+            evidence=request.form.get("evidence") == "1",
+        )
+        try:
+            dossier, pdf = cases.build_dossier(case, wanted, _actor(), render_dossier)
+        except CaseRuleError as error:
+            _refused(error)
+            return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{dossier.reference}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     # -- erasure ------------------------------------------------------------------------------
     @expose("/<int:case_id>/erase", methods=["GET", "POST"])

@@ -116,6 +116,7 @@ def aides(app):
         consent = cases.record_consent(case, acceptess, "in_person", actor)
         flag = cases.add_flag(case, "safety", actor)
         evidence = cases.add_evidence(case, tiny_png(), "vehicle", actor)
+        legal = cases.record_legal_consent(case, "police", True, True, "written", actor)
         report = make_report(pseudonym=unique("Secretpseudo"))
         routed = cases.route_report(report.id, actor.organisation_id, user("demo-moderator"))
         db.session.commit()
@@ -130,6 +131,7 @@ def aides(app):
                 "consent_id": consent.id,
                 "flag_id": flag.id,
                 "evidence_id": evidence.id,
+                "legal_consent_id": legal.id,
                 "report_id": report.id,
             },
             "references": [case.reference, routed.reference],

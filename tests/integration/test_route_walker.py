@@ -39,6 +39,7 @@ from backoffice.models.case import (
     CaseFlag,
     CaseNote,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -63,6 +64,7 @@ ARGUMENT_MODELS: dict[str, type] = {
     "consent_id": CaseConsent,
     "flag_id": CaseFlag,
     "evidence_id": CaseEvidence,
+    "legal_consent_id": LegalConsent,
     "subscriber_id": Subscriber,
     "contact_id": OutreachContact,
     "outcome_id": ContactOutcome,

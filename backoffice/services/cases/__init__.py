@@ -47,6 +47,16 @@ from backoffice.services.cases.deadlines import (
     pep_deadline_of,
     time_left,
 )
+from backoffice.services.cases.dossiers import (
+    DossierRequest,
+    build_dossier,
+    dossiers_of,
+    legal_consents_of,
+    published_alert_of,
+    recipients,
+    record_legal_consent,
+    withdraw_legal_consent,
+)
 from backoffice.services.cases.erasure import erase_case
 from backoffice.services.cases.evidence import add_evidence, evidence_of, read_evidence
 from backoffice.services.cases.notes import (
@@ -185,3 +195,5 @@ __all__ = [
     "withdraw_consent",
 ]
 __all__ += ["add_evidence", "evidence_of", "read_evidence"]
+__all__ += ["DossierRequest", "build_dossier", "dossiers_of", "legal_consents_of"]
+__all__ += ["published_alert_of", "recipients", "record_legal_consent", "withdraw_legal_consent"]
