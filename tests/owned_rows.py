@@ -28,6 +28,7 @@ from backoffice.models.case import (
     CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     Dossier,
     FollowUpAction,
     LegalConsent,
@@ -149,6 +150,11 @@ class _Maker:
         db.session.flush()
         self.rows.add(row)
 
+    def complaint(self) -> None:
+        text = unique("Walker complaint ")
+        data = cases.ComplaintInput(filed_on=dt.date.today(), details=text)
+        self.rows.add(cases.record_complaint(self.case(), data, self.actor), text)
+
     def consent(self) -> None:
         other = db.session.scalar(
             select(Organisation).where(Organisation.id != self.organisation.id)
@@ -255,6 +261,7 @@ OWNED_FACTORIES: dict[type, Callable[[_Maker], object]] = {
     CaseEvidence: _Maker.evidence,
     LegalConsent: _Maker.legal_consent,
     Dossier: _Maker.dossier,
+    Complaint: _Maker.complaint,
     OutreachSession: _Maker.outreach_session,
     OutreachContact: _Maker.outreach_contact,
     ContactOutcome: _Maker.contact_outcome,

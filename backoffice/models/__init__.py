@@ -19,6 +19,7 @@ from backoffice.models.case import (
     CaseNeed,
     CaseNote,
     CaseTransfer,
+    Complaint,
     Dossier,
     FollowUpAction,
     LegalConsent,
@@ -57,6 +58,6 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
-__all__ += ["CaseEvidence", "Dossier", "LegalConsent"]
+__all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]

@@ -158,6 +158,8 @@ CASE_EVENT_KINDS: dict[str, object] = {
     "legal_consent_recorded": _l("Consent to a police or lawyer dossier recorded"),
     "legal_consent_withdrawn": _l("Consent to a police or lawyer dossier withdrawn"),
     "dossier_built": _l("Dossier built for the police or a lawyer"),
+    "complaint_recorded": _l("Complaint recorded"),
+    "complaint_dates": _l("Complaint dates changed"),
     "erased": _l("Person erased"),
 }
 
@@ -549,6 +551,35 @@ class Dossier(OrganisationOwned, Model):
     built_by_id: Mapped[int | None] = _user_fk()
 
     structure = relationship("Structure", foreign_keys=[structure_id])
+
+
+class Complaint(ConfidentialRecord, OrganisationOwned, TimestampMixin, Model):
+    """Her complaint and its follow-up: where and when it was filed, her lawyer, the hearing
+    and the next deadline (each date a reminder among the case's actions). Structures and
+    dates are clear, like a referral's; free details (a complaint number) are sealed with THE
+    CASE's key."""
+
+    __tablename__ = "case_complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    filed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    filed_with_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("structures.id"), nullable=True
+    )
+    lawyer_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("structures.id"), nullable=True
+    )
+    hearing_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    deadline_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    recorded_by_id: Mapped[int | None] = _user_fk()
+    details_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    details = Sealed()
+
+    filed_with = relationship("Structure", foreign_keys=[filed_with_id])
+    lawyer = relationship("Structure", foreign_keys=[lawyer_id])
 
 
 class CaseEvent(OrganisationOwned, Model):

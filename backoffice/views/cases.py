@@ -33,6 +33,7 @@ from backoffice.models.case import (
     CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     FollowUpAction,
     LegalConsent,
     Referral,
@@ -243,6 +244,8 @@ class CaseView(BaseView):
                 "add_legal_consent",
                 "withdraw_legal_consent",
                 "build_dossier",
+                "add_complaint",
+                "complaint_dates",
                 "erase",
             ),
             "write",
@@ -751,16 +754,62 @@ class CaseView(BaseView):
         case = scoped_get(Case, case_id)
         consents = cases.legal_consents_of(case)
         active = any(c.is_active for c in consents)
+        directory = cases.recipients()
         return self.render(
             "cases/dossier.html",
             case=case,
             legal_consents=consents,
             dossiers=cases.dossiers_of(case),
-            recipients=cases.recipients() if active else [],
+            complaints=cases.complaints_of(case),
+            police=[s for s in directory if s.category == "police"],
+            lawyers=[s for s in directory if s.category == "lawyer"],
+            recipients=directory if active else [],
+            today=utcnow().date().isoformat(),
             published_alert=None if active else cases.published_alert_of(case),
             legal_recipients=LEGAL_RECIPIENTS,
             title=_("Police or lawyer"),
         )
+
+    @expose("/<int:case_id>/complaints", methods=["POST"])
+    @has_access
+    def add_complaint(self, case_id: int):
+        form = request.form
+
+        def action(case):
+            cases.record_complaint(
+                case,
+                cases.ComplaintInput(
+                    filed_on=parse_date(form.get("filed_on"), "filed_on"),
+                    filed_with_id=parse_int(form.get("filed_with_id")),
+                    lawyer_id=parse_int(form.get("lawyer_id")),
+                    hearing_on=parse_date(form.get("hearing_on"), "hearing_on"),
+                    deadline_on=parse_date(form.get("deadline_on"), "deadline_on"),
+                    details=form.get("details"),
+                ),
+                _actor(),
+            )
+
+        self._on_case(case_id, action, _("Complaint recorded; its dates are in the actions."))
+        return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+
+    @expose("/complaints/<int:complaint_id>/dates", methods=["POST"])
+    @has_access
+    def complaint_dates(self, complaint_id: int):
+        complaint = scoped_get(Complaint, complaint_id)
+        form = request.form
+
+        def action(row):
+            cases.change_complaint_dates(
+                row,
+                parse_date(form.get("hearing_on"), "hearing_on"),
+                parse_date(form.get("deadline_on"), "deadline_on"),
+                _actor(),
+            )
+
+        self._on_row(
+            Complaint, complaint.id, action, _("Dates saved; new ones are in the actions.")
+        )
+        return redirect(url_for("CaseView.dossier_page", case_id=complaint.case_id))
 
     @expose("/<int:case_id>/dossier", methods=["POST"])
     @has_access

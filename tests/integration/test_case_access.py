@@ -117,6 +117,9 @@ def aides(app):
         flag = cases.add_flag(case, "safety", actor)
         evidence = cases.add_evidence(case, tiny_png(), "vehicle", actor)
         legal = cases.record_legal_consent(case, "police", True, True, "written", actor)
+        complaint = cases.record_complaint(
+            case, cases.ComplaintInput(filed_on=dt.date.today(), details=secret["action"]), actor
+        )
         report = make_report(pseudonym=unique("Secretpseudo"))
         routed = cases.route_report(report.id, actor.organisation_id, user("demo-moderator"))
         db.session.commit()
@@ -132,6 +135,7 @@ def aides(app):
                 "flag_id": flag.id,
                 "evidence_id": evidence.id,
                 "legal_consent_id": legal.id,
+                "complaint_id": complaint.id,
                 "report_id": report.id,
             },
             "references": [case.reference, routed.reference],

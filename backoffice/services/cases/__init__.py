@@ -31,6 +31,12 @@ from backoffice.services.cases.actions import (
     send_action_digests,
     split_due,
 )
+from backoffice.services.cases.complaints import (
+    ComplaintInput,
+    change_complaint_dates,
+    complaints_of,
+    record_complaint,
+)
 from backoffice.services.cases.contact import (
     CaseFacts,
     Contact,
@@ -196,4 +202,5 @@ __all__ = [
 ]
 __all__ += ["add_evidence", "evidence_of", "read_evidence"]
 __all__ += ["DossierRequest", "build_dossier", "dossiers_of", "legal_consents_of"]
+__all__ += ["ComplaintInput", "change_complaint_dates", "complaints_of", "record_complaint"]
 __all__ += ["published_alert_of", "recipients", "record_legal_consent", "withdraw_legal_consent"]

@@ -20,6 +20,7 @@ from backoffice.models.case import (
     Case,
     CaseEvidence,
     CaseNote,
+    Complaint,
     FollowUpAction,
     Referral,
 )
@@ -35,6 +36,7 @@ SEALED_CHILDREN = (
     (FollowUpAction, "details_sealed"),
     (CaseEvidence, "image_sealed"),
     (CaseEvidence, "thumbnail_sealed"),
+    (Complaint, "details_sealed"),
 )
 
 
