@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
+from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.audit import AuditEvent
 from backoffice.models.case import Dossier
 from backoffice.models.structure import Structure
 from backoffice.services import cases, intake
 from tests.conftest import csrf_token
 from tests.integration.cases_support import AIDES_WORKER, user
-from tests.integration.moderation_support import payload
+from tests.integration.moderation_support import payload, report_in
 from tests.owned_rows import tiny_png
 
 pytestmark = pytest.mark.skipif(
@@ -45,6 +46,12 @@ def _recipient(category: str) -> int:
         db.session.add(found)
         db.session.flush()
     return found.id
+
+
+def published_alert_of_report(report):
+    return db.session.scalar(
+        select(Alert).join(AlertReport).where(AlertReport.report_id == report.id)
+    )
 
 
 def _routed_case(app) -> dict:
@@ -189,3 +196,19 @@ def test_the_rule_holds_when_the_service_is_called_directly(app):
             cases.build_dossier(case, not_a_recipient, user(AIDES_WORKER), lambda *_: b"%PDF")
         db.session.rollback()
         db.session.remove()
+
+
+def test_without_consent_the_published_alert_can_be_printed(app, login_as):
+    with app.app_context():
+        report = report_in("published")
+        alert = published_alert_of_report(report)
+        worker = user(AIDES_WORKER)
+        case = cases.route_report(report.id, worker.organisation_id, user("demo-moderator"))
+        db.session.commit()
+        case_id, reference = case.id, alert.reference
+        db.session.remove()
+    client = login_as(AIDES_WORKER)
+    page = client.get(f"/cases/{case_id}/dossier").get_data(as_text=True)
+    assert f"/alerts/sheet/{reference}" in page and 'name="structure_id"' not in page
+    sheet = client.get(f"/alerts/sheet/{reference}")
+    assert sheet.status_code == 200 and sheet.mimetype == "application/pdf"
