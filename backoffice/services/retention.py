@@ -67,10 +67,13 @@ def erase_victim_contact(report: Report) -> None:
 
 
 def shred_testimony(report: Report) -> None:
-    """The narrative and what was derived from it for the moderator (the redaction proposal,
-    which quotes it) go; the published alert's redacted text stays with the alert."""
+    """The narrative and what was derived from it for the moderator (the assistant's
+    proposal and the reviewed redaction, which quote it) go; the published alert's text
+    (``Alert.summary``) stays with the alert. The review's outcome is kept, without text."""
     report.narrative = ""
     report.redaction_proposal = None
+    if report.redaction_reviewed is not None:
+        report.redaction_reviewed = {**report.redaction_reviewed, "text": "", "spans": []}
     _destroy_key_if_unused(report)
 
 
@@ -118,7 +121,7 @@ RULES: tuple[Rule, ...] = (
         "testimony",
         "RETENTION_TESTIMONY_MONTHS",
         "months",
-        "testimony (narrative and redaction proposal)",
+        "testimony (narrative, redaction proposal and reviewed redaction)",
         "shredded; the redacted alert text and the statistics fields stay",
         "testimony_shredded_at",
         shred_testimony,

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models import Report
+from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.audit import AuditEvent
 from backoffice.models.report import ReportEvent
 from backoffice.services import cases, moderation, retention, statistics
 from backoffice.services.statistics import Period, Scope
 from backoffice.transactions import unit_of_work
 from reports_pdf.funder_report import document_context
-from tests.integration.moderation_support import new_report, user
+from tests.integration.moderation_support import new_report, report_in, user
 from tests.integration.statistics_support import dataset  # noqa: F401 - fixture
 
 LONG_AGO = dt.datetime(2024, 1, 10, 9, 0)
@@ -53,6 +54,7 @@ def test_a_settled_report_loses_contact_testimony_and_exact_time_and_keeps_the_r
         assert report.victim_phone_sealed is None and report.victim_pseudonym_sealed is None
         assert report.data_key is not None and report.data_key.is_destroyed
         assert report.narrative == "" and report.redaction_proposal is None
+        assert report.redaction_reviewed is None or report.redaction_reviewed["text"] == ""
         assert report.incident_time is None and report.incident_date == dt.date(2023, 12, 20)
         assert (report.received_at, report.department, report.city, report.violence_types) == kept
         assert report.identifiers, "the aggressor's identifiers are lookup data: they stay"
@@ -63,6 +65,27 @@ def test_a_settled_report_loses_contact_testimony_and_exact_time_and_keeps_the_r
             )
         ).all()
         assert sorted(d["rule"] for d in rules) == ["exact_time", "testimony", "victim_contact"]
+        db.session.remove()
+
+
+def test_a_published_report_loses_its_reviewed_redaction_and_its_alert_keeps_its_text(app):
+    with app.app_context():
+        report = report_in("published")
+        alert = db.session.scalar(
+            select(Alert).join(AlertReport).where(AlertReport.report_id == report.id)
+        )
+        summary = alert.summary
+        for event in db.session.scalars(
+            select(ReportEvent).where(ReportEvent.report_id == report.id)
+        ):
+            event.occurred_at = LONG_AGO
+        db.session.commit()
+        assert report.redaction_reviewed["text"]
+        _run()
+        db.session.expire_all()
+        report = db.session.get(Report, report.id)
+        assert report.narrative == "" and report.redaction_reviewed["text"] == ""
+        assert db.session.get(Alert, alert.id).summary == summary
         db.session.remove()
 
 
