@@ -1,7 +1,9 @@
-"""Settings read from the environment, with safe defaults for development.
+"""Settings read from the environment; production unless told otherwise.
 
-In production (``BACKOFFICE_ENV=production``) nothing secret has a default: a missing secret
-key, database URL or key material stops start-up with a message saying what to set.
+Production is the default: with ``BACKOFFICE_ENV`` unset nothing secret has a default, and a
+missing or published secret key, database URL or key material stops start-up with a message
+saying what to set. Development defaults (a known secret key, the demo password) exist only
+with ``BACKOFFICE_ENV=development``, which ``make run``, ``make test`` and the tests set.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
 
-from backoffice.services.passwords import validate_password
+from backoffice.services.passwords import DEFAULT_DEMO_PASSWORD
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views.passwords import validate_password
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -21,6 +24,12 @@ INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instan
 
 class ConfigurationError(RuntimeError):
     """Start-up refused because a required setting is missing or unsafe."""
+
+
+ENVIRONMENTS = ("production", "development")
+# Published in the repository: never accepted outside development.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 (published on purpose)
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -35,6 +44,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    value = default if value is None else value  # set but empty: an empty list
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def _env_int(name: str, default: int) -> int:
     value = _env(name)
     return int(value) if value is not None else default
@@ -42,11 +57,16 @@ def _env_int(name: str, default: int) -> int:
 
 def build_config(overrides: dict | None = None) -> dict:
     """The application's settings as a dict, checked for production safety."""
-    environment = _env("BACKOFFICE_ENV", "development")
-    production = environment == "production"
+    environment = _env("BACKOFFICE_ENV", "production")
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"BACKOFFICE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}."
+        )
+    # Anything but development is production: a typo must not bring the published secrets.
+    production = environment != "development"
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
-    settings.update(_service_settings())
+    settings.update(_service_settings(production))
     if overrides:
         settings.update(overrides)
     if production:
@@ -63,6 +83,9 @@ def _base_settings(environment: str) -> dict:
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'backoffice.sqlite'}"
         ),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # A pooled connection the server closed (restart, failover, idle timeout) is tested
+        # before use and replaced, instead of failing the request that drew it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FAB_CREATE_DB": False,
         "FAB_UPDATE_PERMS": _env_bool("FAB_UPDATE_PERMS", environment != "production"),
         "FAB_ADD_SECURITY_API": False,
@@ -90,7 +113,7 @@ def _base_settings(environment: str) -> dict:
 
 def _security_settings(production: bool) -> dict:
     return {
-        "SECRET_KEY": _env("SECRET_KEY", None if production else "dev-only-not-secret"),
+        "SECRET_KEY": _env("SECRET_KEY", None if production else DEVELOPMENT_SECRET_KEY),
         "BACKOFFICE_KEYS": _env("BACKOFFICE_KEYS"),
         "BACKOFFICE_KEY_FILE": _env(
             "BACKOFFICE_KEY_FILE", None if production else str(INSTANCE_DIR / "keys.json")
@@ -103,8 +126,17 @@ def _security_settings(production: bool) -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "AUTH_RATE_LIMIT": _env("AUTH_RATE_LIMIT", "10 per 20 second"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LOCKOUT_THRESHOLD": _env_int("LOGIN_LOCKOUT_THRESHOLD", 5),
-        "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Failed sign-ins delay the next attempt of that username from that address (0, 0,
+        # 0, 2, 4, 8… seconds, capped); the count restarts after a quiet window.
+        "LOGIN_DELAY_MAX_SECONDS": _env_int("LOGIN_DELAY_MAX_SECONDS", 15 * 60),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _env_int("LOGIN_FAILURE_WINDOW_MINUTES", 60),
+        # Roles that read confidential data sign in with a second factor (empty: optional).
+        "SECOND_FACTOR_REQUIRED_ROLES": _env_list(
+            "SECOND_FACTOR_REQUIRED_ROLES", "Admin,Moderator,SocialWorker,DataProtection"
+        ),
+        # Roles whose grant or removal waits for a second Admin (roles that read confidential
+        # data or the audit trail); roles that approve such requests are added in code.
+        "FOUR_EYES_ROLES": _env_list("FOUR_EYES_ROLES", "Moderator,SocialWorker,DataProtection"),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         "FAB_PASSWORD_COMPLEXITY_VALIDATOR": validate_password,
         "FAB_SAFE_REDIRECT_HOSTS": [
@@ -126,7 +158,7 @@ def _security_settings(production: bool) -> dict:
     }
 
 
-def _service_settings() -> dict:
+def _service_settings(production: bool) -> dict:
     return {
         "SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": _env_int("SMTP_PORT", 1025),
@@ -143,6 +175,8 @@ def _service_settings() -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # A running job renews its lock this often (at most; a third of its lease otherwise).
+        "JOB_LEASE_RENEW_SECONDS": float(_env("JOB_LEASE_RENEW_SECONDS", "60")),
         # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
         "DISPATCH_BATCH_SIZE": _env_int("DISPATCH_BATCH_SIZE", 200),
         "DISPATCH_MAX_ATTEMPTS": _env_int("DISPATCH_MAX_ATTEMPTS", 8),
@@ -162,6 +196,11 @@ def _service_settings() -> dict:
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
+        # An email whose end of data got no answer (services/channels.reconcile_email):
+        # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
+        "MAIL_IN_DOUBT": _env("MAIL_IN_DOUBT", "assume_sent"),
+        "MAIL_RECONCILE_URL": _env("MAIL_RECONCILE_URL"),
+        "MAIL_RECONCILE_API_KEY": _env("MAIL_RECONCILE_API_KEY"),
         # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
         # for the generic provider the JSON (or form) payload with {to} {text} {reference}
         # {sender} placeholders and the response field holding the provider's message id.
@@ -178,13 +217,18 @@ def _service_settings() -> dict:
         ),
         "SMS_GATEWAY_ID_FIELD": _env("SMS_GATEWAY_ID_FIELD", "id"),
         "SMS_GATEWAY_TIMEOUT": float(_env("SMS_GATEWAY_TIMEOUT", "10")),
+        # twilio / ovh / brevo (services/sms_providers/): the account (OVH service name) and
+        # the public base of the receipt and reply webhooks given to the provider.
+        "SMS_GATEWAY_ACCOUNT": _env("SMS_GATEWAY_ACCOUNT"),
+        "SMS_WEBHOOK_BASE_URL": _env("SMS_WEBHOOK_BASE_URL"),
         # Inbound SMS webhook (STOP): shared secret sent by the gateway in X-Webhook-Secret
         # (or as the HTTP Basic password). Unset: the webhook refuses every call.
         "SMS_INBOUND_SECRET": _env("SMS_INBOUND_SECRET"),
         "SMS_INBOUND_FROM_FIELD": _env("SMS_INBOUND_FROM_FIELD", "from"),
         "SMS_INBOUND_TEXT_FIELD": _env("SMS_INBOUND_TEXT_FIELD", "text"),
         "AUDIT_PAGE_SIZE": 50,
-        "DEMO_PASSWORD": _env("DEMO_PASSWORD", "demo-jasmine-2026"),
+        # Demo accounts exist only in development (``flask demo seed`` refuses elsewhere).
+        "DEMO_PASSWORD": _env("DEMO_PASSWORD", None if production else DEFAULT_DEMO_PASSWORD),
         # Outreach rounds: contacts are purged after this many months; a round left open is
         # closed (its clear numbers erased) after this many days; texts' placeholders.
         "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
@@ -232,8 +276,12 @@ def _service_settings() -> dict:
 
 def _require_production_secrets(settings: dict) -> None:
     missing = []
-    if not settings.get("SECRET_KEY"):
-        missing.append("SECRET_KEY (a long random string)")
+    secret_key = settings.get("SECRET_KEY") or ""
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH or secret_key == DEVELOPMENT_SECRET_KEY:
+        missing.append(
+            f"SECRET_KEY (a random string of at least {MIN_SECRET_KEY_LENGTH} characters, "
+            'e.g. python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
     if not _env("DATABASE_URL"):
         missing.append("DATABASE_URL (postgresql+psycopg://user:password@host/database)")
     if not settings.get("BACKOFFICE_KEYS") and not settings.get("BACKOFFICE_KEY_FILE"):

@@ -64,11 +64,19 @@ OTHER_ROWS = (
         "deleted",
         "`purge_old_deliveries`",
     ),
+    (
+        "failed sign-in counters",
+        "LOGIN_FAILURE_WINDOW_MINUTES",
+        "minutes after the last failure",
+        "deleted",
+        "`purge_sign_in_records`",
+    ),
 )
 FIXED_ROWS = (
     '| case data | until erasure ("Erase this person"), which also erases the victim contact '
     "of the report the case came from; a transferred copy belongs to the receiving "
     "association | — | crypto-shredding | case page |",
+    "| sign-in sessions | deleted once ended or expired | — | deleted | `purge_sign_in_records` |",
 )
 
 
@@ -76,9 +84,12 @@ def default_config() -> dict:
     """The settings with every retention variable at its default."""
     saved = dict(os.environ)
     try:
+        prefixes = ("RETENTION_", "OUTREACH_", "SUBSCRIBER_", "DELIVERY_", "ALERT_", "LOGIN_")
         for name in list(os.environ):
-            if name.startswith(("RETENTION_", "OUTREACH_", "SUBSCRIBER_", "DELIVERY_", "ALERT_")):
+            if name.startswith(prefixes):
                 del os.environ[name]
+        # Development: the periods are the same, and no production secret is needed here.
+        os.environ["BACKOFFICE_ENV"] = "development"
         return build_config()
     finally:
         os.environ.clear()

@@ -26,6 +26,8 @@ from backoffice.models.case import (
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.grant import GrantRequest
+from backoffice.models.information import InfoSheet, InfoSheetVersion
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -44,13 +46,20 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
-from backoffice.models.structure import Structure, StructureLanguage, StructureService
+from backoffice.models.structure import (
+    Structure,
+    StructureChange,
+    StructureLanguage,
+    StructureService,
+)
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 
 __all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
-__all__ += ["Structure", "StructureLanguage", "StructureService"]
+__all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
+__all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
 __all__ += ["IdentifierCheck", "ReportEvent"]
@@ -61,3 +70,5 @@ __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
 __all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
+__all__ += ["GrantRequest"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]

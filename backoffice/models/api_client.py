@@ -22,6 +22,12 @@ class ApiClient(TimestampMixin, Model):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # After a rotation, the previous key keeps working until this moment (a grace period
+    # the Admin chose, so that the client's maintainer can deploy the new one).
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    previous_key_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Deleting a client keeps its row (its reports and checks refer to it): it is only marked.
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     def __repr__(self) -> str:
         return self.name

@@ -308,6 +308,9 @@ def _alert_identifier_aad(row: AlertIdentifier) -> bytes:
     return associated_data(AlertIdentifier.__tablename__, "value_sealed", row.row_uid, None)
 
 
+alert_identifier_aad = _alert_identifier_aad  # for key rotation's re-sealing
+
+
 def report_identifier_value(row: ReportIdentifier) -> str:
     """The normalised value of a report's identifier (root-key sealed, lookup class)."""
     return intake.identifier_value(row)

@@ -40,7 +40,7 @@ def data_key_of(record) -> tuple[DataKey, bytes]:
         key_row = DataKey(
             purpose=record.__tablename__,
             wrapped_key=wrapped,
-            root_key_id=keyring().active_id,
+            root_key_id=keyring().wrapped_key_id(wrapped),
         )
         key_row._dek = dek
         record.data_key = key_row

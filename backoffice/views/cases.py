@@ -38,6 +38,7 @@ from backoffice.models.case import (
     LegalConsent,
     Referral,
 )
+from backoffice.models.structure import STRUCTURE_LANGUAGES, STRUCTURE_SERVICES
 from backoffice.security import ALL, MODERATOR, SOCIAL_WORKER, scoped_get
 from backoffice.services import cases
 from backoffice.services.cases import CaseRuleError
@@ -544,11 +545,19 @@ class CaseView(BaseView):
     def new_referral_form(self, case_id: int):
         case = scoped_get(Case, case_id)
         need = request.args.get("need") if request.args.get("need") in NEEDS else None
+        service = request.args.get("service") or None
+        text = " ".join((request.args.get("q") or "").split())[:100] or None
+        found = cases.structures_for(need, case.department, 100, service=service, text=text)
         return self.render(
             "cases/referral_new.html",
             case=case,
             need=need,
-            structures=cases.structures_for(need, case.department) if need else [],
+            service=service,
+            text=text or "",
+            need_services=cases.NEED_SERVICES.get(need or "", ()),
+            service_labels={code: str(label) for code, label in STRUCTURE_SERVICES.items()},
+            language_labels={code: str(label) for code, label in STRUCTURE_LANGUAGES.items()},
+            structures=found if need else [],
             title=_("Refer to a structure"),
         )
 

@@ -23,13 +23,9 @@ from backoffice import transactions
 from backoffice.models.base import utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report
 from backoffice.security import (
-    ADMIN,
     ALL,
-    COORDINATOR,
     MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
-    SOCIAL_WORKER,
+    ROLES,
 )
 from backoffice.services import alerts, audit, intake, moderation
 from backoffice.services.alert_text import (
@@ -54,7 +50,7 @@ from backoffice.services.vocabulary import (
 from backoffice.views.arguments import form_int, page_arg, parse_int
 from reports_pdf.alert_sheet import SheetError, published_sheet
 
-EVERY_ROLE = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+EVERY_ROLE = ROLES
 
 
 def _choice(value: str | None, choices) -> str | None:

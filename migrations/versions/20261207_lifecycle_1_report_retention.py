@@ -7,7 +7,7 @@ erased, shredded or coarsened, so a run is idempotent and an interrupted one res
 Plain ``ALTER TABLE`` on both databases, as in 0010 (no batch copy of ``reports``).
 
 Revision ID: 20261207_lifecycle_1
-Revises: 20261207_core_1
+Revises: 20261207_info_2
 Create Date: 2026-12-07 10:45:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_lifecycle_1"
-down_revision = "20261207_core_1"
+down_revision = "20261207_info_2"
 branch_labels = None
 depends_on = None
 

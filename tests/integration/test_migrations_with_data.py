@@ -66,3 +66,61 @@ def test_existing_organisations_get_their_missing_outreach_templates(
     assert texts[("Never opened them", "after_an_assault", "ar")] == outreach_text(
         "after_an_assault", "ar"
     )
+
+
+def test_existing_structures_become_unverified_with_their_source(tmp_path_factory, test_keyring):
+    with own_database(tmp_path_factory.mktemp("migration_db")) as url:
+        instance = tmp_path_factory.mktemp("migration_instance")
+        app = make_app(url, test_keyring, instance)
+        with app.app_context():
+            upgrade(revision="20261207_core_1")
+            now = dt.datetime(2026, 12, 1, 12, 0)
+            with db.engine.begin() as connection:
+                for code, source in (
+                    ("demo-one", "Demo data: town centre"),
+                    ("typed-in", "Phone call with the team, 2025"),
+                    ("no-source", None),
+                ):
+                    connection.execute(
+                        text(
+                            "INSERT INTO structures (code, name, category, city, department,"
+                            " location_approximate, trained_on_sex_work, active, source,"
+                            " search_key, created_at, updated_at) VALUES (:code, :code,"
+                            " 'hospital', 'Paris', '75', :no, :yes, :yes, :source, :code,"
+                            " :now, :now)"
+                        ),
+                        {"code": code, "source": source, "no": False, "yes": True, "now": now},
+                    )
+            upgrade(revision="heads")
+            rows = db.session.execute(
+                text("SELECT code, source_kind, source, verified_at FROM structures")
+            ).all()
+            db.session.remove()
+            db.engine.dispose()
+    found = {code: (kind, source, verified) for code, kind, source, verified in rows}
+    assert found["demo-one"] == ("demo", "Demo data: town centre", None)
+    assert found["typed-in"] == ("legacy", "Phone call with the team, 2025", None)
+    assert found["no-source"] == ("legacy", "Entered before sources were recorded", None)
+
+
+def test_starter_information_sheets_are_loaded_once(tmp_path_factory, test_keyring):
+    with own_database(tmp_path_factory.mktemp("migration_db")) as url:
+        instance = tmp_path_factory.mktemp("migration_instance")
+        app = make_app(url, test_keyring, instance)
+        with app.app_context():
+            upgrade(revision="20261207_info_1")
+            upgrade(revision="heads")
+            rows = db.session.execute(
+                text(
+                    "SELECT s.slug, s.revision, v.language, v.review, v.published_revision"
+                    " FROM info_sheets s JOIN info_sheet_versions v ON v.sheet_id = s.id"
+                )
+            ).all()
+            db.session.remove()
+            db.engine.dispose()
+    slugs = {slug for slug, *_rest in rows}
+    assert {"pep-48h", "filing-a-complaint", "digital-safety"} <= slugs
+    assert all(revision == 1 and published == 1 for _s, revision, _l, _r, published in rows)
+    reviews = {(slug, language): review for slug, _rev, language, review, _p in rows}
+    assert reviews[("pep-48h", "fr")] == "reviewed"
+    assert reviews[("pep-48h", "ro")] == "to_review"

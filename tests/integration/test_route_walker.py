@@ -77,8 +77,12 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "pk": NOWHERE,  # only on views whose model is not organisation-owned
     "reference": "A-1999-999999",
     "report_id": NOWHERE,
+    "request_id": NOWHERE,  # grant requests belong to no organisation (Admins decide them)
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
+    "change_id": NOWHERE,
+    "sheet_id": NOWHERE,
+    "language": "fr",
     "filename": "walker.csv",
     "name": "walker",
     "locale": "fr",
@@ -87,11 +91,13 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "token": "walker-token",
     "group_by": "walker",
     "action": "pause",
+    "session_id": NOWHERE,  # one's own sign-in sessions (another user's: 404, test_accounts)
+    "provider": "walker",  # an SMS provider's webhook: 404 for any but the configured one
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
 # Signing in and out are not about rows, and signing out would end the walk.
-SKIPPED_ENDPOINTS = {"logout", "login", "second_step"}
+SKIPPED_ENDPOINTS = {"logout", "login", "second_step", "enrol"}
 FORM = {
     "body": "Walker was here",
     "text": "Walker was here",

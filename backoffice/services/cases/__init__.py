@@ -107,6 +107,7 @@ from backoffice.services.cases.queries import (
     reveal_names,
 )
 from backoffice.services.cases.referrals import (
+    NEED_SERVICES,
     REFERRAL_TRANSITIONS,
     add_referral,
     change_referral,
@@ -129,6 +130,7 @@ from backoffice.services.cases.transfers import (
 
 __all__ = [
     "ERASURE_REASONS",
+    "NEED_SERVICES",
     "PEP_VIOLENCE_TYPES",
     "REFERRAL_TRANSITIONS",
     "STATUS_TRANSITIONS",
