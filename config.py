@@ -276,6 +276,16 @@ def _service_settings(production: bool) -> dict:
         # last refresh (transactions still open then).
         "STATS_SUPPRESSION_THRESHOLD": _env_int("STATS_SUPPRESSION_THRESHOLD", 5),
         "STATS_REFRESH_MARGIN_MINUTES": _env_int("STATS_REFRESH_MARGIN_MINUTES", 15),
+        # Retention of a report's data (services/retention.py), counted from the day it was
+        # settled: the victim's contact, the testimony, the exact time of the incident.
+        "RETENTION_VICTIM_CONTACT_DAYS": _env_int("RETENTION_VICTIM_CONTACT_DAYS", 90),
+        "RETENTION_TESTIMONY_MONTHS": _env_int("RETENTION_TESTIMONY_MONTHS", 12),
+        "RETENTION_EXACT_TIME_DAYS": _env_int("RETENTION_EXACT_TIME_DAYS", 30),
+        "RETENTION_BATCH_SIZE": _env_int("RETENTION_BATCH_SIZE", 200),
+        # Evidence photos and screenshots on a case (services/cases/evidence.py).
+        "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # A request's body is held in memory (uploads are never spooled to disk): bounded.
+        "MAX_CONTENT_LENGTH": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice.extensions import csrf, db, migrate
+from backoffice.views.uploads import InMemoryUploadsRequest
 from config import ConfigurationError, build_config
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ logging.getLogger("flask_appbuilder.utils.base").addFilter(_redirect_was_asked)
 def create_app(overrides: dict | None = None) -> Flask:
     settings = build_config(overrides)
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.request_class = InMemoryUploadsRequest  # uploads never spooled to disk in clear
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["PROXY_FIX_HOPS"]:

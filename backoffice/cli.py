@@ -50,6 +50,7 @@ alerts_cli = CommandGroup("alerts", help="Published alerts: printable sheets.")
 dispatch_cli = CommandGroup("dispatch", help="Send queued alert deliveries.")
 reports_cli = CommandGroup("reports", help="Build the funder and advocacy reports.")
 statistics_cli = CommandGroup("statistics", help="The statistics' daily rollup.")
+retention_cli = CommandGroup("retention", help="The retention schedule of reports.")
 users_cli = CommandGroup(
     "users", help="Staff accounts: changes that open confidential data wait for a second Admin."
 )
@@ -64,6 +65,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dispatch_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(statistics_cli)
+    app.cli.add_command(retention_cli)
 
 
 def _key_file() -> Path:
@@ -381,6 +383,27 @@ def statistics_rebuild() -> None:
 
     rebuild_rollup()
     click.echo("Statistics rollup rebuilt.")
+
+
+@retention_cli.command("preview")
+def retention_preview() -> None:
+    """What the next retention run would do, in counts (no reference, no personal data)."""
+    from backoffice.services import retention
+
+    for line in retention.preview():
+        held = f", {line.held} kept for a followed case" if line.held else ""
+        click.echo(
+            f"{line.code}: {line.due} report(s) due (period {line.period} {line.unit}){held}"
+        )
+
+
+@retention_cli.command("run")
+def retention_run() -> None:
+    """Apply the retention schedule now (as the nightly job does); batches are committed."""
+    from backoffice.services import retention
+
+    for code, count in retention.apply_retention().items():
+        click.echo(f"{code}: {count} report(s)")
 
 
 # -- staff accounts: four-eyes grants -----------------------------------------------------

@@ -312,3 +312,11 @@ register(
     minutes=5,
 )
 register("statistics_rebuild", "backoffice.services.statistics:rebuild_rollup", "cron", hour=2)
+register(
+    "apply_retention",
+    "backoffice.services.retention:apply_retention",
+    "cron",
+    max_minutes=60,
+    hour=2,
+    minute=30,
+)

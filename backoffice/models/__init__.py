@@ -14,11 +14,15 @@ from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNeed,
     CaseNote,
     CaseTransfer,
+    Complaint,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
@@ -77,6 +81,7 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
+__all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]

@@ -123,6 +123,11 @@ class Report(ConfidentialRecord, TimestampMixin, Model):
     )
     redaction_proposal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
+    # The retention schedule (services/retention.py): when each rule was applied.
+    contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    testimony_shredded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    coarsened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
     filing_organisation = relationship("Organisation", foreign_keys=[filing_organisation_id])
     filed_by = relationship("StaffUser", foreign_keys=[filed_by_id])
     api_client = relationship("ApiClient", foreign_keys=[api_client_id])

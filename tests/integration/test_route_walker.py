@@ -35,9 +35,12 @@ from backoffice.extensions import db
 from backoffice.models.case import (
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -61,6 +64,9 @@ ARGUMENT_MODELS: dict[str, type] = {
     "action_id": FollowUpAction,
     "consent_id": CaseConsent,
     "flag_id": CaseFlag,
+    "evidence_id": CaseEvidence,
+    "legal_consent_id": LegalConsent,
+    "complaint_id": Complaint,
     "subscriber_id": Subscriber,
     "contact_id": OutreachContact,
     "outcome_id": ContactOutcome,
