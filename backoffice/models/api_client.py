@@ -22,6 +22,9 @@ class ApiClient(TimestampMixin, Model):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Identifier checks a minute for the whole client (all its workers together); None: the
+    # default API_CHECK_CLIENT_RATE_LIMIT. Set by an Admin.
+    check_rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
     def __repr__(self) -> str:
         return self.name

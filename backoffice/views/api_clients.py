@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import g
 from flask_appbuilder.actions import action
 from flask_babel import lazy_gettext as _l
+from wtforms.validators import NumberRange, Optional
 
 from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
@@ -26,15 +27,33 @@ class ApiClientView(BackofficeModelView):
     add_title = _l("Add an API client")
     edit_title = _l("Edit an API client")
     list_columns = ["name", "key_prefix", "active", "last_used_at", "created_at"]
-    show_columns = ["name", "description", "key_prefix", "active", "last_used_at", "created_at"]
-    add_columns = ["name", "description"]
-    edit_columns = ["name", "description", "active"]
+    show_columns = [
+        "name",
+        "description",
+        "key_prefix",
+        "active",
+        "check_rate_per_minute",
+        "last_used_at",
+        "created_at",
+    ]
+    add_columns = ["name", "description", "check_rate_per_minute"]
+    edit_columns = ["name", "description", "active", "check_rate_per_minute"]
+    validators_columns = {
+        "check_rate_per_minute": [Optional(), NumberRange(min=1, max=1_000_000)],
+    }
+    description_columns = {
+        "check_rate_per_minute": _l(
+            "Identifier checks a minute for all the workers of this client together. Empty: "
+            "the default (6,000)."
+        ),
+    }
     search_columns = ["name", "active"]
     label_columns = {
         "name": _l("Name"),
         "description": _l("Description"),
         "key_prefix": _l("Key begins with"),
         "active": _l("Active"),
+        "check_rate_per_minute": _l("Checks a minute"),
         "last_used_at": _l("Last used"),
         "created_at": _l("Created"),
     }
