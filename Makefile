@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 export BACKOFFICE_INSTANCE_DIR ?= $(CURDIR)/instance
+# The application is production unless told otherwise (config.py): the demo server, the tests
+# and the benchmarks are development, said here explicitly.
+export BACKOFFICE_ENV ?= development
 
 .PHONY: run test test-sqlite test-postgresql lint translations messages bench system-deps clean redis
 

@@ -1,7 +1,9 @@
-"""Settings read from the environment, with safe defaults for development.
+"""Settings read from the environment; production unless told otherwise.
 
-In production (``BACKOFFICE_ENV=production``) nothing secret has a default: a missing secret
-key, database URL or key material stops start-up with a message saying what to set.
+Production is the default: with ``BACKOFFICE_ENV`` unset nothing secret has a default, and a
+missing or published secret key, database URL or key material stops start-up with a message
+saying what to set. Development defaults (a known secret key, the demo password) exist only
+with ``BACKOFFICE_ENV=development``, which ``make run``, ``make test`` and the tests set.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
 
-from backoffice.services.passwords import validate_password
+from backoffice.services.passwords import DEFAULT_DEMO_PASSWORD
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views.passwords import validate_password
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instance"))
@@ -21,6 +24,12 @@ INSTANCE_DIR = Path(os.environ.get("BACKOFFICE_INSTANCE_DIR", BASE_DIR / "instan
 
 class ConfigurationError(RuntimeError):
     """Start-up refused because a required setting is missing or unsafe."""
+
+
+ENVIRONMENTS = ("production", "development")
+# Published in the repository: never accepted outside development.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 (published on purpose)
+MIN_SECRET_KEY_LENGTH = 32
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -35,6 +44,12 @@ def _env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    value = os.environ.get(name)
+    value = default if value is None else value  # set but empty: an empty list
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
 def _env_int(name: str, default: int) -> int:
     value = _env(name)
     return int(value) if value is not None else default
@@ -42,11 +57,16 @@ def _env_int(name: str, default: int) -> int:
 
 def build_config(overrides: dict | None = None) -> dict:
     """The application's settings as a dict, checked for production safety."""
-    environment = _env("BACKOFFICE_ENV", "development")
-    production = environment == "production"
+    environment = _env("BACKOFFICE_ENV", "production")
+    if environment not in ENVIRONMENTS:
+        raise ConfigurationError(
+            f"BACKOFFICE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}."
+        )
+    # Anything but development is production: a typo must not bring the published secrets.
+    production = environment != "development"
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
-    settings.update(_service_settings())
+    settings.update(_service_settings(production))
     settings.update(_message_backends(production))
     if overrides:
         settings.update(overrides)
@@ -64,6 +84,9 @@ def _base_settings(environment: str) -> dict:
             "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'backoffice.sqlite'}"
         ),
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # A pooled connection the server closed (restart, failover, idle timeout) is tested
+        # before use and replaced, instead of failing the request that drew it.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "FAB_CREATE_DB": False,
         "FAB_UPDATE_PERMS": _env_bool("FAB_UPDATE_PERMS", environment != "production"),
         "FAB_ADD_SECURITY_API": False,
@@ -91,7 +114,7 @@ def _base_settings(environment: str) -> dict:
 
 def _security_settings(production: bool) -> dict:
     return {
-        "SECRET_KEY": _env("SECRET_KEY", None if production else "dev-only-not-secret"),
+        "SECRET_KEY": _env("SECRET_KEY", None if production else DEVELOPMENT_SECRET_KEY),
         "BACKOFFICE_KEYS": _env("BACKOFFICE_KEYS"),
         "BACKOFFICE_KEY_FILE": _env(
             "BACKOFFICE_KEY_FILE", None if production else str(INSTANCE_DIR / "keys.json")
@@ -104,8 +127,17 @@ def _security_settings(production: bool) -> dict:
         "RATELIMIT_ENABLED": _env_bool("RATELIMIT_ENABLED", True),
         "AUTH_RATE_LIMIT": _env("AUTH_RATE_LIMIT", "10 per 20 second"),
         "RATELIMIT_STORAGE_URI": _env("RATELIMIT_STORAGE_URI", "memory://"),
-        "LOGIN_LOCKOUT_THRESHOLD": _env_int("LOGIN_LOCKOUT_THRESHOLD", 5),
-        "LOGIN_LOCKOUT_MINUTES": _env_int("LOGIN_LOCKOUT_MINUTES", 15),
+        # Failed sign-ins delay the next attempt of that username from that address (0, 0,
+        # 0, 2, 4, 8… seconds, capped); the count restarts after a quiet window.
+        "LOGIN_DELAY_MAX_SECONDS": _env_int("LOGIN_DELAY_MAX_SECONDS", 15 * 60),
+        "LOGIN_FAILURE_WINDOW_MINUTES": _env_int("LOGIN_FAILURE_WINDOW_MINUTES", 60),
+        # Roles that read confidential data sign in with a second factor (empty: optional).
+        "SECOND_FACTOR_REQUIRED_ROLES": _env_list(
+            "SECOND_FACTOR_REQUIRED_ROLES", "Admin,Moderator,SocialWorker,DataProtection"
+        ),
+        # Roles whose grant or removal waits for a second Admin (roles that read confidential
+        # data or the audit trail); roles that approve such requests are added in code.
+        "FOUR_EYES_ROLES": _env_list("FOUR_EYES_ROLES", "Moderator,SocialWorker,DataProtection"),
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
         "FAB_PASSWORD_COMPLEXITY_VALIDATOR": validate_password,
         "FAB_SAFE_REDIRECT_HOSTS": [
@@ -124,10 +156,13 @@ def _security_settings(production: bool) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": True,
         "PROXY_FIX_HOPS": _env_int("PROXY_FIX_HOPS", 0),
         "HSTS_ENABLED": _env_bool("HSTS_ENABLED", production),
+        # Signed checkpoints of the audit chain's head, outside the database (another disk,
+        # a mounted share): `audit verify` then detects a cut tail. Empty: none exported.
+        "AUDIT_CHECKPOINT_DIR": _env("AUDIT_CHECKPOINT_DIR"),
     }
 
 
-def _service_settings() -> dict:
+def _service_settings(production: bool) -> dict:
     return {
         "SMTP_HOST": _env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": _env_int("SMTP_PORT", 1025),
@@ -144,6 +179,8 @@ def _service_settings() -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # A running job renews its lock this often (at most; a third of its lease otherwise).
+        "JOB_LEASE_RENEW_SECONDS": float(_env("JOB_LEASE_RENEW_SECONDS", "60")),
         # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
         "DISPATCH_BATCH_SIZE": _env_int("DISPATCH_BATCH_SIZE", 200),
         "DISPATCH_MAX_ATTEMPTS": _env_int("DISPATCH_MAX_ATTEMPTS", 8),
@@ -166,6 +203,11 @@ def _service_settings() -> dict:
         "DISCREET_ALERT_URL": _env("DISCREET_ALERT_URL", "https://jasmine.example/a"),
         "REGISTRATION_CODE_MINUTES": _env_int("REGISTRATION_CODE_MINUTES", 10),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
+        # An email whose end of data got no answer (services/channels.reconcile_email):
+        # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
+        "MAIL_IN_DOUBT": _env("MAIL_IN_DOUBT", "assume_sent"),
+        "MAIL_RECONCILE_URL": _env("MAIL_RECONCILE_URL"),
+        "MAIL_RECONCILE_API_KEY": _env("MAIL_RECONCILE_API_KEY"),
         # SMS gateway (services/channels.py): a provider class, its URL and credentials, and
         # for the generic provider the JSON (or form) payload with {to} {text} {reference}
         # {sender} placeholders and the response field holding the provider's message id.
@@ -182,18 +224,25 @@ def _service_settings() -> dict:
         ),
         "SMS_GATEWAY_ID_FIELD": _env("SMS_GATEWAY_ID_FIELD", "id"),
         "SMS_GATEWAY_TIMEOUT": float(_env("SMS_GATEWAY_TIMEOUT", "10")),
+        # twilio / ovh / brevo (services/sms_providers/): the account (OVH service name) and
+        # the public base of the receipt and reply webhooks given to the provider.
+        "SMS_GATEWAY_ACCOUNT": _env("SMS_GATEWAY_ACCOUNT"),
+        "SMS_WEBHOOK_BASE_URL": _env("SMS_WEBHOOK_BASE_URL"),
         # Inbound SMS webhook (STOP): shared secret sent by the gateway in X-Webhook-Secret
         # (or as the HTTP Basic password). Unset: the webhook refuses every call.
         "SMS_INBOUND_SECRET": _env("SMS_INBOUND_SECRET"),
         "SMS_INBOUND_FROM_FIELD": _env("SMS_INBOUND_FROM_FIELD", "from"),
         "SMS_INBOUND_TEXT_FIELD": _env("SMS_INBOUND_TEXT_FIELD", "text"),
         "AUDIT_PAGE_SIZE": 50,
-        "DEMO_PASSWORD": _env("DEMO_PASSWORD", "demo-jasmine-2026"),
+        # Demo accounts exist only in development (``flask demo seed`` refuses elsewhere).
+        "DEMO_PASSWORD": _env("DEMO_PASSWORD", None if production else DEFAULT_DEMO_PASSWORD),
         # Outreach rounds: contacts are purged after this many months; a round left open is
         # closed (its clear numbers erased) after this many days; texts' placeholders.
         "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
         "OUTREACH_SESSION_AUTO_CLOSE_DAYS": _env_int("OUTREACH_SESSION_AUTO_CLOSE_DAYS", 7),
         "OUTREACH_BATCH_MAX_LINES": _env_int("OUTREACH_BATCH_MAX_LINES", 500),
+        # A number any association contacted in these last days shows "contacted recently".
+        "OUTREACH_RECENT_CONTACT_DAYS": _env_int("OUTREACH_RECENT_CONTACT_DAYS", 7),
         "OUTREACH_PROGRAMME_NAME": _env("OUTREACH_PROGRAMME_NAME", "Jasmine"),
         "OUTREACH_REGISTER_URL": _env(
             "OUTREACH_REGISTER_URL", "https://jasmine.example/inscription"
@@ -227,6 +276,16 @@ def _service_settings() -> dict:
         # last refresh (transactions still open then).
         "STATS_SUPPRESSION_THRESHOLD": _env_int("STATS_SUPPRESSION_THRESHOLD", 5),
         "STATS_REFRESH_MARGIN_MINUTES": _env_int("STATS_REFRESH_MARGIN_MINUTES", 15),
+        # Retention of a report's data (services/retention.py), counted from the day it was
+        # settled: the victim's contact, the testimony, the exact time of the incident.
+        "RETENTION_VICTIM_CONTACT_DAYS": _env_int("RETENTION_VICTIM_CONTACT_DAYS", 90),
+        "RETENTION_TESTIMONY_MONTHS": _env_int("RETENTION_TESTIMONY_MONTHS", 12),
+        "RETENTION_EXACT_TIME_DAYS": _env_int("RETENTION_EXACT_TIME_DAYS", 30),
+        "RETENTION_BATCH_SIZE": _env_int("RETENTION_BATCH_SIZE", 200),
+        # Evidence photos and screenshots on a case (services/cases/evidence.py).
+        "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # A request's body is held in memory (uploads are never spooled to disk): bounded.
+        "MAX_CONTENT_LENGTH": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
     }
 
 
@@ -239,7 +298,10 @@ def _message_backends(production: bool) -> dict:
         "MESSAGE_OUTBOX_DIR": _env("MESSAGE_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
         "MAIL_BACKEND": _env("MAIL_BACKEND", "smtp" if _env("SMTP_HOST") else outbox or "smtp"),
         "SMS_BACKEND": _env(
-            "SMS_BACKEND", "gateway" if _env("SMS_GATEWAY_URL") else outbox or "gateway"
+            "SMS_BACKEND",
+            "gateway"
+            if _env("SMS_GATEWAY_URL") or _env("SMS_GATEWAY_PROVIDER", "generic") != "generic"
+            else outbox or "gateway",
         ),
         # The channels workers may choose; production needs a real one configured for each.
         "MESSAGE_CHANNELS": [
@@ -254,10 +316,13 @@ def _channel_problems(settings: dict) -> list[str]:
     in_use = settings.get("MESSAGE_CHANNELS") or []
     if "email" in in_use and (settings.get("MAIL_BACKEND") != "smtp" or not _env("SMTP_HOST")):
         missing.append("SMTP_HOST (and SMTP_PORT…; MAIL_BACKEND=smtp) for email")
+    # The named providers know their own address; the generic template needs one.
+    named_provider = settings.get("SMS_GATEWAY_PROVIDER") in ("twilio", "ovh", "brevo")
     if "sms" in in_use and (
-        settings.get("SMS_BACKEND") != "gateway" or not settings.get("SMS_GATEWAY_URL")
+        settings.get("SMS_BACKEND") != "gateway"
+        or not (settings.get("SMS_GATEWAY_URL") or named_provider)
     ):
-        missing.append("SMS_GATEWAY_URL (SMS_BACKEND=gateway) for SMS")
+        missing.append("SMS_GATEWAY_PROVIDER and its settings (SMS_BACKEND=gateway) for SMS")
     storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
     if storage.startswith("memory://"):
         missing.append(
@@ -268,8 +333,12 @@ def _channel_problems(settings: dict) -> list[str]:
 
 def _require_production_secrets(settings: dict) -> None:
     missing = _channel_problems(settings)
-    if not settings.get("SECRET_KEY"):
-        missing.append("SECRET_KEY (a long random string)")
+    secret_key = settings.get("SECRET_KEY") or ""
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH or secret_key == DEVELOPMENT_SECRET_KEY:
+        missing.append(
+            f"SECRET_KEY (a random string of at least {MIN_SECRET_KEY_LENGTH} characters, "
+            'e.g. python3 -c "import secrets; print(secrets.token_hex(32))")'
+        )
     if not _env("DATABASE_URL"):
         missing.append("DATABASE_URL (postgresql+psycopg://user:password@host/database)")
     if not settings.get("BACKOFFICE_KEYS") and not settings.get("BACKOFFICE_KEY_FILE"):

@@ -50,10 +50,14 @@ alerts_cli = CommandGroup("alerts", help="Published alerts: printable sheets.")
 dispatch_cli = CommandGroup("dispatch", help="Send queued alert deliveries.")
 reports_cli = CommandGroup("reports", help="Build the funder and advocacy reports.")
 statistics_cli = CommandGroup("statistics", help="The statistics' daily rollup.")
+retention_cli = CommandGroup("retention", help="The retention schedule of reports.")
+users_cli = CommandGroup(
+    "users", help="Staff accounts: changes that open confidential data wait for a second Admin."
+)
 
 
 def register_commands(app: Flask) -> None:
-    for group in (keys_cli, roles_cli, demo_cli, audit_cli, scheduler_cli):
+    for group in (keys_cli, roles_cli, demo_cli, audit_cli, scheduler_cli, users_cli):
         app.cli.add_command(group)
     app.cli.add_command(anonymise_command)
     app.cli.add_command(directory_cli)
@@ -61,6 +65,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dispatch_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(statistics_cli)
+    app.cli.add_command(retention_cli)
 
 
 def _key_file() -> Path:
@@ -97,7 +102,13 @@ def keys_generate(force: bool, if_missing: bool) -> None:
 
 
 @keys_cli.command("rotate")
-def keys_rotate() -> None:
+@click.option(
+    "--settle",
+    default=None,
+    type=float,
+    help="Seconds to wait before the last sweep (default: twice the key refresh period).",
+)
+def keys_rotate(settle: float | None) -> None:
     """Add a new active root key and re-wrap every data key with it."""
     from backoffice.services.key_rotation import rotate
 
@@ -110,8 +121,25 @@ def keys_rotate() -> None:
     # and every data key stays readable.
     _write_private(path, new_keyring.to_json())
     current_app.extensions["keyring"] = new_keyring
-    count = rotate(new_keyring)
-    click.echo(f"Active key is now {new_keyring.active_id}; {count} data keys re-wrapped.")
+    count = rotate(new_keyring, settle_seconds=settle)
+    click.echo(f"Active key is now {new_keyring.active_id}; {count} keys and values moved to it.")
+
+
+@keys_cli.command("used")
+def keys_used() -> None:
+    """How many data keys and sealed values each root key still protects (retire a key
+    from the key file only when it shows 0 or is not listed)."""
+    from backoffice.services.key_rotation import keys_still_used
+
+    keyring = current_app.extensions.get("keyring")
+    if keyring is None:
+        raise click.ClickException("No key material loaded; run `keys generate` first.")
+    used = keys_still_used(keyring)
+    for key_id in sorted(keyring.root_keys):
+        active = " (active)" if key_id == keyring.active_id else ""
+        click.echo(f"{key_id}{active}: {used.get(key_id, 0)}")
+    for key_id in sorted(set(used) - set(keyring.root_keys)):
+        click.echo(f"{key_id} (MISSING from the key file): {used[key_id]}")
 
 
 @roles_cli.command("sync")
@@ -130,8 +158,12 @@ def roles_sync() -> None:
 def demo_seed(if_empty: bool) -> None:
     """Create demo organisations, one user per role and a demo API client."""
     from backoffice.demo import seed
+    from backoffice.demo.base import DemoRefused
 
-    summary = seed(only_if_empty=if_empty)
+    try:
+        summary = seed(only_if_empty=if_empty)
+    except DemoRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
     if summary is None:
         click.echo("Demo data already present.")
         return
@@ -142,8 +174,15 @@ def demo_seed(if_empty: bool) -> None:
 def demo_logins() -> None:
     """Print the demo accounts and where the demo API key is."""
     from backoffice.demo import USERS
+    from backoffice.demo.base import DemoRefused, demo_password
 
-    click.echo(f"Demo logins (password: {current_app.config['DEMO_PASSWORD']}):")
+    try:
+        password = demo_password()
+    except DemoRefused as refusal:
+        raise click.ClickException(str(refusal)) from None
+    click.echo(f"Demo logins (password: {password}):")
+    required = ", ".join(current_app.config.get("SECOND_FACTOR_REQUIRED_ROLES") or ()) or "none"
+    click.echo(f"  (roles that enrol a second factor at first sign-in: {required})")
     for username, _first, role, organisation in USERS:
         click.echo(f"  {username:<18} {role:<13} {organisation}")
     click.echo(f"Demo API key: {Path(current_app.instance_path) / 'demo_api_key.txt'}")
@@ -151,15 +190,29 @@ def demo_logins() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check every audit event's seal; exit 1 when one was altered."""
+@click.option("--checkpoints", default=None, help="Folder of checkpoints (AUDIT_CHECKPOINT_DIR).")
+def audit_verify(checkpoints: str | None) -> None:
+    """Walk the audit chain; exit 1 and name the first broken row when it is broken."""
     from backoffice.services import audit
 
-    altered = audit.verify()
-    if altered:
-        click.echo(f"Altered audit events: {altered}", err=True)
+    check = audit.verify_chain(checkpoints)
+    if not check.intact:
+        click.echo(
+            f"Audit trail broken at event {check.broken_id} (chain position "
+            f"{check.broken_index}): {check.reason}. {check.count} events read.",
+            err=True,
+        )
         sys.exit(1)
-    click.echo("Every audit event is intact.")
+    click.echo(f"The audit chain is intact: {check.count} events.")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Export a signed checkpoint of the chain head to AUDIT_CHECKPOINT_DIR now."""
+    from backoffice.services import audit
+
+    path = audit.export_checkpoint()
+    click.echo(f"Checkpoint written: {path}" if path else "No checkpoint (no folder or no event).")
 
 
 @scheduler_cli.command("run")
@@ -260,6 +313,26 @@ def directory_import(path: Path, dry_run: bool) -> None:
     )
 
 
+@directory_cli.command("import-finess")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Read the extract and report; write nothing.")
+def directory_import_finess(path: Path, dry_run: bool) -> None:
+    """Import health establishments from the FINESS open-data extract (idempotent)."""
+    from backoffice.services import finess
+
+    def progress(lines: int) -> None:
+        click.echo(f"... {lines} lines read", err=True)
+
+    try:
+        report = finess.import_finess(path.read_bytes(), dry_run=dry_run, progress=progress)
+    except finess.FinessFileError as error:
+        raise click.ClickException(f"nothing imported: {error}") from None
+    for rejected in report.rejected:
+        click.echo(f"FINESS {rejected.label}: {'; '.join(rejected.reasons)}", err=True)
+    for line in finess.summary(report):
+        click.echo(line)
+
+
 @directory_cli.command("export")
 @click.option("--department", help="Only this department (e.g. 75, 2A, 974).")
 @click.option("--service", help="Only structures offering this service code (e.g. pep).")
@@ -310,3 +383,216 @@ def statistics_rebuild() -> None:
 
     rebuild_rollup()
     click.echo("Statistics rollup rebuilt.")
+
+
+@retention_cli.command("preview")
+def retention_preview() -> None:
+    """What the next retention run would do, in counts (no reference, no personal data)."""
+    from backoffice.services import retention
+
+    for line in retention.preview():
+        held = f", {line.held} kept for a followed case" if line.held else ""
+        click.echo(
+            f"{line.code}: {line.due} report(s) due (period {line.period} {line.unit}){held}"
+        )
+
+
+@retention_cli.command("run")
+def retention_run() -> None:
+    """Apply the retention schedule now (as the nightly job does); batches are committed."""
+    from backoffice.services import retention
+
+    for code, count in retention.apply_retention().items():
+        click.echo(f"{code}: {count} report(s)")
+
+
+# -- staff accounts: four-eyes grants -----------------------------------------------------
+def _account(username: str):
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.models.user import StaffUser
+
+    user = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise click.ClickException(f"No account {username!r}.")
+    return user
+
+
+@users_cli.command("request")
+@click.argument("username")
+@click.option("--by", "by", required=True, help="The Admin asking (another Admin approves).")
+@click.option("--add-role", multiple=True, help="A role to grant (repeatable).")
+@click.option("--remove-role", multiple=True, help="A role to take away (repeatable).")
+@click.option("--organisation", help="The account's new organisation (its name).")
+@click.option("--reset-password", is_flag=True, help="Choose a new password (asked for).")
+@click.option("--reset-second-factor", is_flag=True, help="Remove the account's second factor.")
+@click.option("--reason", help="Why (shown to the Admin who decides).")
+def users_request(
+    username: str,
+    by: str,
+    add_role: tuple[str, ...],
+    remove_role: tuple[str, ...],
+    organisation: str | None,
+    reset_password: bool,
+    reset_second_factor: bool,
+    reason: str | None,
+) -> None:
+    """Change an account: what opens confidential data becomes a pending request."""
+    from backoffice import security
+    from backoffice.services import grants
+
+    requester, user = _account(by), _account(username)
+    if not requester.active or not security.can("approve_grants", requester):
+        raise click.ClickException(f"{by} is not an active Admin: nobody may ask in their name.")
+    before = grants.snapshot(user)
+    _change_roles(user, add_role, remove_role)
+    if organisation is not None:
+        user.organisation_id = _organisation_id(organisation)
+        user.organisation = None
+    held = grants.hold_sensitive_changes(user, before)
+    requests = grants.open_requests(user, held, requester, reason)
+    if reset_password:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+        _check_password(password)
+        requests.append(grants.request_password_reset(user, password, requester, reason))
+    if reset_second_factor:
+        requests.append(grants.request_second_factor_reset(user, requester, reason))
+    _audit_cli_update(user, before, requests, requester)
+    for grant in requests:
+        click.echo(f"Request #{grant.id} ({grant.kind}) awaits another Admin's approval.")
+    if not requests:
+        click.echo("Changed at once (nothing that needs a second Admin).")
+
+
+def _change_roles(user, add: tuple[str, ...], remove: tuple[str, ...]) -> None:
+    for name in add:
+        role = _role(name)
+        if role not in user.roles:
+            user.roles.append(role)
+    user.roles = [role for role in user.roles if role.name not in set(remove)]
+
+
+def _organisation_id(name: str) -> int:
+    from sqlalchemy import select
+
+    from backoffice.extensions import db
+    from backoffice.models.organisation import Organisation
+
+    organisation_id = db.session.scalar(select(Organisation.id).where(Organisation.name == name))
+    if organisation_id is None:
+        raise click.ClickException(f"No organisation {name!r}.")
+    return organisation_id
+
+
+def _check_password(password: str) -> None:
+    validator = current_app.config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR")
+    if validator is None:
+        return
+    try:
+        validator(password)
+    except Exception as error:  # FAB's validators raise wtforms' ValidationError
+        raise click.ClickException(str(error)) from None
+
+
+def _audit_cli_update(user, before: dict, requests: list, requester) -> None:
+    from backoffice.services import audit, grants
+
+    audit.record(
+        "user_updated",
+        user,
+        object_type="User",
+        actor=requester,
+        details={
+            "before": before,
+            "after": grants.snapshot(user),
+            "pending": [grant.id for grant in requests],
+            "by": "command",
+        },
+    )
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--first-name", required=True)
+@click.option("--last-name", required=True)
+@click.option("--organisation", help="The account's organisation (its name); Admins may have none.")
+@click.option("--role", "role_names", multiple=True, required=True, help="Repeatable.")
+@click.option("--by", "by", help="The Admin asking (required once two Admins exist).")
+def users_create(
+    username: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    organisation: str | None,
+    role_names: tuple[str, ...],
+    by: str | None,
+) -> None:
+    """Create an account; its sensitive roles wait for a second Admin.
+
+    Bootstrap: while fewer than two active accounts may approve requests, the roles apply at
+    once (nobody could approve the first Admins); whoever runs this holds the database anyway.
+    """
+    from sqlalchemy import func, select
+
+    from backoffice import security
+    from backoffice.extensions import db
+    from backoffice.services import audit, grants
+
+    approvers = db.session.scalar(
+        select(func.count()).select_from(security.holders("approve_grants").subquery())
+    )
+    bootstrap = approvers < 2
+    requester = _account(by) if by else None
+    if not bootstrap and (requester is None or not security.can("approve_grants", requester)):
+        raise click.ClickException("Two Admins exist: name the Admin asking with --by ADMIN.")
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username) is not None:
+        raise click.ClickException(f"{username} exists already.")
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _check_password(password)
+    roles = [_role(name) for name in role_names]
+    user = sm.add_user(username, first_name, last_name, email, roles, password, commit=False)
+    if not user:
+        raise click.ClickException("The account could not be created.")
+    user.organisation_id = _organisation_id(organisation) if organisation else None
+    before = {"roles": [], "organisation_id": user.organisation_id}
+    held = [] if bootstrap else grants.hold_sensitive_changes(user, before)
+    requests = grants.open_requests(user, held, requester) if held else []
+    audit.record(
+        "user_created",
+        user,
+        object_type="User",
+        actor=requester,
+        details={
+            "after": grants.snapshot(user),
+            "pending": [g.id for g in requests],
+            "by": "bootstrap" if bootstrap else "command",
+        },
+    )
+    click.echo(f"Account {username} created with roles {sorted(user.role_names)}.")
+    for grant in requests:
+        click.echo(f"Request #{grant.id} ({grant.kind}) awaits another Admin's approval.")
+
+
+def _role(name: str):
+    role = current_app.appbuilder.sm.find_role(name)
+    if role is None or name in ("Superuser", "Public"):
+        raise click.ClickException(f"No role {name!r} to grant.")
+    return role
+
+
+@users_cli.command("requests")
+def users_requests() -> None:
+    """List the requests that wait for a second Admin."""
+    from backoffice.services import grants
+
+    pending = grants.pending()
+    for grant in pending:
+        click.echo(
+            f"#{grant.id} {grant.created_at:%Y-%m-%d %H:%M} UTC {grant.kind}: "
+            f"{grant.target.username} asked by {grant.requester.username} "
+            f"{grant.before} -> {grant.after}"
+        )
+    click.echo(f"{len(pending)} pending; decide them on the Access requests screen.")

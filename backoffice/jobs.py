@@ -16,6 +16,9 @@ import datetime as dt
 import importlib
 import logging
 import os
+import socket
+import threading
+import uuid
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -62,15 +65,22 @@ def _function(spec: JobSpec):
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def acquire(name: str, max_minutes: int) -> bool:
-    """Take the job's lock (committed at once); False when another live process holds it."""
+def new_owner_token() -> str:
+    """Who holds a lock: this host and process, and a random part unique to the acquisition
+    (a process that re-acquires after losing its lock is a new owner)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:16]}"
+
+
+def acquire(name: str, max_minutes: int) -> str | None:
+    """Take the job's lock (committed at once). Returns the owner token that alone may renew
+    and release it, or None when another live owner holds it."""
     now = utcnow()
-    owner = f"{os.getpid()}"
+    owner = new_owner_token()
     expires = now + dt.timedelta(minutes=max_minutes)
     try:
         with unit_of_work():
             db.session.execute(insert(JobLock).values(name=name, owner=owner, expires_at=expires))
-        return True
+        return owner
     except IntegrityError:
         pass
     # Taken: steal it only if the holder's time is up (it crashed or hung).
@@ -80,12 +90,67 @@ def acquire(name: str, max_minutes: int) -> bool:
             .where(JobLock.name == name, JobLock.expires_at < now)
             .values(owner=owner, expires_at=expires)
         )
+    return owner if result.rowcount == 1 else None
+
+
+def renew(name: str, owner: str, max_minutes: int, engine=None) -> bool:
+    """Extend the lease of a lock this owner holds; False when it is no longer theirs (it
+    expired and another process took it over). Runs on its own connection, so a job's open
+    transaction does not delay it."""
+    statement = (
+        update(JobLock)
+        .where(JobLock.name == name, JobLock.owner == owner)
+        .values(expires_at=utcnow() + dt.timedelta(minutes=max_minutes))
+    )
+    with (engine or db.engine).begin() as connection:
+        return connection.execute(statement).rowcount == 1
+
+
+def release(name: str, owner: str) -> bool:
+    """Free the lock if this owner still holds it; a lock taken over by another process
+    after this one's lease ran out stays with its new owner."""
+    with unit_of_work():
+        result = db.session.execute(
+            delete(JobLock).where(JobLock.name == name, JobLock.owner == owner)
+        )
+    if result.rowcount != 1:
+        log.error("Job %s: lock was no longer held by this run at its end (lease lost)", name)
     return result.rowcount == 1
 
 
-def release(name: str) -> None:
-    with unit_of_work():
-        db.session.execute(delete(JobLock).where(JobLock.name == name))
+class Lease:
+    """Keeps renewing a held lock while its job runs, every third of its lease (at most
+    ``JOB_LEASE_RENEW_SECONDS``), so a long run is never taken for a crashed one."""
+
+    def __init__(self, app: Flask, name: str, owner: str, max_minutes: int) -> None:
+        self.name, self.owner, self.max_minutes = name, owner, max_minutes
+        self.engine = db.engine
+        self.interval = min(
+            max_minutes * 20.0, float(app.config.get("JOB_LEASE_RENEW_SECONDS", 60))
+        )
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{name}", daemon=True)
+
+    def __enter__(self) -> Lease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                held = renew(self.name, self.owner, self.max_minutes, self.engine)
+            except Exception as error:  # the database is briefly away: try again next time
+                log.warning("Job %s: lease renewal failed (%s)", self.name, type(error).__name__)
+                continue
+            if not held:
+                log.error("Job %s: lease lost to another process", self.name)
+                self.lost.set()
+                return
 
 
 def run_job(app: Flask, name: str) -> bool:
@@ -93,17 +158,18 @@ def run_job(app: Flask, name: str) -> bool:
     batches). Returns False when it was already running."""
     spec = JOBS[name]
     with app.app_context():
-        if not acquire(name, spec.max_minutes):
+        owner = acquire(name, spec.max_minutes)
+        if owner is None:
             log.info("Job %s is already running elsewhere", name)
             return False
         try:
-            with unit_of_work():
+            with Lease(app, name, owner, spec.max_minutes), unit_of_work():
                 _function(spec)()
         except Exception:
             log.exception("Job %s failed", name)
             raise
         finally:
-            release(name)
+            release(name, owner)
             db.session.remove()
     return True
 
@@ -200,7 +266,10 @@ register(
     "interval",
     hours=1,
 )
+register("purge_sign_in_records", "backoffice.services.staff_sessions:purge", "interval", hours=1)
 register("case_action_digest", "backoffice.services.cases:send_action_digests", "cron", hour=7)
+# Signed checkpoints of the audit chain's head, outside the database (issue 12, finding 4).
+register("audit_checkpoint", "backoffice.services.audit:export_checkpoint", "interval", hours=1)
 register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
 register(
     "dispatch_deliveries",
@@ -249,3 +318,11 @@ register(
     minutes=5,
 )
 register("statistics_rebuild", "backoffice.services.statistics:rebuild_rollup", "cron", hour=2)
+register(
+    "apply_retention",
+    "backoffice.services.retention:apply_retention",
+    "cron",
+    max_minutes=60,
+    hour=2,
+    minute=30,
+)

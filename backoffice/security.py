@@ -20,7 +20,8 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from flask import current_app, g, has_request_context, session
+import click
+from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_login import current_user, login_user
@@ -31,9 +32,11 @@ from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.user import StaffUser, new_session_token
-from backoffice.services import audit
+from backoffice.services import audit, login_delay, second_factor, staff_sessions
 
 log = logging.getLogger(__name__)
+# The cookie's key for the server-side session token (services/staff_sessions.py).
+SESSION_KEY = "staff_session"
 
 ADMIN = "Admin"
 MODERATOR = "Moderator"
@@ -41,7 +44,9 @@ SOCIAL_WORKER = "SocialWorker"
 COORDINATOR = "Coordinator"
 OUTREACH = "Outreach"
 PARTNER_RELAY = "PartnerRelay"
-ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+# Reads the audit trail and runs its checks (the data-protection officer's role).
+DATA_PROTECTION = "DataProtection"
+ROLES = (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY, DATA_PROTECTION)
 SUPERUSER = "Superuser"
 
 # Permission sets a view can grant to a role in its ``access`` declaration.
@@ -63,7 +68,7 @@ ADMIN_FAB_VIEWS = {
 
 class DisabledSecurityApi(BaseApi):
     """FAB's JWT login API is not offered: staff sign in through the login page only, where
-    lock-out, audit and session rules apply."""
+    delays, the second factor, audit and session rules apply."""
 
     resource_name = "security"
 
@@ -74,9 +79,15 @@ class BackofficeSecurityManager(SecurityManager):
 
     def __init__(self, appbuilder) -> None:
         from backoffice.views.second_factor import TwoStepAuthDBView
-        from backoffice.views.users import GroupView, RoleView, StaffUserView
+        from backoffice.views.users import (
+            GroupView,
+            RoleView,
+            StaffResetPasswordView,
+            StaffUserView,
+        )
 
         self.userdbmodelview = StaffUserView
+        self.resetpasswordview = StaffResetPasswordView
         # FAB's login-count chart tells nobody anything useful and fails on a bad argument.
         self.userstatschartview = None
         self.rolemodelview = RoleView
@@ -91,7 +102,12 @@ class BackofficeSecurityManager(SecurityManager):
 
     # -- sessions ------------------------------------------------------------------------
     def load_user(self, pk):
-        """Session ids are ``<user id>.<session token>``: a changed token ends the session."""
+        """Session ids are ``<user id>.<session token>``: a changed token ends the session.
+
+        The cookie must also name a live server-side session of this user, opened in a
+        browser with this user agent (services/staff_sessions.py): a cookie replayed from
+        another browser, or after sign-out, signs nobody in.
+        """
         user_id, _, token = str(pk).partition(".")
         if not user_id.isdigit():
             return None
@@ -104,8 +120,12 @@ class BackofficeSecurityManager(SecurityManager):
         )
         if user is None or not user.is_active or token != user.session_token:
             return None
-        if _is_locked(user):
-            return None
+        if has_request_context():
+            agent = request.headers.get("User-Agent", "")
+            if staff_sessions.current(session.get(SESSION_KEY), user.id, agent) is None:
+                return None
+        if second_factor.required_for(user) and not second_factor.is_enabled(user):
+            return None  # given a role that needs one since signing in: enrol first
         return user
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
@@ -117,61 +137,95 @@ class BackofficeSecurityManager(SecurityManager):
             return super()._has_view_access(user, permission_name, view_name)
         return (permission_name, view_name) in permissions_of(user)
 
-    def end_all_sessions(self, user: StaffUser) -> None:
+    def end_all_sessions(self, user: StaffUser, *, keep_current: bool = False) -> None:
+        """End every session of the account (deactivation, password change), or every
+        other one (``keep_current``: the session that changed the password)."""
         user.session_token = new_session_token()
+        keep = session.get(SESSION_KEY) if keep_current and has_request_context() else None
+        staff_sessions.end_all(user.id, keep_token=keep)
 
     # -- authentication ------------------------------------------------------------------
-    def auth_user_db(self, username, password):
-        user = self.find_user(username=username) if username else None
-        if user is not None and _is_locked(user):
-            audit.record("login_refused_locked", object_type="User", object_id=user.id)
-            transactions.keep_on_failure()
-            return None
-        return super().auth_user_db(username, password)
-
-    def on_user_login(self, user) -> None:
-        # A new session for a new login: nothing from before the login survives it.
-        session.clear()
-        session["started_at"] = int(utcnow().timestamp())
-        session.permanent = True
-        audit.record("login", object_type="User", object_id=user.id, actor=user)
-
-    def on_user_login_failed(self, user) -> None:
-        threshold = current_app.config["LOGIN_LOCKOUT_THRESHOLD"]
-        if (user.fail_login_count or 0) >= threshold:
-            minutes = current_app.config["LOGIN_LOCKOUT_MINUTES"]
-            user.locked_until = utcnow() + dt.timedelta(minutes=minutes)
-            self.end_all_sessions(user)
-            audit.record("account_locked", object_type="User", object_id=user.id)
+    def update_user_auth_stat(self, user, success=True) -> None:
+        """FAB's counters after the password check. A right password alone is not a sign-in
+        (the second factor may follow): ``sign_in`` counts it. A wrong one is counted for
+        the "failed attempts since your last login" notice, and audited."""
+        if success:
+            return
+        user.fail_login_count = (user.fail_login_count or 0) + 1
         audit.record("login_failed", object_type="User", object_id=user.id, outcome="failure")
-        # FAB has committed the failure count; the lock-out and its audit go with the request,
-        # which commits them however it answers.
+        # The request answers with a redirect to the login page; the count must stay.
         transactions.keep_on_failure()
 
+    def sign_in(self, user: StaffUser) -> int:
+        """Complete a sign-in (password, and second factor when it applies): a new session,
+        the audit of the login, the counters. Answers the failed attempts since the last
+        sign-in, for the user to be told."""
+        failures = user.fail_login_count or 0
+        # A new session for a new login: nothing from before the login survives it.
+        session.clear()
+        agent = request.headers.get("User-Agent", "")
+        session[SESSION_KEY] = staff_sessions.open_session(user, agent)
+        session["started_at"] = int(utcnow().timestamp())
+        session.permanent = True
+        login_user(user, remember=False)
+        user.fail_login_count = 0
+        user.login_count = (user.login_count or 0) + 1
+        user.last_login = dt.datetime.now()  # FAB's column, in FAB's convention
+        audit.record(
+            "login",
+            object_type="User",
+            object_id=user.id,
+            actor=user,
+            details={"failures_since_last_login": failures} if failures else None,
+        )
+        return failures
+
     def on_user_logout(self, user) -> None:
-        self.end_all_sessions(user)
+        staff_sessions.end_token(session.get(SESSION_KEY))
+        session.clear()
         audit.record("logout", object_type="User", object_id=user.id, actor=user)
 
+    def add_user(self, *args, **kwargs):
+        _refuse_fab_account_commands()
+        return super().add_user(*args, **kwargs)
+
     def reset_password(self, userid, password) -> None:
+        _refuse_fab_account_commands()
         super().reset_password(userid, password)
         user = self.get_user_by_id(userid)
-        self.end_all_sessions(user)
+        own = has_request_context() and current_user.is_authenticated and current_user.id == userid
+        self.end_all_sessions(user, keep_current=own)
         audit.record("password_changed", object_type="User", object_id=user.id)
         # FAB's ``fab reset-password`` command calls this outside any request or unit of work
         # (FAB itself has just committed the new password): its audit event is kept here.
         self.session.commit()
-        if has_request_context() and current_user.is_authenticated and current_user.id == userid:
+        if own:
             login_user(user)  # keep the session that made the change, end the others
 
 
-def _is_locked(user: StaffUser) -> bool:
-    return user.locked_until is not None and user.locked_until > utcnow()
+FAB_ACCOUNT_COMMANDS = frozenset({"create-admin", "create-user", "reset-password"})
+
+
+def _refuse_fab_account_commands() -> None:
+    """FAB's ``fab create-admin / create-user / reset-password`` give roles and passwords with
+    nobody's approval (``create-admin`` even the all-powerful Superuser): refused. Flask
+    resolves FAB's commands before the application loads, so they are stopped here, where
+    they reach the security manager; ``flask users …`` opens grant requests instead."""
+    context = click.get_current_context(silent=True)
+    parent = context.parent if context is not None else None
+    if parent is None or parent.info_name != "fab":
+        return
+    if context.info_name in FAB_ACCOUNT_COMMANDS:
+        raise click.ClickException(
+            f"`fab {context.info_name}` is disabled: a second Admin approves every grant. "
+            "Use `flask --app wsgi users create|request` (see `users --help`)."
+        )
 
 
 def unlock(user: StaffUser) -> None:
-    """The unlock path for an Admin: clears the lock-out and the failure count."""
-    user.locked_until = None
-    user.fail_login_count = 0
+    """An Admin's reset of the sign-in delays of an account (from every address)."""
+    for name in {user.username, user.email} - {None, ""}:  # one signs in with either
+        login_delay.clear(name)
     audit.record("account_unlocked", object_type="User", object_id=user.id)
 
 
@@ -182,7 +236,7 @@ def unlock(user: StaffUser) -> None:
 CAPABILITY_MENU = "Capabilities"
 CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Statistics of every organisation (aggregated only) / of one's own organisation.
-    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR),
+    "read_all_statistics": (ADMIN, MODERATOR, COORDINATOR, DATA_PROTECTION),
     "read_own_statistics": (SOCIAL_WORKER,),
     "build_funder_report": (COORDINATOR,),
     # May be assigned cases, and receives the cases' digests and notices.
@@ -194,6 +248,16 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Approves or refuses another Admin's grant request (services/grants.py).
+    "approve_grants": (ADMIN,),
+    # Changes a verified directory entry's contact details directly, and reviews partner
+    # associations' changes to them (the entry's owner organisation may too).
+    "review_directory_changes": (COORDINATOR,),
+    # Reviews and publishes information sheets written by someone else.
+    "publish_information": (MODERATOR, COORDINATOR),
+    # Checks an identifier against the published alerts for a worker met in the field (the
+    # roles that meet workers); moderators' own check also searches reports.
+    "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
 }
 
 
@@ -240,6 +304,29 @@ def can(capability: str, actor=None) -> bool:
         raise KeyError(f"Unknown capability {capability!r}")
     actor = actor if actor is not None else current_user_or_none()
     return (capability, CAPABILITY_MENU) in permissions_of(actor)
+
+
+def roles_with(capability: str) -> set[str]:
+    """Names of the roles that grant the capability (as stored by ``roles sync``)."""
+    from flask_appbuilder.security.sqla.models import (
+        Permission,
+        PermissionView,
+        Role,
+        ViewMenu,
+        assoc_permissionview_role,
+    )
+
+    if capability not in CAPABILITIES:
+        raise KeyError(f"Unknown capability {capability!r}")
+    rows = db.session.scalars(
+        select(Role.name)
+        .join(assoc_permissionview_role, assoc_permissionview_role.c.role_id == Role.id)
+        .join(PermissionView, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+        .join(Permission, PermissionView.permission_id == Permission.id)
+        .join(ViewMenu, PermissionView.view_menu_id == ViewMenu.id)
+        .where(Permission.name == capability, ViewMenu.name == CAPABILITY_MENU)
+    )
+    return set(rows)
 
 
 def holders(capability: str, organisation_id: int | None = None) -> Select:

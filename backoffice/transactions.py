@@ -44,6 +44,9 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "audit_events": None,
     "api_clients": frozenset({"last_used_at"}),
+    "staff_sessions": frozenset({"last_seen_at"}),
+    # An SMS provider's delivery receipt may come as a GET (OVHcloud's callback URL).
+    "deliveries": frozenset({"receipt_status", "receipt_at"}),
     # A wrong follow-up code counts even on a GET (brute force of codes, services/follow_up).
     "report_follow_ups": frozenset({"failures", "locked_until"}),
 }
@@ -84,11 +87,11 @@ def install(app: Flask) -> None:
             try:
                 db.session.commit()
             except Exception as error:  # the answer must not claim what was not stored
-                _rollback_quietly()
+                rollback_quietly()
                 log.error("Request commit failed (%s)", type(error).__name__)
                 return _commit_failed_response()
         else:
-            _rollback_quietly()
+            rollback_quietly()
         return response
 
 
@@ -98,7 +101,7 @@ def _should_commit(status: int) -> bool:
     return status < 400 or bool(g.get("transaction_keep_on_failure"))
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
     try:
         db.session.rollback()
     except Exception as error:  # a dead connection: nothing more can be undone here
@@ -118,7 +121,7 @@ def unit_of_work() -> Iterator[None]:
         yield
         db.session.commit()
     except BaseException:
-        _rollback_quietly()
+        rollback_quietly()
         raise
 
 

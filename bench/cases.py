@@ -116,7 +116,7 @@ def case_with_notes(app) -> int:
     from backoffice.extensions import db
     from backoffice.models.base import utcnow
     from backoffice.services import cases
-    from tests.integration.test_cases_support import user
+    from tests.integration.cases_support import user
 
     with app.app_context():
         worker = user("demo-social-a")

@@ -35,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+# Benchmarks run development apps (demo users) unless a script says production itself.
+os.environ.setdefault("BACKOFFICE_ENV", "development")
+
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -147,6 +150,9 @@ def bench_app(url: str, keys: str | None = None, **overrides):
         "INSTANCE_DIR": instance_dir(),
         "RATELIMIT_ENABLED": False,
         "SECRET_KEY": secrets.token_hex(16),
+        # Benchmarks sign demo users in with the password alone (the second factor is
+        # tested in tests/integration/test_second_factor.py, not measured here).
+        "SECOND_FACTOR_REQUIRED_ROLES": (),
         **overrides,
     }
     app = create_app(settings)

@@ -18,6 +18,10 @@ from collections.abc import Iterator
 
 import pytest
 
+# The application is production by default (config.py); the tests run it as development
+# (the tests of production's refusals set it themselves).
+os.environ["BACKOFFICE_ENV"] = "development"
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -105,6 +109,11 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         # default, is checked where it matters (tests that switch with /lang/fr) and by the
         # catalogue test.
         "BABEL_DEFAULT_LOCALE": "en",
+        # The shared app signs in with the password alone, so that every test may sign in
+        # as a demo user many times a minute (a TOTP code works once). The second factor,
+        # mandatory by default, is tested on an app with the default setting
+        # (tests/integration/test_second_factor.py).
+        "SECOND_FACTOR_REQUIRED_ROLES": (),
         # The real channels, as the dispatch tests expect; outbox tests switch to "outbox".
         "MAIL_BACKEND": "smtp",
         "SMS_BACKEND": "gateway",

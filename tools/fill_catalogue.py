@@ -2,8 +2,9 @@
 
 Used to keep the French catalogue complete: ``python tools/fill_catalogue.py
 translations/fr/LC_MESSAGES/messages.po tools/glossary_fr.json tools/glossary_fr.d/*.json``
-(an area may keep its own glossary file in ``tools/glossary_fr.d/``; later files win). Existing translations are
-kept; the untranslated msgids left are listed, and the exit status is 1 when any remain.
+(an area may keep its own glossary file in ``tools/glossary_fr.d/``; later files win).
+Existing translations are kept; the untranslated msgids left are listed, and the exit status
+is 1 when any remain.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from backoffice.models.organisation import Organisation
 from backoffice.security import (
     ADMIN,
     COORDINATOR,
+    DATA_PROTECTION,
     MODERATOR,
     OUTREACH,
     PARTNER_RELAY,
@@ -47,7 +48,26 @@ USERS = [
     ("demo-coordinator", "Camille", COORDINATOR, JASMINE),
     ("demo-outreach", "Olga", OUTREACH, JASMINE),
     ("demo-relay", "Rita", PARTNER_RELAY, AIDES),
+    ("demo-dpo", "Dominique", DATA_PROTECTION, JASMINE),
 ]
+
+
+class DemoRefused(RuntimeError):
+    """Demo accounts (with their published password) are for development only."""
+
+
+def demo_password() -> str:
+    """The demo accounts' password; refused outside development, where it would hand an
+    Admin account to anyone who read the README."""
+    if current_app.config.get("BACKOFFICE_ENV") != "development":
+        raise DemoRefused(
+            "Demo data is for development only (BACKOFFICE_ENV=development); "
+            "this instance runs as production."
+        )
+    password = current_app.config.get("DEMO_PASSWORD")
+    if not password:
+        raise DemoRefused("Set DEMO_PASSWORD to seed demo accounts.")
+    return password
 
 
 @dataclass
@@ -59,10 +79,10 @@ class DemoContext:
 
 def seed_base() -> DemoContext:
     """The three organisations and one user per role (idempotent)."""
+    password = demo_password()  # first: outside development, nothing is touched
     by_name = {
         name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
     }
-    password = current_app.config["DEMO_PASSWORD"]
     users = {
         username: _user(username, first, role, by_name[org], password)
         for username, first, role, org in USERS

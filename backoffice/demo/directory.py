@@ -15,7 +15,7 @@ DEMO_FILE = Path(__file__).resolve().parent.parent / "data" / "structures.csv"
 
 
 def seed_directory(context: DemoContext) -> None:
-    report = directory.import_csv(DEMO_FILE.read_bytes())
+    report = directory.import_csv(DEMO_FILE.read_bytes(), source_kind="demo")
     if report.error or report.rejected:
         problems = report.error or "; ".join(
             f"line {r.line}: {', '.join(r.reasons)}" for r in report.rejected[:5]

@@ -9,19 +9,25 @@ from backoffice.models.alert import (
     IdentifierCheck,
 )
 from backoffice.models.api_client import ApiClient
-from backoffice.models.audit import AuditEvent
+from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNeed,
     CaseNote,
     CaseTransfer,
+    Complaint,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.grant import GrantRequest
+from backoffice.models.information import InfoSheet, InfoSheetVersion
 from backoffice.models.jobs import JobLock
 from backoffice.models.keys import DataKey
 from backoffice.models.organisation import Organisation
@@ -40,8 +46,14 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
-from backoffice.models.structure import Structure, StructureLanguage, StructureService
+from backoffice.models.structure import (
+    Structure,
+    StructureChange,
+    StructureLanguage,
+    StructureService,
+)
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
 from backoffice.models.worker_access import (
@@ -51,8 +63,17 @@ from backoffice.models.worker_access import (
     WorkerToken,
 )
 
-__all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
-__all__ += ["Structure", "StructureLanguage", "StructureService"]
+__all__ = [
+    "ApiClient",
+    "AuditChainHead",
+    "AuditEvent",
+    "DataKey",
+    "JobLock",
+    "Organisation",
+    "StaffUser",
+]
+__all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
+__all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
 __all__ += ["Alert", "AlertDepartment", "AlertIdentifier", "AlertReport", "AlertTranslation"]
 __all__ += ["IdentifierCheck", "ReportEvent"]
@@ -60,6 +81,9 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
+__all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
+__all__ += ["GrantRequest"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

@@ -25,6 +25,12 @@ class ApiClient(TimestampMixin, Model):
     # Identifier checks a minute for the whole client (all its workers together); None: the
     # default API_CHECK_CLIENT_RATE_LIMIT. Set by an Admin.
     check_rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # After a rotation, the previous key keeps working until this moment (a grace period
+    # the Admin chose, so that the client's maintainer can deploy the new one).
+    previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    previous_key_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Deleting a client keeps its row (its reports and checks refer to it): it is only marked.
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     def __repr__(self) -> str:
         return self.name

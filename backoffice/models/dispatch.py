@@ -73,6 +73,13 @@ class Delivery(Model):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(120), nullable=True)
     segments: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The send attempt on the wire and how far it got (``services.dispatch``): "crossing"
+    # (nothing can have been accepted yet) or "in_doubt" (past the point of no return).
+    attempt_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    wire_state: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # The provider's delivery receipt (SMS): delivered, failed or pending, and when.
+    receipt_status: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    receipt_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime, nullable=False, default=utcnow, onupdate=utcnow

@@ -10,15 +10,27 @@ JSON column.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, event
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    event,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backoffice.models.base import TimestampMixin
+from backoffice.models.base import TimestampMixin, utcnow
 
 STRUCTURE_CATEGORIES: dict[str, object] = {
     "community": _l("Community sex-worker association"),
@@ -51,6 +63,26 @@ STRUCTURE_SERVICES: dict[str, object] = {
     "food": _l("Food aid"),
     "trans_health": _l("Trans health"),
 }
+
+# Where an entry comes from (``source_kind``); ``source`` says more in words.
+SOURCE_KINDS: dict[str, object] = {
+    "legacy": _l("Entered before sources were recorded"),
+    "demo": _l("Demo data"),
+    "form": _l("Entered by staff"),
+    "csv": _l("CSV import"),
+    "finess": _l("FINESS national register"),
+}
+# A verification older than this is due again (the entry is shown as "verification due").
+VERIFICATION_VALID_DAYS = 365
+# What a partner association's edit of a verified entry cannot change without review.
+CONTACT_FIELDS: tuple[str, ...] = (
+    "address",
+    "postcode",
+    "city",
+    "phone",
+    "website",
+    "opening_hours",
+)
 
 # The alert languages first (the ones workers receive alerts in), then others that
 # structures commonly offer. Codes are ISO 639 (639-3 where 639-1 has none).
@@ -115,6 +147,20 @@ class Structure(TimestampMixin, Model):
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Where the entry comes from and how sure we are of it.
     source: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    source_kind: Mapped[str] = mapped_column(String(12), nullable=False, default="form")
+    # Verification: someone called the structure and checked the entry (unverified: None).
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # No ON DELETE rule on these two: SQLite could only add one by rebuilding the table.
+    verified_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id"), nullable=True
+    )
+    verification_note: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The partner association that answers for this entry (its contact details are changed
+    # by others only after its or a coordinator's review). Not "organisation_id": the
+    # directory is shared, not organisation-owned.
+    owner_organisation_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("organisations.id"), nullable=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     # Name, city and postcode folded to lower-case ASCII words, kept by the listener below,
     # so that "saint etienne" finds "Saint-Étienne" on SQLite and PostgreSQL alike.
@@ -127,8 +173,21 @@ class Structure(TimestampMixin, Model):
         back_populates="structure", cascade="all, delete-orphan", lazy="selectin"
     )
 
+    verified_by = relationship("StaffUser", foreign_keys=[verified_by_id])
+
     def __repr__(self) -> str:
         return f"{self.name} ({self.city})"
+
+    @property
+    def verification(self) -> str:
+        """``unverified``, ``verified`` or ``due`` (verified more than a year ago)."""
+        return verification_state(self.verified_at)
+
+    @property
+    def verification_due_on(self) -> dt.date | None:
+        if self.verified_at is None:
+            return None
+        return (self.verified_at + dt.timedelta(days=VERIFICATION_VALID_DAYS)).date()
 
     @property
     def services(self) -> list[str]:
@@ -151,6 +210,13 @@ class Structure(TimestampMixin, Model):
     @property
     def opening_hours_lines(self) -> list[str]:
         return [line.strip() for line in (self.opening_hours or "").splitlines() if line.strip()]
+
+
+def verification_state(verified_at: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    if verified_at is None:
+        return "unverified"
+    age = (now or utcnow()) - verified_at
+    return "due" if age > dt.timedelta(days=VERIFICATION_VALID_DAYS) else "verified"
 
 
 def in_vocabulary_order(vocabulary: dict[str, object], codes) -> list[str]:
@@ -206,3 +272,39 @@ class StructureLanguage(Model):
     )
     language: Mapped[str] = mapped_column(String(5), primary_key=True, index=True)
     structure: Mapped[Structure] = relationship(back_populates="language_rows")
+
+
+CHANGE_STATUSES: dict[str, object] = {
+    "pending": _l("Waiting for review"),
+    "approved": _l("Approved"),
+    "refused": _l("Refused"),
+}
+
+
+class StructureChange(Model):
+    """A partner association's change to a verified entry's contact details, waiting for the
+    review of the entry's owner organisation or a coordinator."""
+
+    __tablename__ = "structure_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    structure_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("structures.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # Field name -> proposed text value (public-class data only: contact details).
+    proposed: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(String(10), nullable=False, default="pending", index=True)
+    proposed_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    proposed_by_organisation_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("organisations.id", ondelete="SET NULL"), nullable=True
+    )
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    reviewed_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    structure: Mapped[Structure] = relationship(lazy="joined")
+    proposed_by = relationship("StaffUser", foreign_keys=[proposed_by_id])

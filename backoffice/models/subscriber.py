@@ -6,9 +6,11 @@ Data classes (DESIGN.md):
   (``ConfidentialRecord``) and found only through keyed blind indexes (``phone_index``,
   ``email_index``), which are unique: the same number or address cannot be registered twice.
   Unsubscribing ends in crypto-shredding of both (``services.subscribers``).
-* clear — her pseudonym (a programme name she chooses, shown to her organisation's staff so
-  they recognise her; the form asks for one that is not her working name), language,
-  departments, status and dates: what the fan-out query and the counts need.
+* sealed with the root key — her pseudonym (a programme name she chooses, shown to her
+  organisation's staff so they recognise her; she may still type a name that identifies
+  her): never clear at rest, and it outlives the shredding of her contact details.
+* clear — language, departments, status and dates: what the fan-out query and the counts
+  need.
 
 What is sent to them (the outbox, ``Delivery``) lives beside the dispatch, in
 ``models/dispatch.py``.
@@ -58,7 +60,7 @@ class Subscriber(OrganisationOwned, ConfidentialRecord, TimestampMixin, Model):
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(80), nullable=False)
+    pseudonym_sealed: Mapped[str] = mapped_column(EncryptedText, nullable=False)
     phone_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     phone_index: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
     email_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
@@ -88,6 +90,8 @@ class Subscriber(OrganisationOwned, ConfidentialRecord, TimestampMixin, Model):
 
     phone = Sealed()
     email = Sealed()
+    # Shown on every page about her to her organisation's staff: not audited per read.
+    pseudonym = Sealed(audited=False, root=True)
 
     department_rows: Mapped[list[SubscriberDepartment]] = relationship(
         "SubscriberDepartment",

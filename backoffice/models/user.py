@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 
@@ -27,8 +26,11 @@ class StaffUser(User):
     session_token: Mapped[str] = mapped_column(
         String(32), nullable=False, default=new_session_token
     )
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # The TOTP secret, sealed; the one being enrolled (kept here, never in the cookie, until
+    # the user proves the app has it); the last time step accepted (a code works once).
     totp_secret: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     def get_id(self) -> str:
         return f"{self.id}.{self.session_token}"

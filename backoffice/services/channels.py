@@ -56,6 +56,11 @@ SENT = "sent"
 FAILED = "failed"
 RETRY = "retry"
 NOT_ATTEMPTED = "not_attempted"
+# A sent outcome whose acceptance was not confirmed (the answer was lost after the point of
+# no return): taken as delivered under its known id, never sent a second time.
+UNCONFIRMED = "unconfirmed"
+# A retry whose message may already have been accepted: reconciled before any resend.
+IN_DOUBT = "in_doubt"
 
 # compat32 with CRLF line ends: smtplib sends bytes as they are, and SMTP wants CRLF.
 _WIRE = compat32.clone(linesep="\r\n")
@@ -106,6 +111,42 @@ class OutgoingEmail:
 
 def message_id_domain(config: Mapping) -> str:
     return config.get("MAIL_MESSAGE_ID_DOMAIN") or config["MAIL_FROM"].rpartition("@")[2]
+
+
+def reconcile_email(message_id_: str, config: Mapping) -> bool | None:
+    """Did the mail relay accept the message with this Message-ID? True, False, or None
+    when it cannot tell, per ``MAIL_IN_DOUBT``:
+
+    * ``brevo``: asks Brevo's transactional email events API (``GET /v3/smtp/statistics/
+      events?messageId=…``, key ``MAIL_RECONCILE_API_KEY``): any event means accepted; an
+      unreachable API answers None (asked again later, nothing is guessed);
+    * ``assume_sent`` (default): True, so never a duplicate; a message the server had
+      not kept is lost (rare: the connection must break between the end of data and its
+      acceptance);
+    * ``resend``: False, so never a loss; a message the server had kept goes twice (with
+      the same Message-ID).
+    """
+    policy = config.get("MAIL_IN_DOUBT") or "assume_sent"
+    if policy == "resend":
+        return False
+    if policy != "brevo":
+        return True
+    url = (config.get("MAIL_RECONCILE_URL") or "https://api.brevo.com/v3").rstrip("/")
+    try:
+        response = requests.get(
+            f"{url}/smtp/statistics/events",
+            params={"messageId": message_id_, "limit": 10},
+            headers={
+                "api-key": config.get("MAIL_RECONCILE_API_KEY") or "",
+                "accept": "application/json",
+            },
+            timeout=10,
+        )
+        if response.status_code != 200:
+            return None
+        return bool(response.json().get("events"))
+    except (requests.exceptions.RequestException, ValueError):
+        return None
 
 
 def message_id(key: str, config: Mapping) -> str:
@@ -188,7 +229,9 @@ class EmailSession:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         return message.as_bytes(policy=_WIRE)
 
-    def send(self, email: OutgoingEmail) -> Outcome:
+    def send(self, email: OutgoingEmail, at_point_of_no_return=None) -> Outcome:
+        """Send one message; ``at_point_of_no_return`` is called just before the step after
+        which the server may hold it (the dispatcher records that the send is in doubt)."""
         try:
             validate_email(email.to, check_deliverability=False)
             raw = self.build(email)
@@ -202,9 +245,8 @@ class EmailSession:
             if not self.server.has_extn("smtputf8"):
                 return Outcome(FAILED, "address_unsupported", "The server takes ASCII only.")
             options = ["SMTPUTF8"]
-        sender = self.config["MAIL_FROM"]
         try:
-            refused = self.server.sendmail(sender, [email.to], raw, mail_options=options)
+            return self._transmit(email, raw, options, at_point_of_no_return)
         except smtplib.SMTPRecipientsRefused as error:
             code, answer = next(iter(error.recipients.values()), (550, b""))
             return _smtp_answer(code, answer, "address_refused", "address_deferred")
@@ -216,13 +258,55 @@ class EmailSession:
         except smtplib.SMTPNotSupportedError as error:
             return Outcome(FAILED, "address_unsupported", scrub(error))
         except (smtplib.SMTPException, OSError) as error:
-            # The connection went away, maybe after the server took the message: resend it
-            # later with the same Message-ID.
+            # Lost before the end of the data: the server cannot have accepted a message it
+            # did not receive whole; send it again.
             return Outcome(RETRY, "smtp_connection_lost", type(error).__name__, channel_down=True)
-        if refused:
-            code, answer = next(iter(refused.values()))
-            return _smtp_answer(code, answer, "address_refused", "address_deferred")
-        return Outcome(SENT, provider_id=message_id(email.key, self.config))
+
+    def _transmit(
+        self, email: OutgoingEmail, raw: bytes, options: list[str], at_point_of_no_return
+    ) -> Outcome:
+        """``sendmail`` in its steps, to know which side of the end of data a failure is on.
+
+        Until the final "." the server holds an incomplete message, which it discards if the
+        connection drops: resending is safe. Once the "." is sent it may have accepted the
+        message even if its answer never arrives: the message is then taken as delivered
+        under its known Message-ID ("unconfirmed") rather than sent a second time.
+        """
+        server, sender = self.server, self.config["MAIL_FROM"]
+        server.ehlo_or_helo_if_needed()
+        mail_options = [f"size={len(raw)}"] if server.has_extn("size") else []
+        code, answer = server.mail(sender, mail_options + options)
+        if code != 250:
+            self._reset()
+            raise smtplib.SMTPSenderRefused(code, answer, sender)
+        code, answer = server.rcpt(email.to)
+        if code not in (250, 251):
+            self._reset()
+            raise smtplib.SMTPRecipientsRefused({email.to: (code, answer)})
+        server.putcmd("data")
+        code, answer = server.getreply()
+        if code != 354:
+            self._reset()
+            raise smtplib.SMTPDataError(code, answer)
+        body = smtplib._quote_periods(raw)
+        server.send(body if body.endswith(b"\r\n") else body + b"\r\n")
+        if at_point_of_no_return is not None:
+            at_point_of_no_return()
+        known = message_id(email.key, self.config)
+        try:
+            server.send(b".\r\n")
+            code, answer = server.getreply()
+        except (smtplib.SMTPException, OSError) as error:
+            # The server may hold it: the next attempt asks before sending (``reconcile``).
+            detail = f"Connection lost after the end of data ({type(error).__name__})."
+            return Outcome(RETRY, IN_DOUBT, detail, provider_id=known, channel_down=True)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, answer)
+        return Outcome(SENT, provider_id=known)
+
+    def _reset(self) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.server.rset()
 
 
 def _smtp_answer(code: int, answer: bytes | str, permanent: str, temporary: str) -> Outcome:
@@ -290,7 +374,7 @@ class SmsGateway:
             auth = (self.config["SMS_GATEWAY_USERNAME"], self.config.get("SMS_GATEWAY_PASSWORD"))
         return headers, auth
 
-    def send(self, sms: OutgoingSms) -> Outcome:
+    def send(self, sms: OutgoingSms, at_point_of_no_return=None) -> Outcome:
         try:
             number = phonenumbers.parse(sms.to, None)
             valid = phonenumbers.is_valid_number(number)
@@ -304,6 +388,8 @@ class SmsGateway:
         request.setdefault("headers", {}).update({**headers, "Idempotency-Key": sms.key})
         if auth is not None:
             request.setdefault("auth", auth)
+        if at_point_of_no_return is not None:
+            at_point_of_no_return()
         try:
             response = self.http.request(timeout=(min(self.timeout, 5.0), self.timeout), **request)
         except requests.exceptions.ConnectTimeout:
@@ -312,24 +398,24 @@ class SmsGateway:
             )
         except requests.exceptions.Timeout:
             # The gateway may have taken it: resend with the same reference.
-            return Outcome(
-                RETRY, "gateway_timeout", "No answer in time.", segments=segments, channel_down=True
-            )
+            return self._in_doubt("gateway_timeout", "No answer in time.", segments)
         except requests.exceptions.ConnectionError as error:
             if _never_connected(error):
                 return Outcome(
                     NOT_ATTEMPTED, "gateway_unreachable", "Connection refused.", channel_down=True
                 )
-            return Outcome(
-                RETRY,
-                "gateway_connection_lost",
-                "Connection lost.",
-                segments=segments,
-                channel_down=True,
-            )
+            return self._in_doubt("gateway_connection_lost", "Connection lost.", segments)
         except requests.exceptions.RequestException as error:
             return Outcome(RETRY, "gateway_error", type(error).__name__, channel_down=True)
         return self._classify(response, segments)
+
+    def _in_doubt(self, code: str, detail: str, segments: int) -> Outcome:
+        """The request may have been taken. A gateway that honours our reference counts a
+        resend once; for one that does not, a resend would be a second SMS, so the message
+        is taken as sent (unconfirmed) instead."""
+        if self.honours_reference:
+            return Outcome(RETRY, code, detail, segments=segments, channel_down=True)
+        return Outcome(SENT, UNCONFIRMED, detail, segments=segments, channel_down=True)
 
     def _classify(self, response: requests.Response, segments: int) -> Outcome:
         status = response.status_code
@@ -411,6 +497,12 @@ def _fill(template: object, values: Mapping[str, str], parts: list[str]) -> obje
 
 
 PROVIDERS: dict[str, type[SmsGateway]] = {"generic": GenericHttpGateway}
+# The providers of ``services/sms_providers/`` (they import this module: named, not imported).
+PROVIDER_MODULES = {
+    "twilio": "backoffice.services.sms_providers.twilio:TwilioGateway",
+    "ovh": "backoffice.services.sms_providers.ovh:OvhGateway",
+    "brevo": "backoffice.services.sms_providers.brevo:BrevoGateway",
+}
 
 
 # --- development outbox ------------------------------------------------------------------------
@@ -431,7 +523,9 @@ class FileOutbox:
     def reopen(self) -> None:
         """Nothing to reopen: a folder does not drop connections."""
 
-    def send(self, message: OutgoingEmail | OutgoingSms) -> Outcome:
+    def send(self, message: OutgoingEmail | OutgoingSms, at_point_of_no_return=None) -> Outcome:
+        if at_point_of_no_return is not None:
+            at_point_of_no_return()  # the file may exist from here on
         subject = getattr(message, "subject", "")
         text = getattr(message, "body", None) or getattr(message, "text", "")
         try:
@@ -456,6 +550,7 @@ def sms_gateway(config: Mapping) -> SmsGateway | FileOutbox:
     name = config.get("SMS_GATEWAY_PROVIDER") or "generic"
     if name in PROVIDERS:
         return PROVIDERS[name](config)
+    name = PROVIDER_MODULES.get(name, name)
     module_name, _, attribute = name.partition(":")
     return getattr(importlib.import_module(module_name), attribute)(config)
 

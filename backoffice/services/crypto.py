@@ -30,6 +30,8 @@ import hmac
 import json
 import os
 import secrets
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +57,47 @@ class KeyringError(CryptoError):
 
 class DecryptionError(CryptoError):
     """A ciphertext cannot be opened: tampered, moved to another row, or its key destroyed."""
+
+
+class UnknownKeyError(CryptoError):
+    """A value names a root key this process does not have, even after re-reading the key
+    source: a rotation's key file not deployed here, or a key file older than the data.
+    Not a ``DecryptionError``: the data is not erased and must never be shown or treated as
+    such (a transient failure: 503 for a page, a delivery put back in the queue)."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"Root key {key_id!r} is missing from the key material: install the current key "
+            "file (a rotation added it), or restore the key file that goes with this data."
+        )
+        self.key_id = key_id
+
+
+# How often a process checks its key file for a rotation done by another process.
+KEY_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where a process's keys come from: a key file it can re-read after a rotation, or the
+    JSON of ``BACKOFFICE_KEYS`` (fixed for the life of the process)."""
+
+    path: str | None = None
+    text: str | None = None
+
+    def stamp(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return info.st_mtime_ns, info.st_size
+
+    def load(self) -> Keyring:
+        if self.text is not None:
+            return Keyring.from_json(self.text)
+        return Keyring.from_json(Path(self.path).read_text(encoding="utf-8"))
 
 
 def _b64d(text: str) -> bytes:
@@ -83,6 +126,10 @@ class Keyring:
     active_id: str
     index_key: bytes
     _derived: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    source: KeySource | None = None
+    _stamp: tuple[int, int] | None = None
+    _checked_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.active_id not in self.root_keys:
@@ -114,7 +161,11 @@ class Keyring:
             return cls.from_json(config["BACKOFFICE_KEYS"])
         path = config.get("BACKOFFICE_KEY_FILE")
         if path and Path(path).is_file():
-            return cls.from_json(Path(path).read_text(encoding="utf-8"))
+            source = KeySource(path=str(path))
+            keyring = source.load()
+            keyring.source, keyring._stamp = source, source.stamp()
+            keyring._checked_at = time.monotonic()
+            return keyring
         raise KeyringError(
             "No key material: set BACKOFFICE_KEYS or BACKOFFICE_KEY_FILE, or create a key file "
             "with `flask --app wsgi keys generate`."
@@ -145,23 +196,60 @@ class Keyring:
         while key_id in self.root_keys:
             key_id = new_key_id()
         keys = {**self.root_keys, key_id: secrets.token_bytes(_KEY_BYTES)}
-        return Keyring(root_keys=keys, active_id=key_id, index_key=self.index_key)
+        return Keyring(
+            root_keys=keys, active_id=key_id, index_key=self.index_key, source=self.source
+        )
+
+    # -- learning a rotation done elsewhere ----------------------------------------------
+    def refresh(self, force: bool = False) -> bool:
+        """Re-read the key source if it changed (checked every ``KEY_REFRESH_SECONDS``, or
+        now when ``force``): new keys are added, the active one follows the file, and keys
+        this process knew are kept. Returns True when something new was learnt."""
+        if self.source is None or self.source.path is None:
+            return False
+        now = time.monotonic()
+        if not force and now - self._checked_at < KEY_REFRESH_SECONDS:
+            return False
+        with self._lock:
+            self._checked_at = now
+            stamp = self.source.stamp()
+            if stamp is None or (stamp == self._stamp and not force):
+                return False
+            try:
+                fresh = self.source.load()
+            except (KeyringError, OSError):  # a file being replaced: keep what we have
+                return False
+            if fresh.index_key != self.index_key:
+                raise KeyringError("The key file's blind-index key changed; refusing it.")
+            learnt = set(fresh.root_keys) - set(self.root_keys) or fresh.active_id != self.active_id
+            self.root_keys.update(fresh.root_keys)
+            self.active_id = fresh.active_id
+            self._stamp = stamp
+            return bool(learnt)
+
+    def _active_id(self) -> str:
+        """The active key id, after a periodic look for a rotation (new data under the
+        newest key, so that a rotation's last sweep finds nothing left behind)."""
+        self.refresh()
+        return self.active_id
 
     # -- derived keys --------------------------------------------------------------------
     def _purpose_key(self, key_id: str, purpose: str) -> bytes:
         cached = self._derived.get((key_id, purpose))
         if cached is None:
-            try:
-                root = self.root_keys[key_id]
-            except KeyError:
-                raise DecryptionError(f"Unknown key id {key_id!r}.") from None
+            root = self.root_keys.get(key_id)
+            if root is None and self.refresh(force=True):  # rotated by another process
+                root = self.root_keys.get(key_id)
+            if root is None:
+                raise UnknownKeyError(key_id)
             cached = self._derived[(key_id, purpose)] = _derive(root, purpose)
         return cached
 
     # -- sealing under root-derived field keys (lookup-class data) -----------------------
     def seal(self, plaintext: str, aad: bytes) -> str:
-        key = self._purpose_key(self.active_id, "field")
-        return _token("r", self.active_id, _gcm_encrypt(key, plaintext.encode("utf-8"), aad))
+        key_id = self._active_id()
+        key = self._purpose_key(key_id, "field")
+        return _token("r", key_id, _gcm_encrypt(key, plaintext.encode("utf-8"), aad))
 
     def open(self, token: str, aad: bytes) -> str:
         mode, key_id, payload = parse_token(token)
@@ -177,8 +265,9 @@ class Keyring:
         return dek, self.wrap(dek)
 
     def wrap(self, dek: bytes) -> str:
-        key = self._purpose_key(self.active_id, "wrap")
-        return _token("w", self.active_id, _gcm_encrypt(key, dek, b"data-key"))
+        key_id = self._active_id()
+        key = self._purpose_key(key_id, "wrap")
+        return _token("w", key_id, _gcm_encrypt(key, dek, b"data-key"))
 
     def unwrap(self, wrapped: str) -> bytes:
         mode, key_id, payload = parse_token(wrapped)

@@ -46,7 +46,7 @@ from backoffice.models.structure import (
     in_vocabulary_order,
     search_key_for,
 )
-from backoffice.services import audit
+from backoffice.services import audit, directory_provenance
 from backoffice.services.directory_geography import (
     DEPARTMENT_NAMES,
     area_of_department,
@@ -204,7 +204,14 @@ def structures_query(filters: DirectoryFilters) -> Select:
     # fold_for_search leaves only [a-z0-9 ], so no LIKE wildcard can come from the user.
     for word in fold_for_search(filters.text or "").split()[:MAX_SEARCH_WORDS]:
         statement = statement.where(Structure.search_key.contains(word))
-    return statement.order_by(Structure.department, Structure.city, Structure.name, Structure.id)
+    # Unverified entries are never offered first.
+    return statement.order_by(
+        Structure.verified_at.is_(None),
+        Structure.department,
+        Structure.city,
+        Structure.name,
+        Structure.id,
+    )
 
 
 def page_of(filters: DirectoryFilters, number: int = 1, size: int = PAGE_SIZE) -> Page:
@@ -254,11 +261,15 @@ def get_structure(structure_id: int) -> Structure | None:
 
 
 def structures_offering(
-    services: Iterable[str], department: str | None, limit: int
+    services: Iterable[str], department: str | None, limit: int, text: str | None = None
 ) -> list[Structure]:
     """Active structures offering any of ``services`` (all active ones without services),
-    those of ``department`` first, then by name: the choices of a case's referral."""
+    matching ``text`` (words of the name, town or postcode): verified before unverified,
+    trained on sex work first, those of ``department`` first, then by name (the choices of
+    a case's referral)."""
     statement = select(Structure).where(Structure.active.is_(True))
+    for word in fold_for_search(text or "").split()[:MAX_SEARCH_WORDS]:
+        statement = statement.where(Structure.search_key.contains(word))
     services = list(services)
     if services:
         statement = statement.where(
@@ -268,7 +279,14 @@ def structures_offering(
             )
         )
     here = (Structure.department == (department or "")).desc()
-    return db.session.scalars(statement.order_by(here, Structure.name).limit(limit)).all()
+    # Unverified entries never first; among the others, those trained on sex work first.
+    order = (
+        Structure.verified_at.is_(None),
+        Structure.trained_on_sex_work.desc(),
+        here,
+        Structure.name,
+    )
+    return db.session.scalars(statement.order_by(*order).limit(limit)).all()
 
 
 # -- checking one structure ---------------------------------------------------------------------
@@ -579,7 +597,7 @@ def unique_code(base: str) -> str:
 
 def create_structure(checked: StructureFields) -> Structure:
     code = checked.code or derive_code(checked.category, checked.city, checked.name)
-    structure = Structure(code=unique_code(code))
+    structure = Structure(code=unique_code(code), source_kind="form")
     checked.write_to(structure)
     db.session.add(structure)
     db.session.flush()
@@ -597,13 +615,32 @@ def is_current(structure: Structure, version: str | None) -> bool:
     return version == version_of(structure)
 
 
-def update_structure(structure: Structure, checked: StructureFields) -> bool:
-    """Write the checked values; False (and nothing written) when nothing changed."""
+def update_structure(structure: Structure, checked: StructureFields) -> tuple[bool, bool]:
+    """Write the checked values: (whether something was written, whether a change to the
+    contact details waits for review instead, see ``directory_provenance``)."""
+    held = _hold_contact_changes(structure, checked, structure.verified_at is not None)
     if not checked.differs_from(structure):
-        return False
+        return False, held
     checked.write_to(structure)
     db.session.flush()
     audit.record("structure_updated", structure)
+    return True, held
+
+
+def _hold_contact_changes(
+    current: Structure | Mapping, checked: StructureFields, verified: bool
+) -> bool:
+    """When this user may not change the verified entry's contact details, propose them for
+    review and keep the current ones in ``checked``."""
+    owner = _value(current, "owner_organisation_id")
+    if not directory_provenance.needs_review(verified, owner):
+        return False
+    proposed = directory_provenance.contact_differences(current, vars(checked))
+    if not proposed:
+        return False
+    directory_provenance.propose_change(_value(current, "id"), proposed)
+    for name in proposed:
+        setattr(checked, name, _value(current, name))
     return True
 
 
@@ -637,6 +674,8 @@ class ImportReport:
     warnings: list[LineWarning] = field(default_factory=list)
     error: str | None = None
     separator: str | None = None
+    # Lines whose change to a verified entry's contact details waits for review.
+    held_for_review: int = 0
 
     @property
     def accepted(self) -> int:
@@ -732,7 +771,7 @@ def _check_header(header: list[str]) -> list[str]:
     return columns
 
 
-def import_csv(raw: bytes, *, dry_run: bool = False) -> ImportReport:
+def import_csv(raw: bytes, *, dry_run: bool = False, source_kind: str = "csv") -> ImportReport:
     """Check every line, then (unless a dry run) write the good ones in one transaction.
 
     The caller commits. On a malformed file nothing is written but the refusal is audited.
@@ -747,9 +786,17 @@ def import_csv(raw: bytes, *, dry_run: bool = False) -> ImportReport:
         return report
     report.separator = table.separator
     accepted = _check_lines(table, report)
-    if not dry_run:
+    return write_checked(accepted, report, source_kind)
+
+
+def write_checked(
+    accepted: list[StructureFields], report: ImportReport, source_kind: str
+) -> ImportReport:
+    """Write checked structures (matched by code), or only count them on a dry run; audited.
+    Shared by the CSV import and the importers of official registers."""
+    if not report.dry_run:
         try:
-            _write(accepted, report)
+            _write(accepted, report, source_kind)
         except Exception:
             db.session.rollback()  # nothing half-imported
             raise
@@ -762,11 +809,17 @@ def import_csv(raw: bytes, *, dry_run: bool = False) -> ImportReport:
                 "updated": report.updated,
                 "unchanged": report.unchanged,
                 "rejected": len(report.rejected),
+                **({} if source_kind == "csv" else {"source_kind": source_kind}),
             },
         )
     else:
         report.created, report.updated, report.unchanged = _preview(accepted)
     return report
+
+
+def existing_rows(codes: list[str]) -> dict[str, dict]:
+    """The structures of these codes as plain rows, by code."""
+    return _existing(codes)
 
 
 def _check_lines(table: _Table, report: ImportReport) -> list[StructureFields]:
@@ -813,9 +866,15 @@ def _existing(codes: list[str]) -> dict[str, dict]:
     return found
 
 
-def _write(accepted: list[StructureFields], report: ImportReport) -> None:
+def _write(accepted: list[StructureFields], report: ImportReport, source_kind: str) -> None:
     """Bulk statements rather than ORM objects: thousands of lines in seconds."""
     existing = _existing([data.code for data in accepted])
+    for data in accepted:
+        current = existing.get(data.code)
+        if current is not None and _hold_contact_changes(
+            current, data, current["verified_at"] is not None
+        ):
+            report.held_for_review += 1
     now = utcnow()
     new = [data for data in accepted if data.code not in existing]
     changed = [
@@ -828,7 +887,13 @@ def _write(accepted: list[StructureFields], report: ImportReport) -> None:
     ids: list[tuple[int, StructureFields]] = list(changed)
     if new:
         rows = [
-            {**data.column_values(), "code": data.code, "created_at": now, "updated_at": now}
+            {
+                **data.column_values(),
+                "code": data.code,
+                "source_kind": source_kind,
+                "created_at": now,
+                "updated_at": now,
+            }
             for data in new
         ]
         # Core statements on the table: the ORM's bulk insert splits batches by which

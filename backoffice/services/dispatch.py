@@ -16,11 +16,17 @@ extra processes as wanted) repeat: claim a batch, send it, record the outcomes.
 * A worker that dies leaves its rows ``sending`` with a lease in the past: the next worker
   claims them again. Records are guarded by (id, ``sending``, attempts), so a worker whose
   lease ran out cannot overwrite the newer claim.
-* Exactly one delivery per recipient and alert: the outbox row is unique; sending is
-  at-least-once (a crash between sending and recording sends again), and the resend
-  carries the same idempotency key — the email's Message-ID, the SMS gateway's client
-  reference — so the receiving side counts it once. Records are committed every
-  ``DISPATCH_COMMIT_EVERY`` messages, which bounds how many can be sent twice after a crash.
+* Exactly one delivery per recipient and alert: the outbox row is unique; and each message is
+  recorded before and after it crosses the wire, so a crash never sends it twice. Before
+  sending, the row is marked ``crossing`` with a fresh ``attempt_id`` (committed together
+  with the previous message's outcome); just before the point of no return (the SMTP
+  end-of-data, the SMS request) it is marked ``in_doubt``. A worker that takes over a
+  crashed worker's row sends a ``crossing`` one again (it cannot have been accepted), and
+  reconciles an ``in_doubt`` one (``_reconcile``): an email is taken as sent under its
+  known Message-ID ("unconfirmed"), an SMS goes again with the same client reference when
+  the gateway honours references, else is taken as sent. A connection lost after the end
+  of data is reconciled the same way. The idempotency key is the email's Message-ID and
+  the SMS gateway's client reference.
 * Outcomes (``channels.Outcome``): sent; failed for good (a malformed or refused address:
   that delivery alone, with its reason); retry with exponential backoff
   (``DISPATCH_BACKOFF_SECONDS`` × 2^(attempt-1), capped, ±10 % jitter) until
@@ -41,6 +47,7 @@ import logging
 import random
 import time
 import traceback
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,7 +76,7 @@ from backoffice.services.alert_text import (
     render_unsubscribed_sms,
 )
 from backoffice.services.alerts import content_of
-from backoffice.services.crypto import DecryptionError
+from backoffice.services.crypto import DecryptionError, UnknownKeyError
 from backoffice.services.outbox import PARTNER_LANGUAGE, enqueue_pending_alerts
 from backoffice.services.subscribers import contact_for_dispatch, unsubscribe_url
 from backoffice.services.worker_texts import discreet_alert_sms, manage_notice_sms
@@ -165,6 +172,7 @@ class _Prepared:
     attempts: int
     channel: str
     message: object  # channels.OutgoingEmail | channels.OutgoingSms
+    attempt_id: str | None = None
 
 
 @dataclass
@@ -328,14 +336,20 @@ def _cancel_reason(delivery: Delivery) -> str | None:
 
 
 def _prepare(delivery: Delivery, attempts: int, renderer: _Renderer, batch: _Batch):
-    """The message to send, or None once an outcome is recorded (cancelled, failed)."""
-    outcome = _refusal(delivery, attempts, batch)
+    """The message to send, or None once an outcome is recorded (cancelled, failed, or a
+    crashed worker's send reconciled)."""
+    outcome = _reconcile(delivery, batch) or _refusal(delivery, attempts, batch)
     if outcome is None:
         try:
             message = _message(delivery, renderer, batch)
             return _Prepared(delivery.id, attempts, delivery.channel, message)
         except DecryptionError:
             outcome = channels.Outcome(channels.FAILED, "contact_unreadable", "Contact erased.")
+        except UnknownKeyError as error:
+            # The key file lacks a key (a rotation not deployed here): the contact exists,
+            # so the delivery waits in the queue without spending an attempt.
+            log.error("Delivery %s waits for a key: %s", delivery.id, error)
+            outcome = channels.Outcome(channels.NOT_ATTEMPTED, "key_unavailable", str(error))
         except Exception as error:
             # A bug must fail this delivery, visibly, not the batch (nor loop forever).
             _log_error(f"Delivery {delivery.id} could not be prepared", error)
@@ -425,7 +439,12 @@ def _channel(name: str, config):
 
 
 def _send_channel(name: str, items: list[_Prepared], batch: _Batch) -> None:
-    """Send one channel's share of the batch over one session, reopening it once if lost."""
+    """Send one channel's share of the batch over one session, reopening it once if lost.
+
+    Each message is recorded before it crosses the wire (``crossing``, with its attempt id,
+    committed together with the previous message's outcome) and again just before its
+    point of no return (``in_doubt``): a worker killed at any moment leaves a row that says
+    whether its message may have gone (see ``_reconcile``)."""
     channel = _channel(name, batch.config)
     remaining = list(items)
     reopened = False
@@ -436,14 +455,10 @@ def _send_channel(name: str, items: list[_Prepared], batch: _Batch) -> None:
                 if time.monotonic() > batch.deadline:
                     _release(remaining, TIME_UP, "The batch ran out of time.", batch)
                     return
-                try:
-                    outcome = session.send(item.message)
-                except Exception as error:
-                    _log_error(f"Delivery {item.delivery_id}: error in the channel", error)
-                    outcome = channels.Outcome(
-                        channels.RETRY, "internal_error", type(error).__name__, channel_down=True
-                    )
                 remaining.pop(0)
+                if not _mark_crossing(item, batch):
+                    continue  # our lease ran out and another worker has this row now
+                outcome = _send_one(session, item)
                 _result(item, outcome, batch)
                 if outcome.channel_down and remaining:
                     if reopened:
@@ -453,6 +468,74 @@ def _send_channel(name: str, items: list[_Prepared], batch: _Batch) -> None:
                     session.reopen()
     except channels.ChannelUnavailable as unavailable:
         _release(remaining, unavailable.code, unavailable.detail, batch)
+
+
+def _send_one(session, item: _Prepared) -> channels.Outcome:
+    try:
+        return session.send(item.message, at_point_of_no_return=lambda: _mark_in_doubt(item))
+    except Exception as error:
+        _log_error(f"Delivery {item.delivery_id}: error in the channel", error)
+        return channels.Outcome(
+            channels.RETRY, "internal_error", type(error).__name__, channel_down=True
+        )
+
+
+def _mark_crossing(item: _Prepared, batch: _Batch) -> bool:
+    """Record (with the outcomes not yet written) that this message is about to be sent;
+    False when the row is no longer this worker's claim."""
+    _write_results(batch)
+    item.attempt_id = uuid.uuid4().hex
+    taken = _mark(item, "crossing")
+    checkpoint()
+    return taken
+
+
+def _mark_in_doubt(item: _Prepared) -> None:
+    """Just before the point of no return: from here, a crash leaves a message that may
+    have been accepted."""
+    _mark(item, "in_doubt")
+    checkpoint()
+
+
+def _mark(item: _Prepared, state: str) -> bool:
+    table = Delivery.__table__
+    result = db.session.execute(
+        update(table)
+        .where(
+            table.c.id == item.delivery_id,
+            table.c.status == "sending",
+            table.c.attempts == item.attempts,
+        )
+        .values(attempt_id=item.attempt_id, wire_state=state)
+    )
+    return result.rowcount == 1
+
+
+def _reconcile(delivery: Delivery, batch: _Batch) -> channels.Outcome | None:
+    """The outcome of a send left in doubt (a crashed worker, a connection lost after the
+    end of data), or None to send (again).
+
+    ``crossing``: the message had not reached its point of no return: send it. ``in_doubt``:
+    it may have been accepted. An SMS goes again with the same reference when the gateway
+    honours references (it counts it once), else is taken as sent. An email is looked up by
+    its known Message-ID (``channels.reconcile_email``): accepted, it is recorded as sent
+    ("unconfirmed"); not accepted, it is sent; unknown, it waits and is asked again.
+    """
+    if delivery.wire_state != "in_doubt":
+        return None
+    unconfirmed = "Taken as sent: it may have been accepted before the answer was lost."
+    if delivery.channel == "sms":
+        if channels.sms_gateway(batch.config).honours_reference:
+            return None
+        return channels.Outcome(channels.SENT, channels.UNCONFIRMED, unconfirmed)
+    known = channels.message_id(delivery.idempotency_key, batch.config)
+    accepted = channels.reconcile_email(known, batch.config)
+    if accepted is None:
+        detail = "The mail relay could not say whether it holds the message; asked again."
+        return channels.Outcome(channels.NOT_ATTEMPTED, "reconcile_unavailable", detail)
+    if not accepted:
+        return None
+    return channels.Outcome(channels.SENT, channels.UNCONFIRMED, unconfirmed, provider_id=known)
 
 
 def _result(item: _Prepared, outcome: channels.Outcome, batch: _Batch) -> None:
@@ -495,14 +578,17 @@ def _row(delivery_id: int, attempts: int, outcome: channels.Outcome, batch: _Bat
         "b_provider": None,
         "b_segments": outcome.segments,
         "b_now": now,
+        # Still in doubt: the next attempt reconciles before it sends anything.
+        "b_wire": "in_doubt"
+        if outcome.code in (channels.IN_DOUBT, "reconcile_unavailable")
+        else None,
     }
     stats = batch.stats
     if outcome.status == channels.SENT:
         row.update(
             b_sent_at=now,
             b_provider=(outcome.provider_id or "")[:120] or None,
-            b_code=None,
-            b_error=None,
+            b_code=outcome.code,  # None, or "unconfirmed" (taken as sent, never resent)
         )
         stats.sent += 1
     elif outcome.status == "cancelled":
@@ -554,18 +640,24 @@ def _record_statement():
                 provider_message_id=bindparam("b_provider"),
                 segments=bindparam("b_segments"),
                 updated_at=bindparam("b_now"),
+                wire_state=bindparam("b_wire"),
             )
         )
     return _RECORD
 
 
-def _flush_results(batch: _Batch) -> None:
+def _write_results(batch: _Batch) -> None:
     if not batch.results:
         return
     rows = [_row(d, a, o, batch) for d, a, o in batch.results]
     batch.results.clear()
     db.session.execute(_record_statement(), rows)
-    checkpoint()  # recorded outcomes bound how many messages a crash would send twice
+
+
+def _flush_results(batch: _Batch) -> None:
+    if batch.results:
+        _write_results(batch)
+        checkpoint()
 
 
 def _audit_batch(batch: _Batch) -> None:

@@ -35,7 +35,6 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 12
 MAX_FAILURES = 5
 LOCK_MINUTES = 15
-ERASED_NARRATIVE = "[erased at her request]"
 STATUS_OF = {
     "received": "received",
     "in_review": "in_review",
@@ -151,10 +150,10 @@ def erase(report: Report, follow_up: ReportFollowUp, *, withdraw_alert: bool) ->
                 alerts.retract(alert, None, "Withdrawn by the person who reported it.")
     if follow_up.erased_at:
         return
-    confidential.shred(report, VICTIM_SEALED_COLUMNS)
+    # The narrative is sealed with the same key: shredding the key erases it with the rest.
+    confidential.shred(report, [*VICTIM_SEALED_COLUMNS, "narrative_sealed"])
     for row in db.session.scalars(select(ReportAnswer).where(ReportAnswer.report_id == report.id)):
         confidential.shred(row, ["text_sealed"])
-    report.narrative = ERASED_NARRATIVE
     report.city = None
     report.incident_time = None
     report.redaction_proposal = None

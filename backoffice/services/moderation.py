@@ -411,7 +411,7 @@ def review_redaction(
     if spans is None:
         spans = [Span(s["start"], s["end"], s["type"]) for s in proposal_spans(report)]
     try:
-        redacted = apply_spans(report.narrative, spans)
+        redacted = apply_spans(report.narrative or "", spans)
     except ValueError:
         raise TransitionRefused(
             _l("The redaction could not be applied; reload the page.")
@@ -437,10 +437,11 @@ def review_redaction(
 def redacted_values(report: Report) -> list[str]:
     """The narrative's pieces the moderator marked as the victim's details."""
     reviewed = report.redaction_reviewed or {}
+    narrative = report.narrative or ""  # decrypted (and audited) once
     return [
-        report.narrative[s["start"] : s["end"]]
+        narrative[s["start"] : s["end"]]
         for s in reviewed.get("spans") or []
-        if 0 <= s["start"] < s["end"] <= len(report.narrative)
+        if 0 <= s["start"] < s["end"] <= len(narrative)
     ]
 
 

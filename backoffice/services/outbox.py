@@ -117,6 +117,21 @@ def _partners(departments: list[str]) -> list[Organisation]:
     ]
 
 
+def recipient_counts(alert: Alert, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many SMS, e-mails and partner e-mails publishing ``alert`` would queue now.
+
+    The same selection as ``enqueue_alert``, counted: said on the confirmation page.
+    """
+    now = now or utcnow()
+    departments = [str(d) for d in (alert.departments or [])]
+    counts = {}
+    for channel in ("sms", "email"):
+        rows = _subscriber_rows(alert.id or 0, channel, departments, now).subquery()
+        counts[channel] = db.session.scalar(select(func.count()).select_from(rows)) or 0
+    counts["partners"] = len(_partners(departments))
+    return counts
+
+
 def enqueue_alert(alert: Alert, now: dt.datetime | None = None) -> int:
     """Write the alert's outbox in the caller's transaction; returns the rows written.
 

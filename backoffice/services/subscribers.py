@@ -266,12 +266,24 @@ def organisation_page(
         statement = statement.where(Subscriber.status == status)
     query = query.strip()[:PSEUDONYM_MAX_LENGTH]
     if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
+        statement = statement.where(Subscriber.id.in_(_ids_named_like(statement, query)))
     ordered = statement.options(selectinload(Subscriber.department_rows)).order_by(
         Subscriber.created_at.desc(), Subscriber.id.desc()
     )
     return paginate(ordered, page, size)
+
+
+def _ids_named_like(statement, query: str) -> list[int]:
+    """Ids of the rows of ``statement`` whose pseudonym contains ``query`` (any case).
+
+    Pseudonyms are sealed, so the database cannot search them: the organisation's rows are
+    opened here (the search never leaves the actor's scope)."""
+    wanted = query.casefold()
+    return [
+        row.id
+        for row in db.session.scalars(statement)
+        if wanted in (row.pseudonym or "").casefold()
+    ]
 
 
 def recent_deliveries(subscriber: Subscriber, limit: int = 20) -> list[Delivery]:

@@ -7,9 +7,11 @@ from flask_babel import lazy_gettext as _l
 
 def register_views(appbuilder) -> None:
     from backoffice.views.api_clients import ApiClientView
-    from backoffice.views.audit import AuditEventView
+    from backoffice.views.audit import AuditCheckView, AuditEventView
+    from backoffice.views.grants import GrantRequestView
     from backoffice.views.organisations import OrganisationView
     from backoffice.views.second_factor import SecondFactorView
+    from backoffice.views.sessions import SessionsView
 
     appbuilder.add_view(
         OrganisationView,
@@ -27,12 +29,27 @@ def register_views(appbuilder) -> None:
         icon="fa-key",
         category="Administration",
     )
+    appbuilder.add_view(
+        GrantRequestView,
+        "access_requests",
+        label=_l("Access requests"),
+        icon="fa-user-secret",
+        category="Security",
+    )
     appbuilder.add_view_no_menu(SecondFactorView)
+    appbuilder.add_view_no_menu(SessionsView)
     appbuilder.add_view(
         AuditEventView,
         "audit",
         label=_l("Audit trail"),
         icon="fa-history",
+        category="Administration",
+    )
+    appbuilder.add_view(
+        AuditCheckView,
+        "audit_check",
+        label=_l("Check the audit trail"),
+        icon="fa-check-square-o",
         category="Administration",
     )
     _register_directory(appbuilder)
@@ -57,6 +74,9 @@ def register_views(appbuilder) -> None:
     from backoffice.views.unsubscribe import register as register_unsubscribe
 
     register_unsubscribe(appbuilder)
+    from backoffice.views.sms_providers import register as register_sms_providers
+
+    register_sms_providers(appbuilder)
     from backoffice.views.api import register_api
 
     register_api()
@@ -66,7 +86,11 @@ def register_views(appbuilder) -> None:
 
 
 def _register_directory(appbuilder) -> None:
-    from backoffice.views.directory import DirectoryManageView, DirectoryView
+    from backoffice.views.directory import (
+        DirectoryManageView,
+        DirectoryReviewView,
+        DirectoryView,
+    )
 
     directory_view = appbuilder.add_view(
         DirectoryView,
@@ -90,5 +114,21 @@ def _register_directory(appbuilder) -> None:
         "directory_import",
         label=_l("Import structures (CSV)"),
         icon="fa-upload",
+        category="Directory",
+    )
+    from backoffice.views.information import InformationView
+
+    appbuilder.add_view(
+        InformationView,
+        "information_sheets",
+        label=_l("Information sheets"),
+        icon="fa-book",
+        category="Directory",
+    )
+    appbuilder.add_view(
+        DirectoryReviewView,
+        "directory_changes",
+        label=_l("Changes to review"),
+        icon="fa-check-square-o",
         category="Directory",
     )

@@ -73,7 +73,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, Response, current_app, g, request, session
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.exceptions import HTTPException
 
@@ -82,6 +82,7 @@ from backoffice.models.base import utcnow
 from backoffice.schemas.base import ErrorSchema, ValidationFailed, error_paths
 from backoffice.schemas.fields import openapi_properties, parameter_properties
 from backoffice.services import api_keys
+from backoffice.services.crypto import UnknownKeyError
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,9 @@ def _http_error(error: HTTPException) -> Response:
 
 
 @api_blueprint.errorhandler(OperationalError)
+@api_blueprint.errorhandler(InterfaceError)  # the connection dropped under the request
+@api_blueprint.errorhandler(PendingRollbackError)
+@api_blueprint.errorhandler(UnknownKeyError)  # a key file not yet deployed here
 def _database_busy(error: Exception) -> Response:
     # The request rolls back (an answer >= 400): nothing is left half-written.
     log.warning("API request failed on the database (%s)", type(error).__name__)

@@ -24,7 +24,6 @@ from flask_appbuilder.views import expose
 from sqlalchemy.exc import SQLAlchemyError
 
 from backoffice import transactions
-from backoffice.extensions import db
 from backoffice.security import organisation_of, scope_condition
 
 
@@ -49,7 +48,7 @@ class Interface(SQLAInterface):
             self.session.flush()
         except SQLAlchemyError:
             transactions.doom()
-            db.session.rollback()
+            transactions.rollback_quietly()  # the connection may be the thing that failed
             raise
 
 

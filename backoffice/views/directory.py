@@ -11,33 +11,38 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from backoffice import transactions
+from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.structure import (
+    SOURCE_KINDS,
     STRUCTURE_CATEGORIES,
     STRUCTURE_LANGUAGES,
     STRUCTURE_SERVICES,
     Structure,
+    StructureChange,
+    verification_state,
 )
 from backoffice.security import (
     ADMIN,
     ALL,
     COORDINATOR,
     MODERATOR,
-    OUTREACH,
-    PARTNER_RELAY,
+    ROLES,
     SOCIAL_WORKER,
 )
-from backoffice.services import audit, directory
+from backoffice.services import audit, directory, directory_provenance
 from backoffice.services.directory_geography import (
     DEPARTMENT_NAMES,
     OVERSEAS_AREAS,
     department_label,
 )
-from backoffice.views.arguments import int_arg, page_arg
+from backoffice.views.arguments import form_int, int_arg, page_arg
+from reports_pdf.directory_sheet import build_directory_sheet
 
 READER_PERMISSIONS = ("can_list", "can_show", "can_export")
 # One colour per category, used by the map markers and the legend beside them.
@@ -52,6 +57,7 @@ CATEGORY_COLOURS = {
     "other": "#616161",
 }
 SIDE_LIST_SIZE = 100
+PRINT_LIMIT = 300
 MAINLAND_BOUNDS = (41.3, 51.1, -5.2, 9.6)  # south, north, west, east (Corsica included)
 
 
@@ -87,7 +93,7 @@ class DirectoryView(BaseView):
     default_view = "list"
     access = {
         role: READER_PERMISSIONS
-        for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR, OUTREACH, PARTNER_RELAY)
+        for role in ROLES  # every staff role
     }
 
     @expose("/")
@@ -110,7 +116,14 @@ class DirectoryView(BaseView):
         if structure is None:
             abort(404)
         return self.render_template(
-            "directory/show.html", structure=structure, can_edit=_can_edit(), **_choices()
+            "directory/show.html",
+            structure=structure,
+            can_edit=_can_edit(),
+            pending_changes=directory_provenance.pending_count_for(structure.id),
+            may_set_owner=directory_provenance.may_set_owner(),
+            owners=directory_provenance.owner_choices(),
+            source_kinds={code: str(label) for code, label in SOURCE_KINDS.items()},
+            **_choices(),
         )
 
     @expose("/map")
@@ -151,6 +164,24 @@ class DirectoryView(BaseView):
             }
         )
 
+    @expose("/print.pdf")
+    @has_access
+    @permission_name("export")
+    def print_sheet(self):
+        filters = _filters()
+        rows = directory.plain_rows(directory.structures_query(filters).limit(PRINT_LIMIT + 1))
+        audit.record(
+            "directory_printed",
+            object_type="Structure",
+            details={"count": min(len(rows), PRINT_LIMIT), **filters.audit_details()},
+        )
+        pdf = build_directory_sheet(_print_context(rows[:PRINT_LIMIT], len(rows) > PRINT_LIMIT))
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={"Content-Disposition": 'inline; filename="structures.pdf"'},
+        )
+
     @expose("/export.csv")
     @has_access
     @permission_name("export")
@@ -165,6 +196,51 @@ class DirectoryView(BaseView):
                 "Content-Disposition": f'attachment; filename="structures-{stamp}.csv"',
             },
         )
+
+
+def _verification_label(state: str, verified_at) -> str:
+    if state == "verified":
+        return _("Verified on %(date)s", date=verified_at.strftime("%d/%m/%Y"))
+    if state == "due":
+        return _("Verification due (last: %(date)s)", date=verified_at.strftime("%d/%m/%Y"))
+    return _("Unverified")
+
+
+def _print_context(rows: list[dict], truncated: bool) -> dict:
+    """Primitive values for the printable directory, in the reader's language."""
+    entries = []
+    for row in rows:
+        state = verification_state(row["verified_at"])
+        entries.append(
+            {
+                "name": row["name"],
+                "verification": state,
+                "verification_label": _verification_label(state, row["verified_at"]),
+                "category": directory.category_label(row["category"]),
+                "place": f"{row['postcode'] or ''} {row['city']} ({row['department']})".strip(),
+                "trained": row["trained_on_sex_work"],
+                "address": row["address"] or "",
+                "phone": row["phone"] or "",
+                "hours": " · ".join(
+                    line.strip() for line in (row["opening_hours"] or "").splitlines() if line
+                ),
+                "services": ", ".join(directory.service_label(c) for c in row["services"]),
+                "languages": ", ".join(directory.language_label(c) for c in row["languages"]),
+            }
+        )
+    return {
+        "language": str(get_locale() or "fr"),
+        "heading": _("Directory of structures"),
+        "subtitle": _("Printed on %(date)s", date=utcnow().strftime("%d/%m/%Y")),
+        "trained_label": _("Trained on sex work"),
+        "entries": entries,
+        "truncated": _(
+            "Only the first %(count)d structures are printed: narrow the filters.",
+            count=PRINT_LIMIT,
+        )
+        if truncated
+        else "",
+    }
 
 
 def _map_areas() -> list[tuple[str, str]]:
@@ -190,6 +266,7 @@ def _marker(point: dict, services: dict, categories: dict, show_url: str) -> dic
         "lon": point["longitude"],
         "approximate": point["location_approximate"],
         "trained": point["trained_on_sex_work"],
+        "verification": verification_state(point["verified_at"]),
         "phone": point["phone"],
         "services": [services.get(code, code) for code in point["services"]],
         "url": f"{show_url}{point['id']}",
@@ -241,12 +318,34 @@ class DirectoryManageView(BaseView):
             checked = directory.validate_row(values)
             errors = checked.errors
             if checked.fields is not None:
-                changed = directory.update_structure(structure, checked.fields)
-                flash(_("Structure updated.") if changed else _("Nothing changed."), "success")
+                changed, held = directory.update_structure(structure, checked.fields)
+                if changed or not held:
+                    flash(_("Structure updated.") if changed else _("Nothing changed."), "success")
+                if held:
+                    flash(
+                        _(
+                            "This entry is verified: your change to its contact details waits "
+                            "for the review of its organisation or a coordinator."
+                        ),
+                        "info",
+                    )
                 for warning in checked.warnings:
                     flash(warning, "warning")
                 return redirect(url_for("DirectoryView.show", structure_id=structure.id))
         return self._form(structure, values, errors)
+
+    @expose("/<int:structure_id>/verify", methods=["POST"])
+    @has_access
+    def verify(self, structure_id: int):
+        structure = directory.get_structure(structure_id)
+        if structure is None:
+            abort(404)
+        try:
+            directory_provenance.mark_verified(structure, request.form.get("verification_note"))
+            flash(_("Entry marked as verified."), "success")
+        except directory_provenance.ReviewError as error:
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryView.show", structure_id=structure.id))
 
     def _form(self, structure: Structure | None, values: dict, errors: dict):
         return self.render_template(
@@ -307,3 +406,53 @@ def _submitted_values() -> dict[str, str]:
         values[flag] = "yes" if form.get(flag) else "no"
     values["code"] = ""  # codes are made by the application, never typed in the form
     return values
+
+
+class DirectoryReviewView(BaseView):
+    """Pending changes to verified entries' contact details: the entry's owner organisation
+    (its editors) or a coordinator approves or refuses them."""
+
+    route_base = "/directory/changes"
+    default_view = "list"
+    access = {
+        role: ("can_list", "can_review") for role in (ADMIN, MODERATOR, SOCIAL_WORKER, COORDINATOR)
+    }
+
+    @expose("/")
+    @has_access
+    def list(self):
+        changes = db.session.scalars(directory_provenance.pending_changes().limit(200)).all()
+        return self.render_template("directory/changes.html", changes=changes, **_choices())
+
+    @expose("/owner/<int:structure_id>", methods=["POST"])
+    @has_access
+    @permission_name("review")
+    def owner(self, structure_id: int):
+        structure = directory.get_structure(structure_id)
+        if structure is None:
+            abort(404)
+        try:
+            directory_provenance.set_owner(structure, form_int("owner_organisation_id"))
+            flash(_("Organisation answering for this entry saved."), "success")
+        except directory_provenance.ReviewError as error:
+            transactions.undo()
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryView.show", structure_id=structure.id))
+
+    @expose("/<int:change_id>/review", methods=["POST"])
+    @has_access
+    @permission_name("review")
+    def review(self, change_id: int):
+        decision = request.form.get("decision")
+        visible = directory_provenance.pending_changes().where(StructureChange.id == change_id)
+        change = db.session.scalars(visible).first()
+        if change is None or decision not in ("approve", "refuse"):
+            abort(404)
+        try:
+            directory_provenance.review(change, approve=decision == "approve")
+            flash(
+                _("Change approved.") if decision == "approve" else _("Change refused."), "success"
+            )
+        except directory_provenance.ReviewError as error:
+            flash(str(error), "danger")
+        return redirect(url_for("DirectoryReviewView.list"))

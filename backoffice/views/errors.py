@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, g, make_response, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from backoffice import transactions
 from backoffice.views import api
+
+log = logging.getLogger(__name__)
 
 
 def _messages() -> dict[int, str]:
@@ -59,3 +65,26 @@ def commit_failed():
     if is_api_request():
         return api.unavailable()
     return make_response(render_error(InternalServerError()))
+
+
+def database_unavailable(error: Exception):
+    """The database connection dropped or refused (a restart, a terminated backend), or a key
+    this process cannot find (a rotation not deployed here): 503 with Retry-After, never
+    500. The request's transaction is lost with its connection, so nothing it did was
+    stored; the page is standalone because the layout would query the database."""
+    log.warning(
+        "Request failed, unavailable: %s %s", type(error).__name__, getattr(error, "key_id", "")
+    )
+    transactions.rollback_quietly()
+    if is_api_request():
+        return api.unavailable()
+    page = render_template(
+        "backoffice/unavailable.html",
+        lang=str(get_locale() or "fr"),
+        message=_(
+            "The service is briefly unavailable. Nothing you sent was lost; try again in a moment."
+        ),
+    )
+    response = make_response(page, 503)
+    response.headers["Retry-After"] = str(api.BUSY_RETRY_AFTER)
+    return response

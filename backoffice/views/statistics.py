@@ -24,7 +24,15 @@ from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.statistics import FunderReport
-from backoffice.security import ADMIN, ALL, COORDINATOR, MODERATOR, SOCIAL_WORKER, can
+from backoffice.security import (
+    ADMIN,
+    ALL,
+    COORDINATOR,
+    DATA_PROTECTION,
+    MODERATOR,
+    SOCIAL_WORKER,
+    can,
+)
 from backoffice.services import audit, spreadsheets, statistics
 from backoffice.services.statistics import Period, PeriodError, Scope, funder_reports
 from backoffice.services.vocabulary import DEPARTMENTS
@@ -86,7 +94,13 @@ class StatisticsView(BaseView):
     default_view = "dashboard"
     class_permission_name = "StatisticsView"
     base_permissions = ["can_dashboard", "can_export"]
-    access = {COORDINATOR: ALL, SOCIAL_WORKER: ALL, MODERATOR: ALL, ADMIN: ALL}
+    access = {
+        COORDINATOR: ALL,
+        SOCIAL_WORKER: ALL,
+        MODERATOR: ALL,
+        ADMIN: ALL,
+        DATA_PROTECTION: ALL,
+    }
 
     @expose("/")
     @has_access

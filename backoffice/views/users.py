@@ -1,15 +1,32 @@
-"""Staff accounts, managed by Admins: FAB's user view with the organisation and unlocking."""
+"""Staff accounts, managed by Admins: FAB's user view with the organisation and unlocking.
+
+What would open confidential data (a sensitive role, another organisation, a second-factor
+or password reset of someone else) is held back and becomes a grant request that a second
+Admin decides (``services/grants.py``, the "Access requests" screen); the rest of an edit
+applies at once.
+"""
 
 from __future__ import annotations
 
-from flask import flash, redirect
+from flask import abort, flash, g, redirect, request
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
-from flask_appbuilder.security.views import RoleModelView, UserDBModelView, UserGroupModelView
+from flask_appbuilder.security.views import (
+    ResetPasswordView,
+    RoleModelView,
+    UserDBModelView,
+    UserGroupModelView,
+)
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from wtforms import StringField
+from wtforms.validators import Length, Optional
 
 from backoffice import security
-from backoffice.services import audit
+from backoffice.extensions import db
+from backoffice.models.user import StaffUser
+from backoffice.services import audit, grants
+from backoffice.views.arguments import parse_int
 from backoffice.views.base import DoomsFailedHooks, ScopedActions
 
 _ASSIGNABLE_ROLES = [
@@ -34,7 +51,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
                     "last_login",
                     "login_count",
                     "fail_login_count",
-                    "locked_until",
                     "created_on",
                     "changed_on",
                 ],
@@ -56,6 +72,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "roles",
         "password",
         "conf_password",
+        "grant_reason",
     ]
     edit_columns = [
         "first_name",
@@ -65,6 +82,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "email",
         "organisation",
         "roles",
+        "grant_reason",
     ]
     search_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     label_columns = {
@@ -78,7 +96,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "last_login": _l("Last login"),
         "login_count": _l("Login count"),
         "fail_login_count": _l("Failed logins"),
-        "locked_until": _l("Locked until"),
         "created_on": _l("Created on"),
         "changed_on": _l("Changed on"),
         "password": _l("Password"),
@@ -87,37 +104,123 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
     add_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     edit_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     validators_columns = {}
+    # Shown to the Admin who decides the requests this form opens (never stored on the user).
+    edit_form_extra_fields = {
+        "grant_reason": StringField(
+            _l("Reason, for a change that needs another Admin"),
+            validators=[Optional(), Length(max=500)],
+        )
+    }
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **edit_form_extra_fields}
+
+    def process_form(self, form, is_created: bool) -> None:
+        """Before FAB writes the form on the account: remember the account as it was."""
+        if not is_created:
+            user = db.session.get(StaffUser, int(request.view_args["pk"]))
+            g.account_before = grants.snapshot(user)
+            g.account_was_active = bool(user.active)
+
+    def pre_add(self, item) -> None:
+        # A new account starts in its organisation; sensitive roles wait for approval.
+        before = {
+            "roles": [],
+            "organisation_id": item.organisation.id if item.organisation else None,
+        }
+        g.held_changes = grants.hold_sensitive_changes(item, before)
 
     def post_add(self, item) -> None:
-        audit.record("user_created", object_type="User", object_id=item.id)
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
+        audit.record(
+            "user_created",
+            object_type="User",
+            object_id=item.id,
+            organisation_id=item.organisation_id,
+            details={"after": grants.snapshot(item), "pending": [r.id for r in requests]},
+        )
+        _flash_pending(requests)
 
     def pre_update(self, item) -> None:
+        g.held_changes = grants.hold_sensitive_changes(item, g.account_before)
         if not item.active:
             self.appbuilder.sm.end_all_sessions(item)
 
     def post_update(self, item) -> None:
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
         audit.record(
             "user_updated",
             object_type="User",
             object_id=item.id,
-            details={"roles": sorted(r.name for r in item.roles), "active": bool(item.active)},
+            organisation_id=item.organisation_id,
+            details={
+                "before": {**g.account_before, "active": g.account_was_active},
+                "after": {**grants.snapshot(item), "active": bool(item.active)},
+                "pending": [r.id for r in requests],
+            },
         )
+        _flash_pending(requests)
 
     def post_delete(self, item) -> None:
         audit.record("user_deleted", object_type="User", object_id=item.id)
 
     @action(
         "unlock",
-        _l("Unlock"),
-        _l("Unlock the selected accounts?"),
+        _l("Reset sign-in delays"),
+        _l("Reset the sign-in delays of the selected accounts?"),
         "fa-unlock",
         single=False,
     )
     def unlock(self, items):
         for user in items if isinstance(items, list) else [items]:
             security.unlock(user)
-        flash(str(_l("Account unlocked.")), "success")
+        flash(str(_l("Sign-in delays reset.")), "success")
         return redirect(self.get_redirect())
+
+    @action(
+        "reset_second_factor",
+        _l("Reset the second factor"),
+        _l("Ask another Admin to approve a reset of the second factor of these accounts?"),
+        "fa-mobile",
+        single=False,
+    )
+    def reset_second_factor(self, items):
+        users = items if isinstance(items, list) else [items]
+        requests = [grants.request_second_factor_reset(user, g.user) for user in users]
+        _flash_pending(requests)
+        return redirect(self.get_redirect())
+
+
+def _reason(item) -> str | None:
+    return getattr(item, "grant_reason", None)
+
+
+def _flash_pending(requests) -> None:
+    if requests:
+        message = ngettext(
+            "%(num)d change awaits the approval of another Admin (Access requests).",
+            "%(num)d changes await the approval of another Admin (Access requests).",
+            len(requests),
+        )
+        flash(message, "warning")
+
+
+class StaffResetPasswordView(ResetPasswordView):
+    """FAB's "reset password" of another account: the new password waits for a second
+    Admin (it is kept hashed in the request); one's own applies at once."""
+
+    class_permission_name = "ResetPasswordView"
+    message = _l("The new password awaits the approval of another Admin (Access requests).")
+
+    def form_post(self, form) -> None:
+        user_id = parse_int(request.args.get("pk"))  # a hostile number is a 404, not a 500
+        target = db.session.get(StaffUser, user_id) if user_id is not None else None
+        if target is None:
+            abort(404)
+        if target.id == g.user.id:
+            self.appbuilder.sm.reset_password(target.id, form.password.data)
+            flash(str(_l("Password changed.")), "info")
+            return
+        grants.request_password_reset(target, form.password.data, g.user)
+        flash(str(self.message), "warning")
 
 
 class RoleView(ScopedActions, RoleModelView):

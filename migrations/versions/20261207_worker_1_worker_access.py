@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_worker_1"
-down_revision = "20261207_core_1"
+down_revision = "20261207_seal_3"
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """api clients: the check budget an Admin sets per client
 
 Revision ID: 20261207_worker_3
-Revises: 20261207_worker_2
+Revises: 20261207_anon_1
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_worker_3"
-down_revision = "20261207_worker_2"
+down_revision = "20261207_anon_1"
 branch_labels = None
 depends_on = None
 

@@ -11,7 +11,7 @@ from backoffice.extensions import db
 from backoffice.services import outreach as service
 from backoffice.services.sms_encoding import sms_parts
 from tests.browser.conftest import browser_login
-from tests.integration.test_outreach_support import fresh_mobile, make_session, spellings
+from tests.integration.outreach_support import fresh_mobile, make_session, spellings
 
 pytestmark = pytest.mark.browser
 

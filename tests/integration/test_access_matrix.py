@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-ROLES = ["Admin", "Moderator", "SocialWorker", "Coordinator", "Outreach", "PartnerRelay"]
+ROLES = [
+    "Admin",
+    "Moderator",
+    "SocialWorker",
+    "Coordinator",
+    "Outreach",
+    "PartnerRelay",
+    "DataProtection",
+]
 USER_OF_ROLE = {
     "Admin": "demo-admin",
     "Moderator": "demo-moderator",
@@ -18,6 +26,7 @@ USER_OF_ROLE = {
     "Coordinator": "demo-coordinator",
     "Outreach": "demo-outreach",
     "PartnerRelay": "demo-relay",
+    "DataProtection": "demo-dpo",
 }
 EVERYONE = set(ROLES)
 PUBLIC = "anonymous"
@@ -30,6 +39,7 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "DisabledSecurityApi": (None, set()),
     "TwoStepAuthDBView": ("/login/", {PUBLIC}),
     "SecondFactorView": ("/account/second-factor/", EVERYONE),
+    "SessionsView": ("/account/sessions/", EVERYONE),
     "HomeIndexView": ("/", {PUBLIC, *EVERYONE}),
     # accounts
     "UserInfoEditView": ("/userinfoeditview/form", EVERYONE),
@@ -37,14 +47,29 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "ResetPasswordView": ("/resetpassword/form?pk=1", {"Admin"}),
     "UserDBModelView": ("/users/list/", {"Admin"}),
     "RoleModelView": ("/roles/list/", {"Admin"}),
+    # four-eyes grants: Admins decide each other's requests (never their own)
+    "GrantRequestView": ("/access-requests/", {"Admin"}),
     "UserGroupModelView": ("/groups/list/", set()),
     # administration
     "OrganisationView": ("/organisations/list/", {"Admin", "Coordinator"}),
     "ApiClientView": ("/api-clients/list/", {"Admin"}),
-    "AuditEventView": ("/audit/list/", {"Admin", "Coordinator"}),
+    # the audit trail: the data-protection officer, and Admins for account incidents;
+    # Coordinators keep aggregated figures only
+    "AuditEventView": ("/audit/list/", {"Admin", "DataProtection"}),
+    "AuditCheckView": ("/audit-check/", {"DataProtection"}),
     # directory of structures (public-class data): everyone reads, three roles keep it
     "DirectoryView": ("/directory/", EVERYONE),
     "DirectoryManageView": ("/directory/manage/import", {"Admin", "Moderator", "SocialWorker"}),
+    # pending changes to verified entries: the owner organisation's editors, coordinators
+    "DirectoryReviewView": (
+        "/directory/changes/",
+        {"Admin", "Moderator", "SocialWorker", "Coordinator"},
+    ),
+    # information sheets: written by programme staff, published by a second person
+    "InformationView": (
+        "/information/",
+        {"Moderator", "Coordinator", "Outreach", "SocialWorker"},
+    ),
     # outreach rounds: Outreach only (own organisation); Admins grant the lead marker
     "OutreachSessionView": ("/outreach/sessions/list/", {"Outreach"}),
     "MessageTemplateView": ("/outreach/templates/", {"Outreach"}),
@@ -58,6 +83,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "ModerationView": ("/moderation/queue", {"Moderator"}),
     "AlertComposerView": ("/composer/new", {"Moderator"}),
     "IdentifierCheckView": ("/check/", {"Moderator"}),
+    # the field check (issue 18.8): published alerts only, for the roles that meet workers
+    "FieldCheckView": ("/field-check/", {"SocialWorker", "Outreach", "PartnerRelay"}),
     "AlertsView": ("/alerts/list", EVERYONE),
     # subscribers: the co-opting organisation's partners manage them; others see counts only
     "SubscriberView": ("/subscribers/", {"SocialWorker", "PartnerRelay"}),
@@ -66,24 +93,33 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # public: the unsubscribe link (no login) and the SMS gateway's webhook (shared secret)
     "UnsubscribeView": ("/unsubscribe/", {PUBLIC, *EVERYONE}),
     "SmsWebhookView": (None, set()),
+    # SMS providers' receipts and replies (their signature or the shared secret)
+    "SmsProviderWebhookView": (None, set()),
     # cases: social workers of the owning association only; moderators route reports to one
     "CaseView": ("/cases/", {"SocialWorker"}),
     "CaseRoutingView": ("/cases/routing/", {"Moderator"}),
     # statistics: aggregated for programme roles, own organisation for social workers;
     # funder reports built by Coordinators, read by Moderators and Admins
-    "StatisticsView": ("/statistics/", {"Coordinator", "SocialWorker", "Moderator", "Admin"}),
+    "StatisticsView": (
+        "/statistics/",
+        {"Coordinator", "SocialWorker", "Moderator", "Admin", "DataProtection"},
+    ),
     "FunderReportView": ("/statistics/reports/", {"Coordinator", "Moderator", "Admin"}),
 }
 
 # Capabilities the rules ask for (``security.can``) -> the roles that have them.
 CAPABILITIES: dict[str, set[str]] = {
-    "read_all_statistics": {"Admin", "Moderator", "Coordinator"},
+    "read_all_statistics": {"Admin", "Moderator", "Coordinator", "DataProtection"},
     "read_own_statistics": {"SocialWorker"},
     "build_funder_report": {"Coordinator"},
     "hold_cases": {"SocialWorker"},
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "approve_grants": {"Admin"},
+    "review_directory_changes": {"Coordinator"},
+    "publish_information": {"Moderator", "Coordinator"},
+    "check_identifiers": {"Moderator", "SocialWorker", "Outreach", "PartnerRelay"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
@@ -102,6 +138,9 @@ API_ROUTES: dict[tuple[str, str], dict | None] = {
     },
     ("GET", "/api/v1/openapi.json"): None,
     ("GET", "/api/v1/alerts"): None,
+    ("GET", "/api/v1/structures"): None,
+    ("GET", "/api/v1/pages"): None,
+    ("GET", "/api/v1/pages/<slug>"): None,
     ("POST", "/api/v1/check"): {"value": "06 12 34 56 78"},
     ("POST", "/api/v1/subscriptions"): {
         "email": "access-matrix@example.org",
@@ -169,7 +208,24 @@ def test_access(app, login_as, url, who, may):
             assert "/login" in location or location.rstrip("/") in ("", "/", "http://localhost")
 
 
+@pytest.mark.parametrize("who", [PUBLIC, *ROLES])
+def test_only_the_data_protection_officer_runs_the_audit_check(app, login_as, who):
+    client = app.test_client() if who == PUBLIC else login_as(USER_OF_ROLE[who])
+    response = client.get("/audit-check/")
+    if who == "DataProtection":
+        assert response.status_code == 200
+        assert b"audit-intact" in response.data or b"audit-altered" in response.data
+    else:
+        assert response.status_code in (302, 403, 404), f"{who} ran the audit check"
+
+
+# Values for the variables of API routes (a starter sheet loaded by the migrations).
+API_PATH_VALUES = {"<slug>": "pep-48h"}
+
+
 def _api_call(client, method: str, path: str, body, headers: dict | None = None):
+    for variable, value in API_PATH_VALUES.items():
+        path = path.replace(variable, value)
     if method == "GET":
         return client.get(path, headers=headers or {})
     return client.open(path, method=method, json=body or {}, headers=headers or {})

@@ -22,7 +22,7 @@ from backoffice.services.cases import CaseFacts, CaseRuleError, Contact
 from backoffice.services.confidential import ErasedError
 from backoffice.services.crypto import DecryptionError
 from backoffice.services.timezones import to_local, to_utc, zone_of_user
-from tests.integration.test_cases_support import (
+from tests.integration.cases_support import (
     ACCEPTESS_WORKER,
     AIDES_WORKER,
     make_report,

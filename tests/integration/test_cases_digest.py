@@ -15,8 +15,8 @@ from backoffice.models.base import utcnow
 from backoffice.models.case import FollowUpAction
 from backoffice.services import cases, mailer
 from backoffice.services.timezones import local_today, zone_of_user
-from tests.integration import test_cases_support as support
-from tests.integration.test_cases_support import AIDES_WORKER, free_port, open_case, unique, user
+from tests.integration import cases_support as support
+from tests.integration.cases_support import AIDES_WORKER, free_port, open_case, unique, user
 
 smtp_server = support.smtp_server  # the fixture
 

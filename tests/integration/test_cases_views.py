@@ -19,9 +19,7 @@ from backoffice.models.case import ERASURE_REASONS, Case, CaseNote
 from backoffice.services import cases
 from backoffice.services.timezones import local_today, to_local, zone_of_user
 from tests.conftest import csrf_token
-from tests.integration.test_case_access import case_routes
-from tests.integration.test_cases import _second_social_worker
-from tests.integration.test_cases_support import (
+from tests.integration.cases_support import (
     AIDES_WORKER,
     make_report,
     open_case,
@@ -30,6 +28,8 @@ from tests.integration.test_cases_support import (
     unique_phone,
     user,
 )
+from tests.integration.test_case_access import case_routes
+from tests.integration.test_cases import _second_social_worker
 
 
 def _case_total(app) -> int:
@@ -77,6 +77,9 @@ def test_no_input_produces_a_server_error(app, login_as):
             "action_id": 0,
             "consent_id": 0,
             "flag_id": 0,
+            "evidence_id": 0,
+            "legal_consent_id": 0,
+            "complaint_id": 0,
             "report_id": 0,
         }
     client = login_as(AIDES_WORKER)

@@ -4,14 +4,13 @@ rotation re-wraps data keys while everything stays readable."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
 from backoffice.models.keys import DataKey
 from backoffice.services import confidential
 from backoffice.services.confidential import ErasedError, Sealed, shred
-from backoffice.services.crypto import DecryptionError
+from backoffice.services.crypto import DecryptionError, Keyring
 
 
 class FakeCase:
@@ -88,7 +87,7 @@ def test_rotation_rewraps_and_everything_stays_readable(app_context, test_keyrin
     new_keyring = old_keyring.with_new_active_key()
     app_context.extensions["keyring"] = new_keyring
     try:
-        rotated = rotate(new_keyring)
+        rotated = rotate(new_keyring, settle_seconds=0)
         assert rotated >= 1
         assert set(keys_still_used()) == {new_keyring.active_id}
         key_row = db.session.get(DataKey, case.data_key.id)
@@ -96,12 +95,17 @@ def test_rotation_rewraps_and_everything_stays_readable(app_context, test_keyrin
         case.data_key = key_row
         assert case.contact == "before rotation"
     finally:
-        app_context.extensions["keyring"] = old_keyring
-        # Put the data keys back under the session keyring for the other tests.
-        for key_row in db.session.scalars(select(DataKey).where(DataKey.wrapped_key.is_not(None))):
-            key_row.wrapped_key = old_keyring.wrap(new_keyring.unwrap(key_row.wrapped_key))
-            key_row.root_key_id = old_keyring.active_id
+        # Put everything back under the session keyring for the other tests.
+        back = Keyring(
+            root_keys=dict(new_keyring.root_keys),
+            active_id=old_keyring.active_id,
+            index_key=old_keyring.index_key,
+        )
+        app_context.extensions["keyring"] = back
+        rotate(back, settle_seconds=0)
         db.session.commit()
+        app_context.extensions["keyring"] = old_keyring
+        assert set(keys_still_used()) <= {old_keyring.active_id}
 
 
 def test_keyring_is_read_from_configuration(app_context):

@@ -158,3 +158,26 @@ def test_the_moderator_queue_opens_on_the_demo(demo):
     login(client, "demo-moderator", demo.app.config["DEMO_PASSWORD"])
     page = client.get("/moderation/queue")
     assert page.status_code == 200
+
+
+def test_demo_seed_is_refused_outside_development(
+    app, database_url, test_keyring, tmp_path, monkeypatch
+):
+    """``flask demo seed`` on a production instance would create an Admin with the password
+    printed in the README: it is refused, and nothing is created."""
+    from backoffice.models.user import StaffUser
+
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    production = make_app(database_url, test_keyring, tmp_path, SECRET_KEY="p" * 40)
+    assert production.config["BACKOFFICE_ENV"] == "production"
+    for command in (["demo", "seed"], ["demo", "logins"]):
+        result = production.test_cli_runner().invoke(args=command)
+        assert result.exit_code != 0
+        assert "development only" in result.output
+    with production.app_context():
+        demo_users = db.session.scalar(
+            select(func.count(StaffUser.id)).where(StaffUser.username == "demo-relay")
+        )
+        db.session.remove()
+    assert demo_users == 1  # the test database's own, from seed_base; none added

@@ -18,7 +18,7 @@ from backoffice.models.subscriber import Subscriber
 from backoffice.services import dispatch, outbox, subscribers
 from backoffice.services.sms_encoding import sms_parts
 from tests.conftest import csrf_token
-from tests.integration.test_dispatch_support import (
+from tests.integration.dispatch_support import (
     SmsGateway,
     SmtpServer,
     make_alert,

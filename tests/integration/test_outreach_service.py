@@ -22,7 +22,7 @@ from backoffice.models.outreach import (
 from backoffice.security import acting_for
 from backoffice.services import outreach as service
 from backoffice.services.vocabulary import ALERT_LANGUAGES
-from tests.integration.test_outreach_support import (
+from tests.integration.outreach_support import (
     fresh_mobile,
     make_session,
     organisation_id,

@@ -16,7 +16,7 @@ from backoffice.models.outreach import MESSAGE_PURPOSES, MessageTemplate
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
 from tests.conftest import csrf_token
-from tests.integration.test_outreach_support import ensure_user, make_session
+from tests.integration.outreach_support import ensure_user, make_session
 
 EVERY_TEMPLATE = len(MESSAGE_PURPOSES) * len(ALERT_LANGUAGES)
 

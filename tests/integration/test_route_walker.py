@@ -35,9 +35,12 @@ from backoffice.extensions import db
 from backoffice.models.case import (
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -61,6 +64,9 @@ ARGUMENT_MODELS: dict[str, type] = {
     "action_id": FollowUpAction,
     "consent_id": CaseConsent,
     "flag_id": CaseFlag,
+    "evidence_id": CaseEvidence,
+    "legal_consent_id": LegalConsent,
+    "complaint_id": Complaint,
     "subscriber_id": Subscriber,
     "contact_id": OutreachContact,
     "outcome_id": ContactOutcome,
@@ -71,8 +77,12 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "pk": NOWHERE,  # only on views whose model is not organisation-owned
     "reference": "A-1999-999999",
     "report_id": NOWHERE,
+    "request_id": NOWHERE,  # grant requests belong to no organisation (Admins decide them)
     "alert_id": NOWHERE,
     "structure_id": NOWHERE,
+    "change_id": NOWHERE,
+    "sheet_id": NOWHERE,
+    "language": "fr",
     "filename": "walker.csv",
     "name": "walker",
     "locale": "fr",
@@ -81,11 +91,13 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "token": "walker-token",
     "group_by": "walker",
     "action": "pause",
+    "session_id": NOWHERE,  # one's own sign-in sessions (another user's: 404, test_accounts)
+    "provider": "walker",  # an SMS provider's webhook: 404 for any but the configured one
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
 # Signing in and out are not about rows, and signing out would end the walk.
-SKIPPED_ENDPOINTS = {"logout", "login", "second_step"}
+SKIPPED_ENDPOINTS = {"logout", "login", "second_step", "enrol"}
 FORM = {
     "body": "Walker was here",
     "text": "Walker was here",
@@ -259,7 +271,8 @@ def _walk(app, client, owned, markers, role, method, url, names_owned) -> list[s
         problems.append(f"{role} {method} {url}: {status}")
     if names_owned and status == 200:
         problems.append(f"{role} {method} {url}: 200 on another organisation's row")
-    body = response.get_data(as_text=True)
+    # Binary answers (PDF, images) are searched too, byte for byte.
+    body = response.get_data().decode("utf-8", errors="replace")
     leaked = [marker for marker in markers if marker in body]
     if leaked:
         problems.append(f"{role} {method} {url}: the answer shows {leaked}")

@@ -32,8 +32,8 @@ import pytest
 from backoffice.extensions import db
 from backoffice.services import cases, statistics
 from backoffice.services.statistics import Period, Scope
+from tests.integration.cases_support import ACCEPTESS_WORKER, AIDES_WORKER, open_case, user
 from tests.integration.statistics_support import run_rollup_job
-from tests.integration.test_cases_support import ACCEPTESS_WORKER, AIDES_WORKER, open_case, user
 
 YEAR = 2013
 T = dt.datetime

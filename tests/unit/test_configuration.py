@@ -4,7 +4,43 @@ from __future__ import annotations
 
 import pytest
 
-from config import ConfigurationError, build_config
+import backoffice  # noqa: F401  (config.py imports from the package, which imports config)
+from config import DEVELOPMENT_SECRET_KEY, ConfigurationError, build_config
+
+
+def test_unset_environment_is_production_and_refuses_to_start_without_secrets(monkeypatch):
+    """With BACKOFFICE_ENV unset, the published development key (which lets a forged cookie
+    skip the password step) and the demo password are not there to be used."""
+    for name in ("BACKOFFICE_ENV", "SECRET_KEY", "DATABASE_URL", "DEMO_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        build_config()
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")  # real channels and shared limits
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
+    settings = build_config()
+    assert settings["BACKOFFICE_ENV"] == "production"
+    assert settings["DEMO_PASSWORD"] is None
+    assert settings["SESSION_COOKIE_SECURE"] is True
+
+
+@pytest.mark.parametrize("key", [DEVELOPMENT_SECRET_KEY, "short-secret"])
+def test_production_refuses_the_published_or_a_short_secret_key(monkeypatch, key):
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", key)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        build_config()
+
+
+def test_an_unknown_environment_name_is_refused(monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_ENV", "prod")
+    with pytest.raises(ConfigurationError, match="BACKOFFICE_ENV"):
+        build_config()
 
 
 def test_production_without_secrets_refuses_to_start(monkeypatch):
@@ -46,7 +82,7 @@ def test_production_app_without_key_file_stops_with_a_clear_message(monkeypatch,
 
 
 def test_development_defaults(monkeypatch):
-    monkeypatch.delenv("BACKOFFICE_ENV", raising=False)
+    monkeypatch.setenv("BACKOFFICE_ENV", "development")
     monkeypatch.delenv("DATABASE_URL", raising=False)
     settings = build_config()
     assert settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///")

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from backoffice.services import crypto
 from backoffice.services.crypto import (
     DecryptionError,
     Keyring,
     KeyringError,
+    UnknownKeyError,
     associated_data,
     is_token,
     open_with_data_key,
@@ -83,14 +86,44 @@ def test_rotation_keeps_old_data_readable_and_rewraps(keyring):
     assert rotated.unwrap(rewrapped) == dek
     new_token = rotated.seal("AB-123-CD", AAD)
     assert parse_token(new_token)[1] == rotated.active_id
-    # A keyring that lost the old key cannot read what only the old key sealed.
+    # A keyring that lost the old key cannot read what only the old key sealed, and says
+    # which key is missing (never that the data was erased: not a DecryptionError).
     only_new = Keyring(
         root_keys={rotated.active_id: rotated.root_keys[rotated.active_id]},
         active_id=rotated.active_id,
         index_key=rotated.index_key,
     )
-    with pytest.raises(DecryptionError):
+    with pytest.raises(UnknownKeyError) as missing:
         only_new.open(old_token, AAD)
+    assert missing.value.key_id == keyring.active_id
+    assert not isinstance(missing.value, DecryptionError)
+
+
+def test_a_process_learns_a_rotation_from_the_key_file(tmp_path):
+    path = tmp_path / "keys.json"
+    first = Keyring.generate()
+    path.write_text(first.to_json())
+    serving = Keyring.from_config({"BACKOFFICE_KEY_FILE": str(path)})
+    rotated = serving.with_new_active_key()  # another process rotates and writes the file
+    path.write_text(rotated.to_json())
+    os.utime(path, ns=(1, 10**18))  # a different stamp, whatever the clock's resolution
+    new_token = rotated.seal("AB-123-CD", AAD)
+    # An unknown key id: the file is read again at once.
+    assert serving.open(new_token, AAD) == "AB-123-CD"
+    assert serving.active_id == rotated.active_id
+    _dek, wrapped = serving.new_data_key()
+    assert parse_token(wrapped)[1] == rotated.active_id
+
+
+def test_new_data_follows_the_active_key_of_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(crypto, "KEY_REFRESH_SECONDS", 0.0)
+    path = tmp_path / "keys.json"
+    path.write_text(Keyring.generate().to_json())
+    serving = Keyring.from_config({"BACKOFFICE_KEY_FILE": str(path)})
+    rotated = serving.with_new_active_key()
+    path.write_text(rotated.to_json())
+    os.utime(path, ns=(1, 10**18))
+    assert parse_token(serving.seal("x", AAD))[1] == rotated.active_id
 
 
 def test_blind_index_is_stable_keyed_and_separated_per_kind(keyring):

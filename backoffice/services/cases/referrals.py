@@ -48,9 +48,20 @@ NEED_SERVICES = {
 }
 
 
-def structures_for(need: str | None, department: str | None, limit: int = 300) -> list:
-    """Active structures answering a need, the case's department first."""
-    return directory.structures_offering(NEED_SERVICES.get(need or "", ()), department, limit)
+def structures_for(
+    need: str | None,
+    department: str | None,
+    limit: int = 300,
+    *,
+    service: str | None = None,
+    text: str | None = None,
+) -> list:
+    """Active structures answering a need (or one service of it), matching ``text``; see
+    ``directory.structures_offering`` for the order."""
+    services = NEED_SERVICES.get(need or "", ())
+    if service in services:
+        services = (service,)
+    return directory.structures_offering(services, department, limit, text=text)
 
 
 def add_referral(
@@ -158,8 +169,12 @@ def referral_view(case: Case, referral: Referral, sealed: SealedReader) -> dict:
             "id": structure.id,
             "name": structure.name,
             "city": structure.city,
+            "postcode": structure.postcode,
             "phone": structure.phone,
             "address": structure.address,
+            "website": structure.website,
+            "opening_hours": structure.opening_hours_lines,
+            "verification": structure.verification,
         },
         "notes": notes,
         "next": sorted(REFERRAL_TRANSITIONS[referral.status]),

@@ -68,6 +68,9 @@
     if (structure.phone) {
       box.appendChild(line(structure.phone));
     }
+    var states = {verified: data.textVerified, due: data.textDue, unverified: data.textUnverified};
+    box.appendChild(line(states[structure.verification] || data.textUnverified,
+      structure.verification === "verified" ? "text-primary small" : "text-danger small"));
     if (structure.trained) {
       box.appendChild(line("✓ " + data.textTrained, "text-success small"));
     }
