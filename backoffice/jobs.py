@@ -293,6 +293,12 @@ register(
     minute=45,
 )
 register(
+    "purge_pending_registrations",
+    "backoffice.services.worker_access:purge_pending_registrations",
+    "interval",
+    hours=1,
+)
+register(
     "flush_check_counts", "backoffice.services.alerts:flush_check_counts_job", "interval", minutes=1
 )
 register(

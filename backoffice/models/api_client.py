@@ -22,6 +22,9 @@ class ApiClient(TimestampMixin, Model):
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    # Identifier checks a minute for the whole client (all its workers together); None: the
+    # default API_CHECK_CLIENT_RATE_LIMIT. Set by an Admin.
+    check_rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # After a rotation, the previous key keeps working until this moment (a grace period
     # the Admin chose, so that the client's maintainer can deploy the new one).
     previous_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)

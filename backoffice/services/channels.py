@@ -523,7 +523,9 @@ class FileOutbox:
     def reopen(self) -> None:
         """Nothing to reopen: a folder does not drop connections."""
 
-    def send(self, message: OutgoingEmail | OutgoingSms) -> Outcome:
+    def send(self, message: OutgoingEmail | OutgoingSms, at_point_of_no_return=None) -> Outcome:
+        if at_point_of_no_return is not None:
+            at_point_of_no_return()  # the file may exist from here on
         subject = getattr(message, "subject", "")
         text = getattr(message, "body", None) or getattr(message, "text", "")
         try:

@@ -257,6 +257,19 @@ def _subscription_for(
     return subscriber
 
 
+def purge_pending_registrations(now: dt.datetime | None = None) -> int:
+    """Hourly job: registrations whose code expired go (their contact index with them); the
+    last hour's are kept, they count against a number's codes an hour."""
+    now = now or utcnow()
+    result = db.session.execute(
+        delete(PendingRegistration).where(
+            PendingRegistration.expires_at < now,
+            PendingRegistration.created_at < now - dt.timedelta(hours=1),
+        )
+    )
+    return result.rowcount or 0
+
+
 # --- tokens ------------------------------------------------------------------------------------
 
 

@@ -230,29 +230,37 @@ def _coarse_last_used(client) -> None:
         set_committed_value(client, "last_used_at", previous)
 
 
-def _limiter_state(app: Flask, name: str, setting: str, default: str):
+def _limiter_state(app: Flask, name: str, setting: str, default: str, limit_text: str | None):
     """(strategy, limit) of one named limit, on the shared storage
     (``RATELIMIT_STORAGE_URI``: Redis in production, so every worker process counts
-    together; production refuses ``memory://``)."""
-    key = f"api_rate_limiter:{name}"
+    together; production refuses ``memory://``). ``limit_text`` overrides the setting (a
+    client's own budget)."""
+    from limits import parse, strategies
+    from limits.storage import storage_from_string
+
+    key = "api_rate_limiter"
     if key not in app.extensions:
-        from limits import parse, strategies
-        from limits.storage import storage_from_string
-
         storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
-        limit = parse(app.config.get(setting) or default)
-        app.extensions[key] = (strategies.FixedWindowRateLimiter(storage), limit)
-    return app.extensions[key]
+        app.extensions[key] = strategies.FixedWindowRateLimiter(storage)
+    return app.extensions[key], parse(limit_text or app.config.get(setting) or default)
 
 
-def enforce_limit(name: str, setting: str, default: str, identity: str, who: str) -> None:
+def enforce_limit(
+    name: str,
+    setting: str,
+    default: str,
+    identity: str,
+    who: str,
+    *,
+    limit_text: str | None = None,
+) -> None:
     """Count one hit of ``identity`` against the named limit; 429 with ``Retry-After`` when
     it is spent. ``who`` ends the message ("this client", "this worker"…). Nothing is
     counted while ``RATELIMIT_ENABLED`` is off (tests, development)."""
     app = current_app._get_current_object()
     if not app.config.get("RATELIMIT_ENABLED"):
         return
-    limiter, limit = _limiter_state(app, name, setting, default)
+    limiter, limit = _limiter_state(app, name, setting, default, limit_text)
     identity = f"{app.config.get('RATELIMIT_KEY_PREFIX') or ''}{identity}"
     if limiter.hit(limit, name, identity):
         return

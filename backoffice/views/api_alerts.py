@@ -57,12 +57,14 @@ def _fair_check(client) -> None:
             f"{client.id}:{request.remote_addr}",
             "this address",
         )
+    own = client.check_rate_per_minute  # set by an Admin on the client's page
     enforce_limit(
         "api-check-client",
         "API_CHECK_CLIENT_RATE_LIMIT",
         "6000 per minute",
         str(client.id),
         "this client",
+        limit_text=f"{own} per minute" if own else None,
     )
 
 

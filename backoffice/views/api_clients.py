@@ -17,6 +17,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField
+from wtforms.validators import NumberRange, Optional
 
 from backoffice import transactions
 from backoffice.models.api_client import ApiClient
@@ -61,18 +62,29 @@ class ApiClientView(BackofficeModelView):
         "description",
         "key_prefix",
         "active",
+        "check_rate_per_minute",
         "previous_key_expires_at",
         "last_used_at",
         "created_at",
     ]
-    add_columns = ["name", "description"]
-    edit_columns = ["name", "description", "active"]
+    add_columns = ["name", "description", "check_rate_per_minute"]
+    edit_columns = ["name", "description", "active", "check_rate_per_minute"]
+    validators_columns = {
+        "check_rate_per_minute": [Optional(), NumberRange(min=1, max=1_000_000)],
+    }
+    description_columns = {
+        "check_rate_per_minute": _l(
+            "Identifier checks a minute for all the workers of this client together. Empty: "
+            "the default (6,000)."
+        ),
+    }
     search_columns = ["name", "active"]
     label_columns = {
         "name": _l("Name"),
         "description": _l("Description"),
         "key_prefix": _l("Key begins with"),
         "active": _l("Active"),
+        "check_rate_per_minute": _l("Checks a minute"),
         "previous_key_expires_at": _l("Previous key valid until"),
         "last_used_at": _l("Last used"),
         "created_at": _l("Created"),

@@ -28,6 +28,7 @@ class OrganisationView(BackofficeModelView):
         "contact_email",
         "contact_phone",
         "alert_email",
+        "referral_code",
         "active",
     ]
     add_columns = edit_columns = [
@@ -37,8 +38,15 @@ class OrganisationView(BackofficeModelView):
         "contact_email",
         "contact_phone",
         "alert_email",
+        "referral_code",
         "active",
     ]
+    description_columns = {
+        "referral_code": _l(
+            "Given to the workers you co-opt: a registration on the site or the app with this "
+            "code joins your association, validated."
+        ),
+    }
     search_columns = ["name", "kind", "active"]
     label_columns = {
         "name": _l("Name"),
@@ -48,6 +56,7 @@ class OrganisationView(BackofficeModelView):
         "contact_email": _l("Contact email"),
         "contact_phone": _l("Contact phone"),
         "alert_email": _l("Alert email"),
+        "referral_code": _l("Referral code"),
         "active": _l("Active"),
     }
     add_form_extra_fields = edit_form_extra_fields = {
@@ -58,6 +67,12 @@ class OrganisationView(BackofficeModelView):
     }
     base_order = ("name", "asc")
 
+    def pre_add(self, item) -> None:
+        _blank_referral_is_none(item)
+
+    def pre_update(self, item) -> None:
+        _blank_referral_is_none(item)
+
     def post_add(self, item) -> None:
         organisations.created(item)
 
@@ -66,3 +81,8 @@ class OrganisationView(BackofficeModelView):
 
     def post_delete(self, item) -> None:
         audit.record("organisation_deleted", object_type="Organisation", object_id=item.id)
+
+
+def _blank_referral_is_none(item) -> None:
+    # The column is unique: an empty code must be NULL, not "", or a second one would clash.
+    item.referral_code = (item.referral_code or "").strip() or None

@@ -137,3 +137,30 @@ def test_without_a_token_one_address_is_limited_alone(served):
 def test_a_token_that_is_not_hers_is_refused(served):
     base, key, _tokens = served
     assert _check(base, key, token="wt_" + secrets.token_urlsafe(32)) == 401
+
+
+def test_an_admin_sets_a_clients_own_check_budget(database_url, test_keyring, tmp_path):
+    from tests.conftest import make_app
+
+    limited = make_app(
+        database_url,
+        test_keyring,
+        tmp_path,
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_STORAGE_URI="memory://",
+        PROXY_FIX_HOPS=1,
+    )
+    with limited.app_context():
+        small, small_key = api_keys.create_client(f"budget-{uuid.uuid4().hex[:8]}")
+        _other, other_key = api_keys.create_client(f"budget-{uuid.uuid4().hex[:8]}")
+        small.check_rate_per_minute = 3
+        db.session.commit()
+    client = limited.test_client()
+
+    def check(key: str, address: str) -> int:
+        headers = {"Authorization": f"Bearer {key}", "X-Forwarded-For": address}
+        return client.post("/api/v1/check", json={"value": "Marc75"}, headers=headers).status_code
+
+    addresses = [f"198.51.100.{n}" for n in range(1, 6)]
+    assert [check(small_key, a) for a in addresses] == [200, 200, 200, 429, 429]
+    assert check(other_key, addresses[-1]) == 200  # another client keeps its own budget

@@ -78,3 +78,26 @@ def test_a_csv_import_answers_the_same_for_numbers_held_elsewhere(app, login_as)
         db.session.commit()
     assert report.created == 2 and report.rejected == []
     assert _holders(app, held) == 1 and _holders(app, fresh) == 1
+
+
+def test_an_admin_gives_a_partner_its_referral_code(app, login_as):
+    admin = login_as("demo-admin")
+    with app.app_context():
+        partner = organisation(ACCEPTESS)
+        url = f"/organisations/edit/{partner.id}"
+        form = {
+            "name": partner.name,
+            "kind": partner.kind,
+            "departments": list(partner.departments),
+            "contact_email": partner.contact_email or "",
+            "contact_phone": partner.contact_phone or "",
+            "alert_email": partner.alert_email or "",
+            "active": "y" if partner.active else "",
+        }
+    code = f"ACC-{unique_mobile()[-6:]}"
+    for value, stored in ((f"  {code} ", code), ("", None)):
+        token = csrf_token(admin, url)
+        response = admin.post(url, data=form | {"referral_code": value, "csrf_token": token})
+        assert response.status_code == 302
+        with app.app_context():
+            assert organisation(ACCEPTESS).referral_code == stored

@@ -307,3 +307,17 @@ def test_bad_registrations_are_refused_field_by_field(api, fields, path):
 def test_me_without_or_with_a_bad_token_is_401(api):
     assert api("GET", "/me").status_code == 401
     assert api("GET", "/me", token="wt_" + "x" * 40).status_code == 401
+
+
+def test_expired_registrations_are_purged_after_an_hour(app, api, gateway):
+    phone = unique_mobile()
+    api("POST", "/subscriptions", registration("sms", phone))
+    with app.app_context():
+        index = subscribers.phone_index(phone)
+        later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=2)
+        assert worker_access.purge_pending_registrations(later) >= 1
+        left = db.session.scalar(
+            select(func.count()).where(PendingRegistration.contact_index == index)
+        )
+        db.session.commit()
+    assert left == 0

@@ -18,6 +18,9 @@ def test_unset_environment_is_production_and_refuses_to_start_without_secrets(mo
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")  # real channels and shared limits
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     settings = build_config()
     assert settings["BACKOFFICE_ENV"] == "production"
     assert settings["DEMO_PASSWORD"] is None
