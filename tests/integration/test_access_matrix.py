@@ -86,6 +86,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "check_identifiers": {"Moderator", "SocialWorker", "Outreach", "PartnerRelay"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a
