@@ -252,9 +252,11 @@ class BatchCheck:
     def counts(self) -> dict[str, int]:
         found = Counter(line.status for line in self.lines)
         statuses = (STATUS_NEW, STATUS_KNOWN, STATUS_DUPLICATE, STATUS_INVALID)
-        counts = {status: found.get(status, 0) for status in statuses}
-        counts["recent"] = sum(1 for line in self.lines if line.recently_contacted)
-        return counts
+        return {status: found.get(status, 0) for status in statuses}
+
+    @property
+    def recent_count(self) -> int:
+        return sum(1 for line in self.lines if line.recently_contacted)
 
     @property
     def new_lines(self) -> list[CheckedLine]:

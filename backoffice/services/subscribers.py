@@ -517,6 +517,18 @@ def unsubscribe(
     return True
 
 
+def queued_deliveries(subscriber: Subscriber) -> int:
+    """Messages still waiting to be sent to her (cancelled if she is unsubscribed)."""
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(
+                Delivery.subscriber_id == subscriber.id, Delivery.status == "queued"
+            )
+        )
+        or 0
+    )
+
+
 # First words of a reply that mean "stop", folded (lower case, no accents), in the ten
 # alert languages and their usual spellings.
 STOP_WORDS = frozenset(

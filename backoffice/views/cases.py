@@ -17,6 +17,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -44,6 +45,7 @@ from backoffice.services import cases
 from backoffice.services.cases import CaseRuleError
 from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
+from backoffice.views import confirmation
 from backoffice.views.arguments import page_arg, parse_int
 from backoffice.views.uploads import uploaded_bytes
 from reports_pdf.dossier import render_dossier
@@ -625,6 +627,8 @@ class CaseView(BaseView):
     @has_access
     def transfer(self, case_id: int):
         case = scoped_get(Case, case_id)
+        if request.method == "POST" and not confirmation.confirmed():
+            return self._confirm_transfer(case)
         if request.method == "POST":
             form = request.form
             note_ids = [i for i in map(parse_int, form.getlist("note_ids")) if i is not None]
@@ -652,6 +656,32 @@ class CaseView(BaseView):
             consents=consents,
             notes=notes,
             title=_("Transfer %(ref)s", ref=case.reference),
+        )
+
+    def _confirm_transfer(self, case: Case):
+        form = request.form
+        notes = len([i for i in map(parse_int, form.getlist("note_ids")) if i is not None])
+        consequences = [
+            ngettext(
+                "The parts you chose of case %(ref)s and %(num)d note are sent to the partner "
+                "organisation you chose; it opens its own case.",
+                "The parts you chose of case %(ref)s and %(num)d notes are sent to the partner "
+                "organisation you chose; it opens its own case.",
+                notes,
+                ref=case.reference,
+            ),
+            _("Your own case is closed.")
+            if form.get("close_sender") == "1"
+            else _("Your own case stays open here."),
+        ]
+        return confirmation.page(
+            self,
+            title=_("Transfer %(ref)s?", ref=case.reference),
+            consequences=consequences,
+            action=url_for("CaseView.transfer", case_id=case.id),
+            hidden=confirmation.resent_form("partner_id", "items", "note_ids", "close_sender"),
+            submit=_("Transfer"),
+            back=url_for("CaseView.transfer", case_id=case.id),
         )
 
     # -- actions ------------------------------------------------------------------------------

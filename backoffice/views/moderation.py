@@ -48,6 +48,7 @@ from backoffice.services.vocabulary import (
     WORK_CONTEXTS,
     severity_for,
 )
+from backoffice.views import confirmation
 from backoffice.views.arguments import form_int, page_arg, parse_int
 from reports_pdf.alert_sheet import SheetError, published_sheet
 
@@ -66,19 +67,6 @@ def _version() -> int:
 def _refused(error: Exception) -> None:
     transactions.undo()
     flash(str(getattr(error, "message", error)), "danger")
-
-
-def _confirmed() -> bool:
-    """The form comes from a confirmation page (a direct POST without it does nothing)."""
-    return request.form.get("confirmed") == "1"
-
-
-def _confirmation(view: BaseView, **context):
-    """The server-rendered confirmation step: what will happen, then one button."""
-    context.setdefault("blocking", [])
-    context.setdefault("hidden", {})
-    context.setdefault("reason_label", None)
-    return view.render_template("moderation/confirm.html", **context)
 
 
 # Transitions of the report page that ask for confirmation first, and what they do.
@@ -250,7 +238,7 @@ class ModerationView(BaseView):
         merge_into = None
         if name == "merge":
             merge_into = moderation.find_report(request.form.get("merge_into"))
-        if name in CONFIRMED_TRANSITIONS and not _confirmed():
+        if name in CONFIRMED_TRANSITIONS and not confirmation.confirmed():
             return self._confirm_transition(report, name, merge_into)
         try:
             moderation.perform(
@@ -272,7 +260,7 @@ class ModerationView(BaseView):
 
     def _confirm_transition(self, report: Report, name: str, merge_into: Report | None):
         fields = ("transition", "version", "reason", "merge_into")
-        return _confirmation(
+        return confirmation.page(
             self,
             title=_("Confirm: %(action)s", action=moderation.TRANSITIONS[name].label),
             consequences=_transition_consequences(report, name, merge_into),
@@ -525,7 +513,7 @@ class AlertComposerView(BaseView):
     @has_access
     def publish(self, reference: str):
         alert = alerts.get_alert(reference)
-        if request.method == "GET" or not _confirmed():
+        if request.method == "GET" or not confirmation.confirmed():
             if request.method == "POST":
                 flash(_("Nothing was published: confirm on this page."), "warning")
             return self._confirm_publish(alert)
@@ -541,7 +529,7 @@ class AlertComposerView(BaseView):
         if alert.status != "draft":
             return redirect(url_for("AlertsView.show", reference=alert.reference))
         blockers = _publication_blockers(alert)
-        return _confirmation(
+        return confirmation.page(
             self,
             title=_("Publish alert %(reference)s?", reference=alert.reference),
             consequences=[] if blockers else _publication_consequences(alert),
@@ -556,7 +544,7 @@ class AlertComposerView(BaseView):
     @has_access
     def retract(self, reference: str):
         alert = alerts.get_alert(reference)
-        if request.method == "GET" or not _confirmed():
+        if request.method == "GET" or not confirmation.confirmed():
             return self._confirm_retract(alert)
         try:
             alerts.retract(
@@ -571,7 +559,7 @@ class AlertComposerView(BaseView):
         if alert.status != "published":
             return redirect(url_for("AlertsView.show", reference=alert.reference))
         live = [r for r in alert.reports if r.status == "published"]
-        return _confirmation(
+        return confirmation.page(
             self,
             title=_("Retract alert %(reference)s?", reference=alert.reference),
             consequences=[

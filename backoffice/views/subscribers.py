@@ -19,6 +19,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from backoffice import transactions
 from backoffice.models.dispatch import DELIVERY_STATUSES
@@ -41,6 +42,7 @@ from backoffice.security import (
 from backoffice.services import audit, subscribers
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import ALERT_LANGUAGES
+from backoffice.views import confirmation
 from backoffice.views.arguments import page_arg
 from backoffice.views.deliveries import REASONS
 
@@ -216,6 +218,8 @@ class SubscriberView(BaseView):
     @permission_name("edit")
     def unsubscribe(self, subscriber_id: int):
         subscriber = self._get(subscriber_id)
+        if not confirmation.confirmed() and subscriber.status != "unsubscribed":
+            return self._confirm_unsubscribe(subscriber)
         if subscribers.unsubscribe(subscriber, "staff", g.user):
             flash(
                 _("She is unsubscribed. Her number and address will be erased within a day."),
@@ -224,6 +228,25 @@ class SubscriberView(BaseView):
         else:
             flash(_("She had already unsubscribed."), "info")
         return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+
+    def _confirm_unsubscribe(self, subscriber):
+        queued = subscribers.queued_deliveries(subscriber)
+        return confirmation.page(
+            self,
+            title=_("Unsubscribe %(pseudonym)s?", pseudonym=subscriber.pseudonym),
+            consequences=[
+                _("She will receive no more alerts. No message is sent to tell her."),
+                ngettext(
+                    "%(num)d message waiting to be sent to her is cancelled.",
+                    "%(num)d messages waiting to be sent to her are cancelled.",
+                    queued,
+                ),
+                _("Her number and address are erased within a day."),
+            ],
+            action=url_for("SubscriberView.unsubscribe", subscriber_id=subscriber.id),
+            submit=_("Unsubscribe her"),
+            back=url_for("SubscriberView.show", subscriber_id=subscriber.id),
+        )
 
     @expose("/import", methods=["GET", "POST"])
     @has_access

@@ -1,5 +1,6 @@
 """A moderator's day in a real browser: claim a report, correct the redaction, approve,
-compose and publish an alert, then find it through the identifier check."""
+compose an alert (blocked while its summary names the victim), publish it after the
+confirmation page, find it through the identifier check, retract it."""
 
 from __future__ import annotations
 
@@ -79,10 +80,22 @@ def test_claim_redact_compose_publish_then_check(app, page):
     with page.expect_navigation():
         page.click("#compose-alert")
     page.check("input[name=identifiers]")
-    page.fill("#summary", "Client violent, vole les affaires après la passe.")
+    # A summary naming the victim: the assistant lists it and publication is blocked.
+    page.fill("#summary", "Il a frappé Ioana, 24 ans, devant le 12 rue des Acacias.")
     page.select_option("#severity", "dangerous")
     with page.expect_navigation():
         page.click("#save-draft")
+    assert page.locator("#text-check tr[data-blocking=yes]").count() >= 3
+    with page.expect_navigation():
+        page.click("#publish-alert")
+    assert page.locator("#confirm-blocked").is_visible()
+    assert page.locator("#confirm-action").count() == 0
+    with page.expect_navigation():
+        page.click("#confirm-back")
+    page.fill("#summary", "Client violent, vole les affaires après la passe.")
+    with page.expect_navigation():
+        page.click("#save-draft")
+    assert page.locator("#text-check tr[data-blocking=yes]").count() == 0
     assert page.locator("#preview-ar").get_attribute("dir") == "rtl"
     page.click("a[href='#preview-zh']")
     assert page.locator("#preview-zh").is_visible()
@@ -102,4 +115,15 @@ def test_claim_redact_compose_publish_then_check(app, page):
     assert alert_reference in page.locator(".check-alerts").inner_text()
     assert reference in page.locator(".check-reports").inner_text()
     assert "/check" in page.url and phone[1:] not in page.url  # never in an address
+
+    # Retraction: the reason typed on the alert, then a confirmation page saying what happens.
+    page.goto(f"/alerts/show/{alert_reference}")
+    page.fill("#retract-reason", "Erreur de numéro")
+    with page.expect_navigation():
+        page.click("#retract-form button")
+    assert page.locator("#confirm-consequences li").count() == 3
+    assert page.locator("#confirm-reason").input_value() == "Erreur de numéro"
+    with page.expect_navigation():
+        page.click("#confirm-action")
+    assert page.locator(".alert-status").get_attribute("data-status") == "retracted"
     assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e], errors

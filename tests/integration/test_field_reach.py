@@ -45,7 +45,7 @@ def test_a_number_another_association_contacted_this_week_shows_contacted_recent
     check = service.check_batch(paste, acting_for(mine.organisation_id))
     assert [line.status for line in check.lines] == ["new", "new"]  # new to my team
     assert _recent(check) == [True, False]
-    assert check.counts["recent"] == 1
+    assert check.recent_count == 1
     line = check.lines[0]
     assert line.previous is None  # nothing says who, when or in which session
 

@@ -12,10 +12,14 @@ from backoffice.demo import AIDES
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.audit import AuditEvent
+from backoffice.models.case import Case
 from backoffice.models.dispatch import Delivery
 from backoffice.models.report import Report
-from backoffice.services import alerts, outbox, subscribers
+from backoffice.models.subscriber import Subscriber
+from backoffice.services import alerts, cases, outbox, subscribers
 from tests.conftest import csrf_token
+from tests.integration.cases_support import AIDES_WORKER, open_case
+from tests.integration.cases_support import user as cases_user
 from tests.integration.dispatch_support import organisation, unique_email, unique_mobile
 from tests.integration.moderation_support import report_in, user
 
@@ -229,3 +233,58 @@ def test_retraction_and_rejection_ask_for_confirmation(app, login_as):
     with app.app_context():
         status = db.session.scalar(select(Report.status).where(Report.reference == to_reject))
         assert status == "in_review"
+
+
+# --- unsubscribing and transferring, confirmed too ---------------------------------------------
+
+
+def test_unsubscribing_a_worker_asks_for_confirmation(app, login_as):
+    with app.app_context():
+        data = {
+            "pseudonym": "Confirmtest",
+            "phone": unique_mobile(),
+            "email": "",
+            "language": "fr",
+            "departments": "75",
+        }
+        subscriber = subscribers.register(data, organisation(AIDES).id, validate_now=True)
+        db.session.commit()
+        subscriber_id, queued = subscriber.id, subscribers.queued_deliveries(subscriber)
+    client = login_as("demo-social-a")  # AIDES
+    show = f"/subscribers/{subscriber_id}"
+    url = f"{show}/unsubscribe"
+    page = _post(client, url, show, {})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="confirm-consequences"' in html
+    assert re.search(rf"\b{queued} (message|messages)\b", html)  # her welcome, queued
+    with app.app_context():
+        assert db.session.get(Subscriber, subscriber_id).status == "active"
+    _post(client, url, show, {"confirmed": "1"})
+    with app.app_context():
+        assert db.session.get(Subscriber, subscriber_id).status == "unsubscribed"
+
+
+def test_a_transfer_asks_for_confirmation_and_carries_every_choice(app, login_as):
+    with app.app_context():
+        case = open_case()
+        partner = cases_user("demo-social-b").organisation_id
+        cases.record_consent(case, partner, "phone", cases_user(AIDES_WORKER))
+        db.session.commit()
+        case_id, reference = case.id, case.reference
+    client = login_as(AIDES_WORKER)
+    url = f"/cases/{case_id}/transfer"
+    data = {"partner_id": str(partner), "items": ["needs", "incident"]}
+    html = _post(client, url, url, data).get_data(as_text=True)
+    assert reference in html and 'id="confirm-action"' in html
+    assert html.count('name="items"') == 2 and f'name="partner_id" value="{partner}"' in html
+    with app.app_context():
+        received = db.session.scalars(
+            select(Case).where(Case.source == "transfer", Case.organisation_id == partner)
+        ).all()
+        before = len(received)
+    _post(client, url, url, {**data, "confirmed": "1"})
+    with app.app_context():
+        after = db.session.scalars(
+            select(Case).where(Case.source == "transfer", Case.organisation_id == partner)
+        ).all()
+        assert len(after) == before + 1
