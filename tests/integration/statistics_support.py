@@ -192,7 +192,9 @@ def _subscribers(aides) -> None:
         ("pt", ["13"], False, T(2011, 1, 10, 9), T(2011, 8, 1, 9)),
     ]
     for language, departments, everywhere, validated, gone in rows:
+        # row_uid first: the sealed pseudonym is bound to it (keyword arguments apply in order).
         subscriber = Subscriber(
+            row_uid=new_row_uid(),
             organisation_id=aides.id,
             pseudonym=f"fixture-{uuid.uuid4().hex[:6]}",
             language=language,
@@ -202,7 +204,6 @@ def _subscribers(aides) -> None:
             unsubscribe_token_hash=secrets.token_hex(32),
             validated_at=validated,
             unsubscribed_at=gone,
-            row_uid=new_row_uid(),
         )
         subscriber.department_rows = [SubscriberDepartment(department=d) for d in departments]
         db.session.add(subscriber)

@@ -53,7 +53,7 @@ def test_a_settled_report_loses_contact_testimony_and_exact_time_and_keeps_the_r
         report = db.session.get(Report, report.id)
         assert report.victim_phone_sealed is None and report.victim_pseudonym_sealed is None
         assert report.data_key is not None and report.data_key.is_destroyed
-        assert report.narrative == "" and report.redaction_proposal is None
+        assert report.narrative_sealed is None and report.redaction_proposal is None
         assert report.redaction_reviewed is None or report.redaction_reviewed["text"] == ""
         assert report.incident_time is None and report.incident_date == dt.date(2023, 12, 20)
         assert (report.received_at, report.department, report.city, report.violence_types) == kept
@@ -84,7 +84,7 @@ def test_a_published_report_loses_its_reviewed_redaction_and_its_alert_keeps_its
         _run()
         db.session.expire_all()
         report = db.session.get(Report, report.id)
-        assert report.narrative == "" and report.redaction_reviewed["text"] == ""
+        assert report.narrative_sealed is None and report.redaction_reviewed["text"] == ""
         assert db.session.get(Alert, alert.id).summary == summary
         db.session.remove()
 
@@ -135,7 +135,7 @@ def test_a_followed_case_holds_contact_and_testimony_until_it_is_closed(app):
         _run()
         db.session.expire_all()
         report = db.session.get(Report, report.id)
-        assert report.victim_pseudonym_sealed is None and report.narrative == ""
+        assert report.victim_pseudonym_sealed is None and report.narrative_sealed is None
         db.session.remove()
 
 
@@ -174,8 +174,8 @@ def test_the_preview_command_prints_counts_and_nothing_personal(app):
     result = app.test_cli_runner().invoke(args=["retention", "run"])
     assert result.exit_code == 0 and "testimony:" in result.output
     with app.app_context():
-        shredded = select(Report.narrative).where(Report.reference == reference)
-        assert db.session.scalar(shredded) == ""
+        shredded = select(Report.narrative_sealed).where(Report.reference == reference)
+        assert db.session.scalar(shredded) is None
         db.session.remove()
 
 
@@ -204,9 +204,11 @@ def test_statistics_and_funder_figures_are_the_same_after_a_run(app, dataset):  
     with app.app_context():
         _run()
         shredded = db.session.scalars(
-            select(Report.narrative).where(Report.id.in_([dataset[n] for n in ("A", "B", "C")]))
+            select(Report.narrative_sealed).where(
+                Report.id.in_([dataset[n] for n in ("A", "B", "C")])
+            )
         ).all()
-        assert shredded == ["", "", ""]
+        assert shredded == [None, None, None]
         db.session.remove()
     after = (_dashboard(app, live=True), _dashboard(app, live=False), _funder_context(app))
     assert after == before
