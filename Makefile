@@ -8,7 +8,7 @@ export BACKOFFICE_INSTANCE_DIR ?= $(CURDIR)/instance
 # and the benchmarks are development, said here explicitly.
 export BACKOFFICE_ENV ?= development
 
-.PHONY: run test test-sqlite test-postgresql lint translations messages bench system-deps clean
+.PHONY: run test test-sqlite test-postgresql lint translations messages bench system-deps clean redis
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,10 +55,18 @@ lint: $(VENV)/.dev
 
 test: $(VENV)/.dev translations system-deps lint test-sqlite test-postgresql
 
-test-sqlite: $(VENV)/.dev translations
+# The rate limits' shared store for the tests (issue 12, F7): a Redis of the tests' own on
+# REDIS_TEST_PORT, started when none answers there (no persistence).
+REDIS_TEST_PORT ?= 6390
+test-sqlite test-postgresql: export RATELIMIT_STORAGE_URI = redis://127.0.0.1:$(REDIS_TEST_PORT)/0
+redis:
+	@redis-cli -p $(REDIS_TEST_PORT) ping >/dev/null 2>&1 || \
+	  redis-server --port $(REDIS_TEST_PORT) --bind 127.0.0.1 --daemonize yes --save '' --appendonly no >/dev/null
+
+test-sqlite: $(VENV)/.dev translations redis
 	TEST_DATABASE=sqlite $(BIN)/pytest -q -p no:cacheprovider -p no:randomly
 
-test-postgresql: $(VENV)/.dev translations
+test-postgresql: $(VENV)/.dev translations redis
 	@if $(BIN)/python tests/postgres_available.py; then \
 	  TEST_DATABASE=postgresql $(BIN)/pytest -q -p no:cacheprovider -p no:randomly tests/integration tests/browser; \
 	elif [ "$$CI" = "true" ]; then \

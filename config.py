@@ -67,6 +67,7 @@ def build_config(overrides: dict | None = None) -> dict:
     settings = _base_settings(environment)
     settings.update(_security_settings(production))
     settings.update(_service_settings(production))
+    settings.update(_message_backends(production))
     if overrides:
         settings.update(overrides)
     if production:
@@ -158,6 +159,9 @@ def _security_settings(production: bool) -> dict:
         "SESSION_REFRESH_EACH_REQUEST": True,
         "PROXY_FIX_HOPS": _env_int("PROXY_FIX_HOPS", 0),
         "HSTS_ENABLED": _env_bool("HSTS_ENABLED", production),
+        # Signed checkpoints of the audit chain's head, outside the database (another disk,
+        # a mounted share): `audit verify` then detects a cut tail. Empty: none exported.
+        "AUDIT_CHECKPOINT_DIR": _env("AUDIT_CHECKPOINT_DIR"),
     }
 
 
@@ -203,6 +207,9 @@ def _service_settings(production: bool) -> dict:
         # Where the unsubscribe link of alert emails points (must be reachable without login).
         "UNSUBSCRIBE_BASE_URL": _env("UNSUBSCRIBE_BASE_URL"),
         "ALERT_CHECK_URL": _env("ALERT_CHECK_URL"),
+        # Where a discreet alert SMS sends her to read the alert (its reference follows).
+        "DISCREET_ALERT_URL": _env("DISCREET_ALERT_URL", "https://jasmine.example/a"),
+        "REGISTRATION_CODE_MINUTES": _env_int("REGISTRATION_CODE_MINUTES", 10),
         "MAIL_MESSAGE_ID_DOMAIN": _env("MAIL_MESSAGE_ID_DOMAIN"),
         # An email whose end of data got no answer (services/channels.reconcile_email):
         # "brevo" (ask the relay's events API), "assume_sent" (no duplicate) or "resend".
@@ -242,6 +249,8 @@ def _service_settings(production: bool) -> dict:
         "OUTREACH_CONTACT_RETENTION_MONTHS": _env_int("OUTREACH_CONTACT_RETENTION_MONTHS", 12),
         "OUTREACH_SESSION_AUTO_CLOSE_DAYS": _env_int("OUTREACH_SESSION_AUTO_CLOSE_DAYS", 7),
         "OUTREACH_BATCH_MAX_LINES": _env_int("OUTREACH_BATCH_MAX_LINES", 500),
+        # A number any association contacted in these last days shows "contacted recently".
+        "OUTREACH_RECENT_CONTACT_DAYS": _env_int("OUTREACH_RECENT_CONTACT_DAYS", 7),
         "OUTREACH_PROGRAMME_NAME": _env("OUTREACH_PROGRAMME_NAME", "Jasmine"),
         "OUTREACH_REGISTER_URL": _env(
             "OUTREACH_REGISTER_URL", "https://jasmine.example/inscription"
@@ -251,7 +260,13 @@ def _service_settings(production: bool) -> dict:
         # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
         "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
+        # The check (issue 12, F7): per client and source address without a worker token,
+        # per worker with one, and the client's overall budget.
         "API_CHECK_RATE_LIMIT": _env("API_CHECK_RATE_LIMIT", "30 per minute"),
+        "API_CHECK_WORKER_RATE_LIMIT": _env("API_CHECK_WORKER_RATE_LIMIT", "60 per hour"),
+        "API_CHECK_CLIENT_RATE_LIMIT": _env("API_CHECK_CLIENT_RATE_LIMIT", "6000 per minute"),
+        "RATELIMIT_KEY_PREFIX": _env("RATELIMIT_KEY_PREFIX", ""),
+        "API_FOLLOW_UP_RATE_LIMIT": _env("API_FOLLOW_UP_RATE_LIMIT", "30 per hour"),
         "CHECK_COUNT_FLUSH_SECONDS": _env_int("CHECK_COUNT_FLUSH_SECONDS", 10),
         "MODERATION_PAGE_SIZE": 50,
         # Directory map background: a tile URL template ({z}/{x}/{y}, optional {s}); its host
@@ -269,11 +284,63 @@ def _service_settings(production: bool) -> dict:
         # last refresh (transactions still open then).
         "STATS_SUPPRESSION_THRESHOLD": _env_int("STATS_SUPPRESSION_THRESHOLD", 5),
         "STATS_REFRESH_MARGIN_MINUTES": _env_int("STATS_REFRESH_MARGIN_MINUTES", 15),
+        # Retention of a report's data (services/retention.py), counted from the day it was
+        # settled: the victim's contact, the testimony, the exact time of the incident.
+        "RETENTION_VICTIM_CONTACT_DAYS": _env_int("RETENTION_VICTIM_CONTACT_DAYS", 90),
+        "RETENTION_TESTIMONY_MONTHS": _env_int("RETENTION_TESTIMONY_MONTHS", 12),
+        "RETENTION_EXACT_TIME_DAYS": _env_int("RETENTION_EXACT_TIME_DAYS", 30),
+        "RETENTION_BATCH_SIZE": _env_int("RETENTION_BATCH_SIZE", 200),
+        # Evidence photos and screenshots on a case (services/cases/evidence.py).
+        "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024),
+        # A request's body is held in memory (uploads are never spooled to disk): bounded.
+        "MAX_CONTENT_LENGTH": _env_int("EVIDENCE_MAX_BYTES", 10 * 1024 * 1024) + 1024 * 1024,
     }
 
 
-def _require_production_secrets(settings: dict) -> None:
+def _message_backends(production: bool) -> dict:
+    """Where messages go. Development without an SMTP server or an SMS gateway writes every
+    message to ``instance/outbox/`` (one text file each, like Django's file mail backend);
+    production always uses the real channels (checked at start-up)."""
+    outbox = "outbox" if not production else None
+    return {
+        "MESSAGE_OUTBOX_DIR": _env("MESSAGE_OUTBOX_DIR", str(INSTANCE_DIR / "outbox")),
+        "MAIL_BACKEND": _env("MAIL_BACKEND", "smtp" if _env("SMTP_HOST") else outbox or "smtp"),
+        "SMS_BACKEND": _env(
+            "SMS_BACKEND",
+            "gateway"
+            if _env("SMS_GATEWAY_URL") or _env("SMS_GATEWAY_PROVIDER", "generic") != "generic"
+            else outbox or "gateway",
+        ),
+        # The channels workers may choose; production needs a real one configured for each.
+        "MESSAGE_CHANNELS": [
+            c.strip() for c in (_env("MESSAGE_CHANNELS", "sms,email") or "").split(",") if c
+        ],
+    }
+
+
+def _channel_problems(settings: dict) -> list[str]:
+    """What production lacks to send on the channels in use (the outbox is development's)."""
     missing = []
+    in_use = settings.get("MESSAGE_CHANNELS") or []
+    if "email" in in_use and (settings.get("MAIL_BACKEND") != "smtp" or not _env("SMTP_HOST")):
+        missing.append("SMTP_HOST (and SMTP_PORT…; MAIL_BACKEND=smtp) for email")
+    # The named providers know their own address; the generic template needs one.
+    named_provider = settings.get("SMS_GATEWAY_PROVIDER") in ("twilio", "ovh", "brevo")
+    if "sms" in in_use and (
+        settings.get("SMS_BACKEND") != "gateway"
+        or not (settings.get("SMS_GATEWAY_URL") or named_provider)
+    ):
+        missing.append("SMS_GATEWAY_PROVIDER and its settings (SMS_BACKEND=gateway) for SMS")
+    storage = settings.get("RATELIMIT_STORAGE_URI") or "memory://"
+    if storage.startswith("memory://"):
+        missing.append(
+            "RATELIMIT_STORAGE_URI (a store shared by every process, e.g. redis://host:6379/0)"
+        )
+    return missing
+
+
+def _require_production_secrets(settings: dict) -> None:
+    missing = _channel_problems(settings)
     secret_key = settings.get("SECRET_KEY") or ""
     if len(secret_key) < MIN_SECRET_KEY_LENGTH or secret_key == DEVELOPMENT_SECRET_KEY:
         missing.append(

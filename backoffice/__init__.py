@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backoffice.extensions import csrf, db, migrate
+from backoffice.views.uploads import InMemoryUploadsRequest
 from config import ConfigurationError, build_config
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ logging.getLogger("flask_appbuilder.utils.base").addFilter(_redirect_was_asked)
 def create_app(overrides: dict | None = None) -> Flask:
     settings = build_config(overrides)
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
+    app.request_class = InMemoryUploadsRequest  # uploads never spooled to disk in clear
     app.config.update(settings)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["PROXY_FIX_HOPS"]:
@@ -133,11 +135,13 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _install_request_hooks(app: Flask) -> None:
     from backoffice import transactions
     from backoffice.security import enforce_absolute_timeout
+    from backoffice.views.arguments import refuse_malformed_list_arguments
 
     @app.before_request
     def _before() -> None:
         g.csp_nonce = secrets.token_urlsafe(16)
         enforce_absolute_timeout()
+        refuse_malformed_list_arguments()
 
     # A global, not a context variable: FAB's macros import baselib without context.
     app.jinja_env.globals["csp_nonce"] = lambda: g.get("csp_nonce", "")

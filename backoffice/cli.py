@@ -51,6 +51,7 @@ alerts_cli = CommandGroup("alerts", help="Published alerts: printable sheets.")
 dispatch_cli = CommandGroup("dispatch", help="Send queued alert deliveries.")
 reports_cli = CommandGroup("reports", help="Build the funder and advocacy reports.")
 statistics_cli = CommandGroup("statistics", help="The statistics' daily rollup.")
+retention_cli = CommandGroup("retention", help="The retention schedule of reports.")
 users_cli = CommandGroup(
     "users", help="Staff accounts: changes that open confidential data wait for a second Admin."
 )
@@ -65,6 +66,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dispatch_cli)
     app.cli.add_command(reports_cli)
     app.cli.add_command(statistics_cli)
+    app.cli.add_command(retention_cli)
 
 
 def _key_file() -> Path:
@@ -189,15 +191,29 @@ def demo_logins() -> None:
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check every audit event's seal; exit 1 when one was altered."""
+@click.option("--checkpoints", default=None, help="Folder of checkpoints (AUDIT_CHECKPOINT_DIR).")
+def audit_verify(checkpoints: str | None) -> None:
+    """Walk the audit chain; exit 1 and name the first broken row when it is broken."""
     from backoffice.services import audit
 
-    altered = audit.verify()
-    if altered:
-        click.echo(f"Altered audit events: {altered}", err=True)
+    check = audit.verify_chain(checkpoints)
+    if not check.intact:
+        click.echo(
+            f"Audit trail broken at event {check.broken_id} (chain position "
+            f"{check.broken_index}): {check.reason}. {check.count} events read.",
+            err=True,
+        )
         sys.exit(1)
-    click.echo("Every audit event is intact.")
+    click.echo(f"The audit chain is intact: {check.count} events.")
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Export a signed checkpoint of the chain head to AUDIT_CHECKPOINT_DIR now."""
+    from backoffice.services import audit
+
+    path = audit.export_checkpoint()
+    click.echo(f"Checkpoint written: {path}" if path else "No checkpoint (no folder or no event).")
 
 
 @scheduler_cli.command("run")
@@ -371,6 +387,27 @@ def statistics_rebuild() -> None:
 
     rebuild_rollup()
     click.echo("Statistics rollup rebuilt.")
+
+
+@retention_cli.command("preview")
+def retention_preview() -> None:
+    """What the next retention run would do, in counts (no reference, no personal data)."""
+    from backoffice.services import retention
+
+    for line in retention.preview():
+        held = f", {line.held} kept for a followed case" if line.held else ""
+        click.echo(
+            f"{line.code}: {line.due} report(s) due (period {line.period} {line.unit}){held}"
+        )
+
+
+@retention_cli.command("run")
+def retention_run() -> None:
+    """Apply the retention schedule now (as the nightly job does); batches are committed."""
+    from backoffice.services import retention
+
+    for code, count in retention.apply_retention().items():
+        click.echo(f"{code}: {count} report(s)")
 
 
 # -- staff accounts: four-eyes grants -----------------------------------------------------

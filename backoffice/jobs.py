@@ -299,6 +299,8 @@ register(
 )
 register("purge_sign_in_records", "backoffice.services.staff_sessions:purge", "interval", hours=1)
 register("case_action_digest", "backoffice.services.cases:send_action_digests", "cron", hour=7)
+# Signed checkpoints of the audit chain's head, outside the database (issue 12, finding 4).
+register("audit_checkpoint", "backoffice.services.audit:export_checkpoint", "interval", hours=1)
 register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
 register(
     "dispatch_deliveries",
@@ -341,3 +343,11 @@ register(
     minutes=5,
 )
 register("statistics_rebuild", "backoffice.services.statistics:rebuild_rollup", "cron", hour=2)
+register(
+    "apply_retention",
+    "backoffice.services.retention:apply_retention",
+    "cron",
+    max_minutes=60,
+    hour=2,
+    minute=30,
+)

@@ -255,6 +255,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "review_directory_changes": (COORDINATOR,),
     # Reviews and publishes information sheets written by someone else.
     "publish_information": (MODERATOR, COORDINATOR),
+    # Checks an identifier against the published alerts for a worker met in the field (the
+    # roles that meet workers); moderators' own check also searches reports.
+    "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
 }
 
 

@@ -47,6 +47,8 @@ _READ_ONLY_ALLOWED: dict[str, frozenset[str] | None] = {
     "staff_sessions": frozenset({"last_seen_at"}),
     # An SMS provider's delivery receipt may come as a GET (OVHcloud's callback URL).
     "deliveries": frozenset({"receipt_status", "receipt_at"}),
+    # A wrong follow-up code counts even on a GET (brute force of codes, services/follow_up).
+    "report_follow_ups": frozenset({"failures", "locked_until"}),
 }
 
 

@@ -55,8 +55,8 @@ def main() -> None:
 
     port = support.free_port()
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
-    with support.temporary_database("bench_memory") as url:
-        env = production_environment(url, folder, support.free_port(), None)
+    with support.temporary_database("bench_memory") as url, redis_store() as redis_url:
+        env = production_environment(url, folder, support.free_port(), redis_url)
         first_install(env)
         web = start(exec_start("backoffice-web.service", port), env, folder / "web.log")
         worker = start(exec_start("backoffice-worker.service", port), env, folder / "worker.log")

@@ -114,6 +114,12 @@ def make_app(database_url: str, keyring, instance_dir, **overrides):
         # mandatory by default, is tested on an app with the default setting
         # (tests/integration/test_second_factor.py).
         "SECOND_FACTOR_REQUIRED_ROLES": (),
+        # The real channels, as the dispatch tests expect; outbox tests switch to "outbox".
+        "MAIL_BACKEND": "smtp",
+        "SMS_BACKEND": "gateway",
+        "MESSAGE_OUTBOX_DIR": str(instance_dir / "outbox"),
+        # Limits may live in a shared Redis (make test): each app counts under its own keys.
+        "RATELIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex[:12]}:",
     }
     settings.update(overrides)
     application = create_app(settings)

@@ -9,6 +9,7 @@ the receipt status of the SMS delivery with that provider id.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shlex
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,15 +106,39 @@ def wait_for(condition, seconds: float, what: str):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _redis_answers() -> bool:
+def _answers(port: int) -> bool:
     try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
         return True
     except OSError:
         return False
 
 
-def production_environment(url: str, folder: Path, smtp_port: int, sms=None) -> dict:
+@contextlib.contextmanager
+def redis_store() -> Iterator[str]:
+    """A Redis for the shared rate-limit store: the machine's, or one started for the run."""
+    if _answers(6379):
+        yield "redis://127.0.0.1:6379/15"
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _answers(port), 20, "redis-server")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def production_environment(
+    url: str, folder: Path, smtp_port: int, redis_url: str, sms=None
+) -> dict:
     """The template's settings, with loopback addresses and this test's database."""
     env = {
         k: v
@@ -143,8 +169,7 @@ def production_environment(url: str, folder: Path, smtp_port: int, sms=None) -> 
             SMS_GATEWAY_USERNAME=sms.sid,
             SMS_GATEWAY_PASSWORD=sms.token,
         )
-    if not _redis_answers():
-        env["RATELIMIT_STORAGE_URI"] = "memory://"  # no Redis on this machine
+    env["RATELIMIT_STORAGE_URI"] = redis_url
     return env
 
 

@@ -11,10 +11,12 @@ tries every path with every kind of owned row.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from PIL import Image
 from sqlalchemy import select
 
 from backoffice.extensions import db
@@ -23,9 +25,13 @@ from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -52,6 +58,13 @@ def unique_mobile() -> str:
         number = "06" + "".join(f"{secrets.randbelow(100):02d}" for _ in range(4))
         if identifiers.try_normalise("phone", number):
             return number
+
+
+def tiny_png() -> bytes:
+    """A small valid PNG (an evidence upload)."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 @dataclass
@@ -113,6 +126,34 @@ class _Maker:
         )
         self.rows.add(row)
         self.rows.markers.append(text)
+
+    def evidence(self) -> None:
+        self.rows.add(cases.add_evidence(self.case(), tiny_png(), "vehicle", self.actor))
+
+    def legal_consent(self) -> LegalConsent:
+        row = cases.record_legal_consent(self.case(), "lawyer", True, True, "written", self.actor)
+        self.rows.add(row)
+        return row
+
+    def dossier(self) -> None:
+        consent = self.legal_consent()
+        row = Dossier(
+            reference=unique("D-"),
+            case_id=self.case().id,
+            organisation_id=self.organisation.id,
+            structure_id=_structure().id,
+            consent_id=consent.id,
+            shared=["aggressor"],
+            built_by_id=self.actor.id,
+        )
+        db.session.add(row)
+        db.session.flush()
+        self.rows.add(row)
+
+    def complaint(self) -> None:
+        text = unique("Walker complaint ")
+        data = cases.ComplaintInput(filed_on=dt.date.today(), details=text)
+        self.rows.add(cases.record_complaint(self.case(), data, self.actor), text)
 
     def consent(self) -> None:
         other = db.session.scalar(
@@ -217,6 +258,10 @@ OWNED_FACTORIES: dict[type, Callable[[_Maker], object]] = {
     CaseConsent: _Maker.consent,
     CaseFlag: _Maker.flag,
     CaseEvent: _Maker.case_event,
+    CaseEvidence: _Maker.evidence,
+    LegalConsent: _Maker.legal_consent,
+    Dossier: _Maker.dossier,
+    Complaint: _Maker.complaint,
     OutreachSession: _Maker.outreach_session,
     OutreachContact: _Maker.outreach_contact,
     ContactOutcome: _Maker.contact_outcome,

@@ -25,6 +25,7 @@ from backoffice.demo.base import (
     USERS,
     DemoContext,
     api_client,
+    demo_password,
     seed_base,
 )
 from backoffice.extensions import db
@@ -50,6 +51,7 @@ def seed(only_if_empty: bool = False) -> str | None:
     Each seeder's work is kept as it finishes (a long seed interrupted half-way keeps what
     was done; seeders skip what exists when run again).
     """
+    demo_password()  # refuses outside development, before anything is read or written
     if only_if_empty and db.session.scalar(select(func.count(Organisation.id))):
         return None
     context = seed_base()

@@ -79,10 +79,10 @@ class DemoContext:
 
 def seed_base() -> DemoContext:
     """The three organisations and one user per role (idempotent)."""
+    password = demo_password()  # first: outside development, nothing is touched
     by_name = {
         name: _organisation(name, kind, deps, email) for name, kind, deps, email in ORGANISATIONS
     }
-    password = demo_password()
     users = {
         username: _user(username, first, role, by_name[org], password)
         for username, first, role, org in USERS

@@ -9,16 +9,20 @@ from backoffice.models.alert import (
     IdentifierCheck,
 )
 from backoffice.models.api_client import ApiClient
-from backoffice.models.audit import AuditEvent
+from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNeed,
     CaseNote,
     CaseTransfer,
+    Complaint,
+    Dossier,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.dispatch import AlertDispatch, Delivery
@@ -52,8 +56,22 @@ from backoffice.models.structure import (
 )
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.models.user import StaffUser
+from backoffice.models.worker_access import (
+    PendingRegistration,
+    ReportAnswer,
+    ReportFollowUp,
+    WorkerToken,
+)
 
-__all__ = ["ApiClient", "AuditEvent", "DataKey", "JobLock", "Organisation", "StaffUser"]
+__all__ = [
+    "ApiClient",
+    "AuditChainHead",
+    "AuditEvent",
+    "DataKey",
+    "JobLock",
+    "Organisation",
+    "StaffUser",
+]
 __all__ += ["Structure", "StructureChange", "StructureLanguage", "StructureService"]
 __all__ += ["InfoSheet", "InfoSheetVersion"]
 __all__ += ["IdempotencyRecord", "ReferenceCounter", "Report", "ReportIdentifier"]
@@ -63,7 +81,9 @@ __all__ += ["ContactOutcome", "MessageTemplate", "OutreachContact", "OutreachLea
 __all__ += ["OutreachSession", "Platform"]
 __all__ += ["Case", "CaseConsent", "CaseEvent", "CaseFlag", "CaseNeed", "CaseNote"]
 __all__ += ["CaseTransfer", "FollowUpAction", "Referral"]
+__all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

@@ -33,7 +33,8 @@ from backoffice.models.base import EncryptedText, TimestampMixin, new_row_uid, u
 from backoffice.models.report import Report
 
 ALERT_STATUSES = ("draft", "published", "retracted", "archived")
-CHECK_SOURCES = ("api", "backoffice")
+# "field": a relay, social worker or outreach worker checking for a worker (issue 18.8).
+CHECK_SOURCES = ("api", "backoffice", "field")
 
 
 # --- moderation columns on reports (migration 0007) -------------------------------------------
@@ -77,6 +78,10 @@ class Alert(TimestampMixin, Model):
     vehicle: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     # The free summary, written in French; other languages in AlertTranslation.
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Details the anonymisation assistant found in the outgoing texts that a moderator marked
+    # reviewed, with her reason: [{key, field, type, reason, by, at}]. The key is a blind index
+    # of (field, type, value), so no victim detail is stored here (services/text_review.py).
+    text_reviews: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     reports_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), nullable=True)

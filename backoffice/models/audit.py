@@ -1,8 +1,11 @@
 """The audit trail: who did what, when, on which object. Never personal data in clear.
 
 Rows are append-only: the ORM refuses updates and deletes, PostgreSQL refuses them with a
-trigger, and each row carries an HMAC seal over its content so an edit made behind the
-application's back is detected by ``flask --app wsgi audit verify``.
+trigger, and each row carries an HMAC seal over its content, its place in the chain
+(``chain_index``) and the previous row's seal, so an edit, a deletion, an insertion, a
+reordering or an unsealed row made behind the application's back is detected by
+``flask --app wsgi audit verify``. ``AuditChainHead`` is one row that appenders lock, so two
+transactions never chain onto the same predecessor.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, DateTime, Integer, String, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.models.base import utcnow
@@ -32,9 +35,21 @@ class AuditEvent(Model):
     outcome: Mapped[str] = mapped_column(String(20), nullable=False, default="success")
     details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 1, 2, 3…: the row's place in the chain; its seal covers it and the previous seal.
+    chain_index: Mapped[int | None] = mapped_column(
+        BigInteger, nullable=True, unique=True, index=True
+    )
 
     def __repr__(self) -> str:
         return f"{self.action} {self.object_type or ''} {self.object_id or ''}".strip()
+
+
+class AuditChainHead(Model):
+    """One row (id 1), updated by each transaction before it appends: the chain's lock."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -154,6 +154,12 @@ CASE_EVENT_KINDS: dict[str, object] = {
     "transferred": _l("Transferred"),
     "action_added": _l("Action added"),
     "action_done": _l("Action done"),
+    "evidence_added": _l("Evidence added"),
+    "legal_consent_recorded": _l("Consent to a police or lawyer dossier recorded"),
+    "legal_consent_withdrawn": _l("Consent to a police or lawyer dossier withdrawn"),
+    "dossier_built": _l("Dossier built for the police or a lawyer"),
+    "complaint_recorded": _l("Complaint recorded"),
+    "complaint_dates": _l("Complaint dates changed"),
     "erased": _l("Person erased"),
 }
 
@@ -455,6 +461,125 @@ class FollowUpAction(ConfidentialRecord, OrganisationOwned, TimestampMixin, Mode
 
     case = relationship("Case", foreign_keys=[case_id])
     assignee = relationship("StaffUser", foreign_keys=[assignee_id])
+
+
+EVIDENCE_KINDS: dict[str, object] = {
+    "aggressor": _l("Photo of the aggressor"),
+    "vehicle": _l("His vehicle"),
+    "messages": _l("Screenshot of his messages"),
+    "injury": _l("Injuries"),
+    "other": _l("Other"),
+}
+
+
+class CaseEvidence(ConfidentialRecord, OrganisationOwned, Model):
+    """A photo or screenshot attached to a case: re-encoded without its metadata, then sealed
+    with THE CASE's data key (never a plain file), like its thumbnail; erasing the case
+    shreds both. Only the kind, type, size and dimensions are clear."""
+
+    __tablename__ = "case_evidence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(20), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int] = mapped_column(Integer, nullable=False)
+    height: Mapped[int] = mapped_column(Integer, nullable=False)
+    added_by_id: Mapped[int | None] = _user_fk()
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # Base64 of the cleaned image and of its thumbnail (JPEG), sealed.
+    image_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    thumbnail_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    image = Sealed()
+    thumbnail = Sealed()
+
+    case = relationship("Case", foreign_keys=[case_id])
+
+
+LEGAL_RECIPIENTS: dict[str, object] = {
+    "police": _l("Police or gendarmerie"),
+    "lawyer": _l("Lawyer"),
+}
+
+
+class LegalConsent(OrganisationOwned, Model):
+    """Her consent to pass the aggressor's details (never hers) to the police or a lawyer,
+    and what may go with them: her testimony, the evidence. Withdrawn, it blocks new
+    dossiers (those already given stay listed)."""
+
+    __tablename__ = "case_legal_consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    recipient_kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    include_testimony: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    include_evidence: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    channel: Mapped[str] = mapped_column(String(12), nullable=False)
+    given_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    recorded_by_id: Mapped[int | None] = _user_fk()
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    withdrawn_by_id: Mapped[int | None] = _user_fk()
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None
+
+
+class Dossier(OrganisationOwned, Model):
+    """A dossier built for a police station or a lawyer: who, when, on which consent, and
+    what was shared (item codes). The PDF itself is not kept."""
+
+    __tablename__ = "case_dossiers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True, nullable=False)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    structure_id: Mapped[int] = mapped_column(Integer, ForeignKey("structures.id"), nullable=False)
+    consent_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("case_legal_consents.id"), nullable=False
+    )
+    shared: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    other_reports: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    built_by_id: Mapped[int | None] = _user_fk()
+
+    structure = relationship("Structure", foreign_keys=[structure_id])
+
+
+class Complaint(ConfidentialRecord, OrganisationOwned, TimestampMixin, Model):
+    """Her complaint and its follow-up: where and when it was filed, her lawyer, the hearing
+    and the next deadline (each date a reminder among the case's actions). Structures and
+    dates are clear, like a referral's; free details (a complaint number) are sealed with THE
+    CASE's key."""
+
+    __tablename__ = "case_complaints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    filed_on: Mapped[dt.date] = mapped_column(Date, nullable=False)
+    filed_with_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("structures.id"), nullable=True
+    )
+    lawyer_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("structures.id"), nullable=True
+    )
+    hearing_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    deadline_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    recorded_by_id: Mapped[int | None] = _user_fk()
+    details_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    details = Sealed()
+
+    filed_with = relationship("Structure", foreign_keys=[filed_with_id])
+    lawyer = relationship("Structure", foreign_keys=[lawyer_id])
 
 
 class CaseEvent(OrganisationOwned, Model):

@@ -32,7 +32,7 @@ DELIVERY_STATUSES: dict[str, object] = {
 }
 # What a delivery carries: an alert, or a notice to one subscriber (welcome after validation,
 # goodbye after STOP). Notices have no alert.
-DELIVERY_PURPOSES = ("alert", "welcome", "goodbye")
+DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage")
 FINAL_STATUSES = ("sent", "failed", "cancelled")
 
 

@@ -30,6 +30,9 @@ class Organisation(TimestampMixin, Model):
     # Partner associations receive the full alert for their departments at this address.
     alert_email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # Given by the partner to the workers it co-opts: a self-registration with this code
+    # starts active, in this organisation (services/registration.py).
+    referral_code: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
 
     def __repr__(self) -> str:
         return self.name

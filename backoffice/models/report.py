@@ -1,8 +1,10 @@
 """The report aggregate: a testimony of violence as received, and what intake derives from it.
 
-Data classes (DESIGN.md): the narrative, exact place and time are *restricted* (clear, shown
-to moderators only); the victim's pseudonym and contact details are *confidential* (sealed
-with the report's own data key, so erasing the key erases them); the aggressor's identifiers
+Data classes (DESIGN.md): exact place and time are *restricted* (clear, shown to moderators
+only); the narrative, the victim's pseudonym and contact details are *confidential* (sealed
+with the report's own data key, so erasing the key erases them; a narrative often holds her
+own phone, name or address, so it never sits in a column or a backup in clear; only the
+redacted alert text is clear); the aggressor's identifiers
 are *lookup* data (sealed with the root key, so they survive the erasure of the victim's data,
 and found through a keyed blind index, never by clear value).
 """
@@ -46,6 +48,7 @@ VICTIM_SEALED_COLUMNS = [
     "victim_phone_sealed",
     "victim_email_sealed",
     "victim_preferred_language_sealed",
+    "narrative_sealed",
 ]
 
 
@@ -72,7 +75,9 @@ class Report(ConfidentialRecord, TimestampMixin, Model):
     violence_types: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     severity: Mapped[str] = mapped_column(String(10), nullable=False)
 
-    narrative: Mapped[str] = mapped_column(Text, nullable=False)
+    # Her testimony (confidential): read through ``narrative``, audited.
+    narrative_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    narrative = Sealed()
     aggressor_description: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
     # Make, model, colour; the plate is an identifier (ReportIdentifier of kind "plate").
     vehicle: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
@@ -117,6 +122,11 @@ class Report(ConfidentialRecord, TimestampMixin, Model):
         String(10), nullable=False, default="pending", index=True
     )
     redaction_proposal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+
+    # The retention schedule (services/retention.py): when each rule was applied.
+    contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    testimony_shredded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    coarsened_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     filing_organisation = relationship("Organisation", foreign_keys=[filing_organisation_id])
     filed_by = relationship("StaffUser", foreign_keys=[filed_by_id])

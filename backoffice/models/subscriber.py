@@ -6,9 +6,11 @@ Data classes (DESIGN.md):
   (``ConfidentialRecord``) and found only through keyed blind indexes (``phone_index``,
   ``email_index``), which are unique: the same number or address cannot be registered twice.
   Unsubscribing ends in crypto-shredding of both (``services.subscribers``).
-* clear — her pseudonym (a programme name she chooses, shown to her organisation's staff so
-  they recognise her; the form asks for one that is not her working name), language,
-  departments, status and dates: what the fan-out query and the counts need.
+* sealed with the root key — her pseudonym (a programme name she chooses, shown to her
+  organisation's staff so they recognise her; she may still type a name that identifies
+  her): never clear at rest, and it outlives the shredding of her contact details.
+* clear — language, departments, status and dates: what the fan-out query and the counts
+  need.
 
 What is sent to them (the outbox, ``Delivery``) lives beside the dispatch, in
 ``models/dispatch.py``.
@@ -47,6 +49,7 @@ UNSUBSCRIBE_SOURCES: dict[str, object] = {
     "sms_stop": _l("Replied STOP to an SMS"),
     "email_link": _l("Link in an email"),
     "staff": _l("By her organisation"),
+    "worker": _l("By herself, in the app or on the site"),
 }
 CHANNELS: dict[str, object] = {"sms": _l("SMS"), "email": _l("Email")}
 
@@ -57,7 +60,7 @@ class Subscriber(OrganisationOwned, ConfidentialRecord, TimestampMixin, Model):
     __tablename__ = "subscribers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pseudonym: Mapped[str] = mapped_column(String(80), nullable=False)
+    pseudonym_sealed: Mapped[str] = mapped_column(EncryptedText, nullable=False)
     phone_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     phone_index: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
     email_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
@@ -80,9 +83,15 @@ class Subscriber(OrganisationOwned, ConfidentialRecord, TimestampMixin, Model):
     created_by_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
     )
+    # Her choices through the API: alert SMS as a neutral line (no violence words on a lock
+    # screen), and the one channel alerts go to (None: every channel she gave).
+    discreet: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    channel: Mapped[str | None] = mapped_column(String(5), nullable=True)
 
     phone = Sealed()
     email = Sealed()
+    # Shown on every page about her to her organisation's staff: not audited per read.
+    pseudonym = Sealed(audited=False, root=True)
 
     department_rows: Mapped[list[SubscriberDepartment]] = relationship(
         "SubscriberDepartment",

@@ -23,6 +23,7 @@ from marshmallow import ValidationError, fields, missing
 
 from backoffice.models.base import utcnow
 from backoffice.schemas.base import ParametersSchema
+from backoffice.services.bidi import strip_bidi_controls
 from backoffice.services.vocabulary import DEPARTMENTS
 
 REQUIRED = _l("This field is required.")
@@ -139,6 +140,7 @@ class Text(Declared, fields.String):
             raise self.make_error("invalid")
         if "\x00" in value or _has_surrogate(value):
             raise self.make_error("characters")
+        value = strip_bidi_controls(value)
         if self.multiline:
             tidied = value.replace("\r\n", "\n").replace("\r", "\n").strip()
         else:

@@ -377,3 +377,10 @@ class IdempotencyHeadersSchema(ParametersSchema):
 class ReportAcceptedSchema(AnswerSchema):
     reference = fields.String(required=True, metadata={"pattern": r"^J-\d{4}-\d{6}$"})
     status = fields.String(required=True, metadata={"enum": ["received"]})
+    follow_up_code = fields.String(
+        metadata={
+            "pattern": r"^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$",
+            "description": "Shown once (absent from a replayed answer): with the reference, "
+            "it lets her follow her report.",
+        }
+    )

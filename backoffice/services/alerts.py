@@ -51,7 +51,7 @@ from backoffice.models.alert import (
 from backoffice.models.base import new_row_uid, utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report, ReportIdentifier
 from backoffice.security import OutOfScope, can
-from backoffice.services import audit, identifiers, intake, moderation, outbox
+from backoffice.services import audit, identifiers, intake, moderation, outbox, text_review
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
     BUILD_LABELS,
@@ -627,6 +627,64 @@ def leaked_details(alert: Alert) -> list[str]:
     return leaks
 
 
+def outgoing_texts(alert: Alert) -> list[text_review.OutgoingText]:
+    """Every free text the alert sends out, each with the language it is written in."""
+    texts = [text_review.OutgoingText("summary", "fr", alert.summary or "")]
+    texts += [
+        text_review.OutgoingText(f"summary_{t.language}", t.language, t.summary or "")
+        for t in alert.translations
+    ]
+    description = alert.aggressor_description or {}
+    texts += [
+        text_review.OutgoingText(f"description.{k}", "fr", str(description.get(k) or ""))
+        for k in DESCRIPTION_FREE_TEXT
+    ]
+    texts += [
+        text_review.OutgoingText(f"vehicle.{k}", "fr", str(v or ""))
+        for k, v in sorted((alert.vehicle or {}).items())
+    ]
+    return [t for t in texts if t.text.strip()]
+
+
+def text_findings(alert: Alert) -> list[text_review.TextFinding]:
+    """The victim details the anonymisation assistant finds in the alert's outgoing texts.
+
+    The alert's own identifiers are the aggressor's: they are kept, not findings.
+    """
+    values = [(row.kind, alert_identifier_value(row)) for row in alert.identifiers]
+    keep = [value for _, value in values] + [identifiers.display(k, v) for k, v in values]
+    return text_review.find(outgoing_texts(alert), keep, alert.text_reviews or [])
+
+
+def review_text_finding(
+    alert: Alert, actor, key: str, reason: str, *, expected_version: int | None = None
+) -> dict:
+    """Mark one finding of the assistant reviewed, with the moderator's reason (audited)."""
+    _check_alert_version(alert, expected_version)
+    if alert.status != "draft":
+        raise AlertError(_l("Only a draft's texts are reviewed."))
+    try:
+        review = text_review.mark_reviewed(alert, text_findings(alert), key, reason, actor)
+    except text_review.ReviewRefused as refused:
+        raise AlertError(refused.message, {"reason": [refused.message]}) from refused
+    _flush()
+    return review
+
+
+def _check_texts(alert: Alert) -> None:
+    blocking = [f for f in text_findings(alert) if f.blocking]
+    if blocking:
+        raise AlertError(
+            _l(
+                "The anonymisation assistant found %(count)s possible victim detail(s) in the "
+                "texts of the alert (%(fields)s). Remove them, or mark each one reviewed with "
+                "a reason, before publishing.",
+                count=len(blocking),
+                fields=", ".join(sorted({f.field for f in blocking})),
+            )
+        )
+
+
 def publish(
     alert: Alert, actor, *, expected_version: int | None = None, now: dt.datetime | None = None
 ) -> Alert:
@@ -657,6 +715,7 @@ def publish(
                 reference=", ".join(leaks),
             )
         )
+    _check_texts(alert)
     for report in alert.reports:
         moderation.perform(
             report, "publish", actor, details={"alert": alert.reference}, alert=alert, now=now
@@ -1020,6 +1079,23 @@ def check_identifier(
             )
         )
     _count_check(kind, bool(matches), source, api_client_id or 0, now)
+    return result
+
+
+def field_check(value: object, kind: str | None, actor) -> CheckResult:
+    """The check for staff who meet workers: published alerts only, counted as "field".
+
+    Refused (``OutOfScope``) without the ``check_identifiers`` capability.
+    """
+    if not can("check_identifiers", actor):
+        raise OutOfScope("check_identifiers")
+    result = check_identifier(value, kind, source="field")
+    audit.record(
+        "identifier_checked",
+        object_type="Identifier",
+        details={"kind": result.kind, "alerts": len(result.matches), "source": "field"},
+        actor=actor,
+    )
     return result
 
 

@@ -15,7 +15,12 @@ Design
   every recognizer is registered for ``fr`` and ``en``. No English spaCy model is installed:
   ``en`` then reuses the French model for NER (names are found less well in English text; the
   patterns know the English cues too). If ``en_core_web_sm`` (or md/lg) is installed it is
-  used for ``en``. Any other language falls back to ``fr``.
+  used for ``en``. The eight other alert languages (es pt ro bg ru uk zh ar) run as ``xx``:
+  the same patterns (their cues and age words are in them: "меня зовут", "mă numesc",
+  "29 години", "25 سنة"…) on a blank spaCy pipeline, since the French NER tags their sentence
+  starts as people; their names come from the cues and from ``anonymise_names`` (name lists
+  built from Faker, inflected Cyrillic names, Chinese and Arabic names, Chinese ages and
+  dates). Any other language falls back to ``fr``. Recall per language: bench/anonymise.py.
 * Labels: spaCy ``PER``/``PERSON`` -> ``NAME``. ``LOC``/``GPE`` are used ONLY when they are a
   street ("rue des Lilas") or touch a detected street address: the city and department are
   public in an alert, so "Paris" alone is never redacted. ``MISC`` is not mapped (it tags car
@@ -58,7 +63,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from backoffice.services import identifiers
+from backoffice.services import anonymise_names, identifiers
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +82,13 @@ PLACEHOLDERS: dict[str, str] = {
 SCORE_THRESHOLD = 0.4
 SPACY_MODEL_FR = "fr_core_news_sm"
 ENGLISH_MODELS = ("en_core_web_sm", "en_core_web_md", "en_core_web_lg")
-ENGINE_LANGUAGES = ("fr", "en")
+ENGINE_LANGUAGES = ("fr", "en", "xx")
+# "xx": the other alert languages. The French model read on Spanish or Russian tags sentence
+# starts ("Hola", "Пишу") as people, so they get a blank spaCy pipeline (no NER, and no cost):
+# their names come from the cues, the name lists and anonymise_names.
+OTHER_ALERT_LANGUAGES = ("es", "pt", "ro", "bg", "ru", "uk", "zh", "ar")
+BLANK_MODEL = "blank:xx"
+NER_LANGUAGES = ("fr", "en")
 # Pipes whose output we never read. The shared tok2vec goes too when no kept pipe listens to
 # it (fr_core_news_sm's NER has its own).
 UNUSED_PIPES = ("morphologizer", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
@@ -113,7 +124,7 @@ class _Candidate:
     end: int
     type: str
     score: float
-    source: str = "pattern"  # "pattern", "ner", "deny", "propagated"
+    source: str = "pattern"  # "pattern", "ner", "list", "deny", "propagated"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -123,7 +134,10 @@ class _Candidate:
 
 _UP = "A-ZÀ-ÖØ-Þ"
 _LOW = "a-zß-öø-ÿ"
-_NAME_WORD = rf"[{_UP}][{_LOW}]+(?:[-'’][{_UP}]?[{_LOW}]+)*"
+# Names may be Cyrillic ("Наталья", "Ірина", "Ралица"); only they, not streets or plates.
+_UP_NAME = _UP + "А-ЯЁІЇЄҐЎ"
+_LOW_NAME = _LOW + "а-яёіїєґўъь"
+_NAME_WORD = rf"[{_UP_NAME}][{_LOW_NAME}]+(?:[-'’ʼ][{_UP_NAME}]?[{_LOW_NAME}]+)*"
 _NAME = rf"{_NAME_WORD}(?:[ \-](?:{_NAME_WORD}|[{_UP}]{{2,}}\b))?"
 _SEP = r"[ .\-\u00a0\u202f]"
 
@@ -217,7 +231,7 @@ _AGE_UNIT = r"\s?(?i:ans\b|an\b|years?(?:\s+old)?\b|y\.?o\b)"
 _AGE_STRONG = (
     rf"(?<=(?i:\bj['’]ai|\bj['’]avais|\belle\s+a|\belle\s+avait|\bâgée?\s+de|\bagée?\s+de|"
     rf"\bâge\s*:|\bage\s*:|\bâge)\s+)(?:\d{{1,2}}|{_AGE_WORDS}){_AGE_UNIT}|"
-    rf"(?<=(?i:\bi\s+am|\bi['’]m|\bi\s+was|\bshe\s+is|\bshe['’]s|\bshe\s+was|\bage)\s+)"
+    rf"(?<=(?i:\bi\s+am|\bi['’]m|\bi\s+was|\bshe\s+is|\bshe['’]s|\bshe\s+was|\bage|\baged)\s+)"
     rf"(?:1[6-9]|[2-8]\d)(?:{_AGE_UNIT}|\b(?!\s*(?:%|€|(?i:euros?|minutes?|hours?|km|h|am|pm)\b|[:.,]\d)))"
 )
 # A bare "23 ans" counts only in a sentence about "je/moi" with no aggressor word before it,
@@ -230,6 +244,27 @@ _AGE_WEAK = (
     r"(?<![\d\-])\b(?:1[6-9]|[2-8]\d)\s?(?i:ans\b|years\s+old\b|y\.?o\b)"
     # "Awa, 25 ans," / "Ana-Maria a 19 ans": apposition, or "a" after anyone but "il"/"il y".
     r"|(?<=,\s?|\(|(?<!(?i:\bil|\by|\bon|\blui))\s(?:a|avait)\s)(?:1[6-9]|[2-8]\d)\s?(?i:ans\b)"
+)
+
+# The other alert languages: "tengo 27 años", "am 25 de ani", "на 29 години", "мне 24 года",
+# "мені 31 рік", "عمري 25 سنة" (Arabic-Indic digits too); ", 31 años," as an apposition.
+# Chinese ages ("42岁") are found in anonymise_names, where Han characters are seen.
+_AGE_UNITS_ML = (
+    r"(?i:años|anos|de\s+ani|ani|години|годин|лет|года|год|років|роки|рік|"
+    r"سنة|سنه|عاما|عامًا|عام|سنوات|سنين)(?!\w)"
+)
+_AGE_NUMBER = r"(?:1[4-9]|[2-8]\d|[١-٨][٠-٩])"
+_AGE_CUES_ML = (
+    r"\btengo|\btenía|\btiene|\btenho|\btinha|\btem|\bedad\s*(?:de|:)?|\bidade\s*(?:de|:)?|"
+    r"\bam|\bavea|\bare|\bvârsta\s*(?:de|:)?|\bvarsta\s*(?:de|:)?|\bна|\bмне|\bей|\bмені|\bїй|"
+    r"\bвозраст\s*:?|\bвік\s*:?|\bисполнилось|\bвиповнилося|عمري|عمرها|عمره|سني|العمر"
+)
+_AGE_ML = (
+    rf"(?<=(?i:{_AGE_CUES_ML})\s+){_AGE_NUMBER}\s?{_AGE_UNITS_ML}"
+    rf"|(?<=[,(،]\s?){_AGE_NUMBER}\s?{_AGE_UNITS_ML}"
+    # "29-летняя", "22-годишна", "20-річна": the feminine adjective, so a woman's age.
+    rf"|\b{_AGE_NUMBER}[\s\-]?(?i:летн(?:яя|ей|юю)|годишна(?:та)?|річн(?:а|ої|у))\b"
+    r"|\b(?:1[4-9]|[2-8]\d)[\s\-]year[\s\-]old\b"
 )
 
 _MONTHS = (
@@ -248,6 +283,16 @@ _BIRTH_DATE = (
     rf"(?::|-|(?i:est|c['’]est|is))?\s*(?i:le\s+|on\s+)?){_DATE}"
 )
 _BIRTH_YEAR = r"(?<=(?i:\bnée?|\bnee?|\bborn)\s+(?i:en|in)\s+)(?:19|20)\d\d\b"
+_BIRTH_CUES_ML = (
+    r"\bnació|\bnacida|\bnacido|\bnací|\bnasceu|\bnascida|\bnasci|\bnăscută|\bnascuta|"
+    r"\bnăscut|\bnascut|\bродилась|\bродился|\bродена|\bроден|\bнародилася|\bнародився|"
+    r"مواليد|ولدت|ولد|الميلاد|\bfecha\s+de\s+nacimiento|\bdata\s+de\s+nascimento|"
+    r"\bdata\s+nașterii|\bдата\s+рождения|\bдата\s+на\s+раждане|\bдата\s+народження"
+)
+_BIRTH_ML = (
+    rf"(?<=(?i:{_BIRTH_CUES_ML})\s*:?\s*(?i:el\s+|em\s+|en\s+|pe\s+|în\s+|на\s+|в\s+|у\s+|"
+    rf"през\s+|في\s+|عام\s+|سنة\s+)?)(?:{_DATE}|(?:19|20)\d\d\b)"
+)
 
 _NAME_CUES = (
     r"je\s+m['’]appelle|mon\s+(?:pré)?nom\s+(?:c['’]est|est|:)|moi\s+c['’]est|c['’]est\s+moi,?|"
@@ -259,8 +304,25 @@ _NAME_CUES = (
     r"coloc(?:ataire)?|conjoint|compagnon|neveu|père|pere|oncle|meilleur\s+ami)|"
     r"(?:appelée?|surnommée?|prénommée?|nommée?|dénommée?)|s['’]appel(?:le|ait|lerait)|"
     r"se\s+(?:faisait|fait)\s+appeler|se\s+présent(?:e|ait)\s+comme|m['’]a\s+appelée|signé,?|"
-    r"monsieur|madame|mademoiselle|my\s+name\s+is|call\s+me|"
-    r"my\s+(?:friend|colleague|sister|roommate|flatmate|cousin|neighbou?r)|named|called"
+    r"monsieur|madame|mademoiselle|my\s+name\s+is|call\s+me|this\s+is|i['’]m|i\s+am|"
+    r"my\s+(?:friend|colleague|sister|roommate|flatmate|cousin|neighbou?r)|named|called|"
+    # Spanish, Portuguese, Romanian
+    r"me\s+llamo|mi\s+nombre\s+es|soy|se\s+llama(?:ba)?|dijo\s+llamarse|llamad[oa]|"
+    r"mi\s+(?:amiga|compañera|companera|hermana|prima|vecina|hija|amigo|novio)|"
+    r"chamo-me|me\s+chamo|(?:o\s+)?meu\s+nome\s+é|sou\s+a|sou\s+o|chama-se|se\s+chama(?:va)?|"
+    r"chamad[oa]|se\s+apresentou\s+como|(?:a\s+|o\s+)?(?:minha|meu)\s+(?:amiga|colega|irmã|"
+    r"prima|vizinha|filho|filha|amigo|irmão)|"
+    r"mă\s+numesc|ma\s+numesc|numele\s+meu\s+(?:este|e)|mă\s+cheamă|ma\s+cheama|"
+    r"îl\s+cheamă|il\s+cheama|o\s+cheamă|se\s+nume(?:ște|ste|a)|pe\s+nume|se\s+prezintă\s+ca|"
+    r"(?:prietena|colega|sora|vecina|verișoara)\s+mea|sunt|"
+    # Bulgarian, Russian, Ukrainian
+    r"казвам\s+се|името\s+ми\s+е|аз\s+съм|казва\s+се|се\s+казва|на\s+име|"
+    r"се\s+представи\s+като|(?:приятелката|колежката|сестра|съседката|братовчедка)\s+ми|"
+    r"меня\s+зовут|мо[её]\s+имя|зовут|по\s+имени|представил(?:ся|ась)(?:\s+как)?|"
+    r"(?:моя\s+|мою\s+|свою\s+|моей\s+)?(?:подруг[аиуе]|сестр[аиуе]|соседк[аиуе]|коллег[аиуе])|"
+    r"(?:у\s+)?моей\s+соседки|я\s*[—–-]|"
+    r"мене\s+звати|мене\s+звуть|мо[єе]\s+ім['’ʼ]я|звати|звуть|на\s+ім['’ʼ]я|назвав(?:ся|шись)|"
+    r"назвалася|(?:моя\s+|мою\s+|свою\s+)?(?:подруг[аиу]|сестр[аиу]|сусідк[аиу]|колег[аиу])|я"
 )
 _NAME_AFTER_CUE = rf"(?<=\b(?i:{_NAME_CUES})\s+){_NAME}"  # cleaned by NOT_NAMES afterwards
 _NAME_HONORIFIC = rf"(?<=\b(?:M\.|Mme|Mlle|Mr\.?|Mrs\.?|Ms\.?)\s*){_NAME}"
@@ -402,13 +464,21 @@ def _pattern_specs() -> list[tuple[str, str, list[tuple[str, str, float]], list[
         (
             "age",
             "AGE",
-            [("age_strong", _AGE_STRONG, 0.85), ("age_weak", _AGE_WEAK, 0.45)],
+            [
+                ("age_strong", _AGE_STRONG, 0.85),
+                ("age_weak", _AGE_WEAK, 0.45),
+                ("age_languages", _AGE_ML, 0.7),
+            ],
             ["âge", "age"],
         ),
         (
             "birth_date",
             "BIRTH_DATE",
-            [("birth_date", _BIRTH_DATE, 0.85), ("birth_year", _BIRTH_YEAR, 0.7)],
+            [
+                ("birth_date", _BIRTH_DATE, 0.85),
+                ("birth_year", _BIRTH_YEAR, 0.7),
+                ("birth_languages", _BIRTH_ML, 0.8),
+            ],
             ["naissance", "née", "born"],
         ),
         (
@@ -465,6 +535,7 @@ def _nlp_configuration() -> dict[str, Any]:
         "models": [
             {"lang_code": "fr", "model_name": SPACY_MODEL_FR},
             {"lang_code": "en", "model_name": en_model or SPACY_MODEL_FR},
+            {"lang_code": "xx", "model_name": BLANK_MODEL},
         ],
         "ner_model_configuration": {
             "model_to_presidio_entity_mapping": {
@@ -495,6 +566,10 @@ def _spacy_engine_class() -> type:
             return doc
 
     def _load_ner_only(name: str) -> Any:
+        if name == BLANK_MODEL:
+            nlp = spacy.blank("xx")
+            nlp.add_pipe("anonymise_lower_lemma")
+            return nlp
         nlp = spacy.load(name, exclude=list(UNUSED_PIPES))
         if "tok2vec" in nlp.pipe_names and not nlp.get_pipe("tok2vec").listening_components:
             nlp.remove_pipe("tok2vec")
@@ -536,6 +611,8 @@ def _build_registry() -> Any:
                     global_regex_flags=flags,
                 )
             )
+        if language not in NER_LANGUAGES:
+            continue
         registry.add_recognizer(
             SpacyRecognizer(
                 supported_language=language,
@@ -688,12 +765,18 @@ def _deny_candidates(text: str, deny: Iterable[str]) -> list[_Candidate]:
 _TOKEN_RE = re.compile(r"[\w'’\-.]+")
 
 
+def _name_shaped(token: str) -> bool:
+    """Capitalised, or of a script without capitals (Arabic, Chinese)."""
+    first = token[:1]
+    return first.isupper() or (first.isalpha() and not first.islower())
+
+
 def _clean_name(text: str, cand: _Candidate) -> _Candidate | None:
     """Trim non-name words off a NER/cue name ("copine Chioma" -> "Chioma"), or drop it."""
     tokens = [
         m
         for m in _TOKEN_RE.finditer(text, cand.start, cand.end)
-        if m.group()[:1].isupper() and m.group().strip(".").casefold() not in NOT_NAMES
+        if _name_shaped(m.group()) and m.group().strip(".").casefold() not in NOT_NAMES
     ]
     if not tokens:
         return None
@@ -742,6 +825,8 @@ def _propagate(text: str, cands: list[_Candidate]) -> list[_Candidate]:
             seen.add(key)
             flags = re.IGNORECASE if cand.type == "HANDLE" else 0
             rx = rf"(?<![\w@.\-])@?{re.escape(word.lstrip('@'))}(?![\w@\-]|\.\w)"
+            if anonymise_names.blank_han(word) != word:  # no spaces between Chinese words
+                rx = re.escape(word)
             extra.extend(
                 _Candidate(m.start(), m.end(), cand.type, cand.score, "propagated")
                 for m in re.finditer(rx, text, flags)
@@ -795,17 +880,35 @@ def _group_span(group: list[_Candidate]) -> Span:
 # Public API
 
 
+def _language_code(language: str) -> str:
+    return (language or "fr").split("-")[0].split("_")[0].lower()
+
+
 def _engine_language(language: str) -> str:
-    code = (language or "fr").split("-")[0].split("_")[0].lower()
-    return code if code in ENGINE_LANGUAGES else "fr"
+    code = _language_code(language)
+    if code in OTHER_ALERT_LANGUAGES:
+        return "xx"
+    return code if code in NER_LANGUAGES else "fr"
 
 
 def _analyze(text: str, language: str) -> list[_Candidate]:
-    results = _get_engine().analyze(text=text, language=_engine_language(language))
+    # Han characters blanked: the patterns take them for letters ("是07 21 32 43 54").
+    blanked = anonymise_names.blank_han(text)
+    results = _get_engine().analyze(text=blanked, language=_engine_language(language))
     return [
         _Candidate(r.start, r.end, r.entity_type, r.score, _source(r.recognition_metadata))
         for r in results
     ]
+
+
+def _listed_names(text: str, cands: list[_Candidate]) -> list[_Candidate]:
+    """Names from the lists and the scripts without capitals, except inside a place."""
+    places = [c for c in cands if c.type == "LOCATION"]
+    found = [
+        _Candidate(f.start, f.end, f.type, f.score, "list")
+        for f in anonymise_names.find(text, NOT_NAMES)
+    ]
+    return [f for f in found if f.type != "NAME" or not any(_overlaps(f, p) for p in places)]
 
 
 def _source(metadata: dict[str, Any] | None) -> str:
@@ -822,7 +925,8 @@ def propose_redaction(
     """Propose a redaction of ``text``: victim details -> placeholders, ``keep`` stays."""
     if not text or not text.strip():
         return Redaction(text=text or "", spans=[])
-    cands = _resolve_locations(text, _analyze(text, language))
+    analyzed = _analyze(text, language)
+    cands = _resolve_locations(text, analyzed + _listed_names(text, analyzed))
     cands = [c for c in (_clean_name(text, c) if c.type == "NAME" else c for c in cands) if c]
     cands = _propagate(text, cands)
     cands = _drop_kept(text, cands, list(keep))

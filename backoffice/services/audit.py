@@ -4,20 +4,35 @@ Callers name an action and an object (type and id or reference), never a persona
 ``details`` holds codes and counts only. Events join the caller's transaction, so an action
 that is rolled back leaves no event claiming it happened, and a read whose event cannot be
 committed is not served (``backoffice.transactions``).
+
+The trail is a hash chain: each event's seal (HMAC under a key derived from the key source)
+covers its content, its ``chain_index`` and the previous event's seal. The first append of a
+transaction locks the chain head (``AuditChainHead``: a row lock on PostgreSQL, the write
+lock on SQLite) and reads the tail; later appends of the same transaction continue from it.
+``verify_chain`` names the first broken row; a signed checkpoint of the head, exported on a
+schedule outside the database (``export_checkpoint``), makes a cut tail visible too.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import insert, select
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from backoffice.extensions import db
-from backoffice.models.audit import AuditEvent
+from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.base import utcnow
+
+GENESIS = "genesis"  # the "previous seal" of the first event
+_TAIL = "audit_chain_tail"  # session.info key: (index, seal) of this transaction's last event
 
 
 def record(
@@ -51,7 +66,9 @@ def record(
         outcome=outcome,
         details=details or {},
     )
-    event.seal = compute_seal(event)
+    event.chain_index, previous = _next_link()
+    event.seal = compute_seal(event, previous)
+    _advance(event.chain_index, event.seal)
     db.session.add(event)
     return event
 
@@ -95,34 +112,226 @@ def record_decryptions_of(reads: Iterable[tuple[object, str]]) -> None:
         if key in seen:
             continue
         seen.add(key)
+        index, previous = _next_link()
         row = {
             **common,
             "organisation_id": getattr(obj, "organisation_id", None),
             "object_type": type(obj).__name__,
             "object_id": _object_key(obj),
             "details": {"field": field},
+            "chain_index": index,
         }
-        rows.append(row | {"seal": compute_seal(SimpleNamespace(**row))})
+        row["seal"] = compute_seal(SimpleNamespace(**row), previous)
+        _advance(index, row["seal"])
+        rows.append(row)
     if rows:
         # The table, not the mapped class: a plain executemany, without the ORM bulk path.
         db.session.execute(insert(AuditEvent.__table__), rows)
 
 
-def compute_seal(event: AuditEvent | SimpleNamespace) -> str | None:
+def compute_seal(event: AuditEvent | SimpleNamespace, previous: str | None) -> str | None:
+    """The HMAC of the event's content, its place in the chain and the previous seal."""
     if not has_app_context() or "keyring" not in current_app.extensions:
         return None
     keyring = current_app.extensions["keyring"]
-    return keyring.blind_index("audit-seal", _canonical(event))
+    return keyring.blind_index("audit-seal", _canonical(event, previous))
+
+
+# --- appending: one chain, whatever the number of writers ------------------------------------
+
+
+def _next_link() -> tuple[int, str]:
+    """The index of the next event and the seal it follows."""
+    tail = db.session.info.get(_TAIL)
+    if tail is None:
+        # No autoflush: the caller's pending changes flush when it decides (a stale row
+        # must fail at its commit, not inside the audit call).
+        with db.session.no_autoflush:
+            tail = _lock_and_read_tail()
+    return tail[0] + 1, tail[1]
+
+
+def _advance(index: int, seal: str | None) -> None:
+    db.session.info[_TAIL] = (index, seal or "")
+
+
+def _lock_and_read_tail() -> tuple[int, str]:
+    # The UPDATE takes the head row's lock (PostgreSQL) or the database's write lock
+    # (SQLite) until this transaction ends, so the tail read next stays the tail.
+    head = AuditChainHead.__table__
+    locked = db.session.execute(update(head).where(head.c.id == 1).values(id=1)).rowcount
+    if not locked:  # a database made without the migration's head row
+        db.session.execute(insert(head).values(id=1))
+    last = db.session.execute(
+        select(AuditEvent.chain_index, AuditEvent.seal)
+        .where(AuditEvent.chain_index.is_not(None))
+        .order_by(AuditEvent.chain_index.desc())
+        .limit(1)
+    ).first()
+    return (last.chain_index, last.seal or "") if last else (0, GENESIS)
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_tail(session, *_args) -> None:
+    # Another transaction may append next: the tail is read again under the lock.
+    session.info.pop(_TAIL, None)
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+@dataclass
+class ChainCheck:
+    """What ``verify_chain`` found: the first broken row (id and why), or none."""
+
+    count: int
+    broken_id: int | None = None
+    broken_index: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        return self.reason is None
+
+
+def verify_chain(checkpoint_dir: str | None = None) -> ChainCheck:
+    """Walk the chain in order; stop at the first row that breaks it.
+
+    Detected: an altered row (its seal), a forged or inserted row (no valid seal without the
+    key), a deleted row (a gap in the indexes and the next seal), rows swapped (seals), an
+    unsealed row, a row outside the chain, and, with a checkpoint, a cut tail.
+    """
+    previous, expected, count = GENESIS, 1, 0
+    statement = select(AuditEvent).order_by(
+        AuditEvent.chain_index.is_(None), AuditEvent.chain_index, AuditEvent.id
+    )
+    for event in db.session.scalars(statement).yield_per(1000):
+        count += 1
+        reason = _break_of(event, expected, previous)
+        if reason:
+            return ChainCheck(count, event.id, event.chain_index, reason)
+        previous, expected = event.seal, expected + 1
+    return _check_checkpoint(ChainCheck(count), checkpoint_dir, expected - 1, previous)
+
+
+def _break_of(event: AuditEvent, expected: int, previous: str) -> str | None:
+    if event.chain_index is None:
+        return "outside the chain (inserted behind the application's back)"
+    if event.seal is None:
+        return "unsealed"
+    if event.chain_index != expected:
+        return f"expected chain position {expected}, found {event.chain_index} (rows deleted)"
+    if not hmac.compare_digest(event.seal, compute_seal(event, previous) or ""):
+        return "seal does not match (row altered, forged, reordered or its predecessor deleted)"
+    return None
 
 
 def verify(events: Iterable[AuditEvent] | None = None) -> list[int]:
-    """Ids of events whose seal does not match their content (altered behind our back)."""
+    """Ids of the first broken row of the chain (empty when it is intact).
+
+    ``events``, when given, must be rows of the chain: their seals are checked against
+    their stored predecessors.
+    """
     if events is None:
-        events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
-    return [e.id for e in events if e.seal is not None and e.seal != compute_seal(e)]
+        check = verify_chain()
+        return [] if check.intact else [check.broken_id]
+    broken = []
+    for event in events:
+        previous = GENESIS
+        if event.chain_index and event.chain_index > 1:
+            previous = db.session.scalar(
+                select(AuditEvent.seal).where(AuditEvent.chain_index == event.chain_index - 1)
+            )
+        if _break_of(event, event.chain_index or 0, previous or ""):
+            broken.append(event.id)
+    return broken
 
 
-def _canonical(event: AuditEvent) -> str:
+# --- checkpoints outside the database ------------------------------------------------------
+
+
+def checkpoint_signature(payload: dict) -> str:
+    keyring = current_app.extensions["keyring"]
+    body = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return keyring.blind_index("audit-checkpoint", body)
+
+
+def export_checkpoint(directory: str | None = None) -> Path | None:
+    """Write a signed checkpoint of the chain head to ``AUDIT_CHECKPOINT_DIR`` (a job).
+
+    The file lives outside the database and its backups: someone who cuts the tail of the
+    trail cannot take the checkpoint back, and ``verify`` then sees the checkpointed row
+    missing.
+    """
+    directory = directory or current_app.config.get("AUDIT_CHECKPOINT_DIR")
+    if not directory:
+        return None
+    head = db.session.execute(
+        select(AuditEvent.id, AuditEvent.chain_index, AuditEvent.seal)
+        .where(AuditEvent.chain_index.is_not(None))
+        .order_by(AuditEvent.chain_index.desc())
+        .limit(1)
+    ).first()
+    if head is None:
+        return None
+    moment = utcnow()
+    payload = {
+        "event_id": head.id,
+        "chain_index": head.chain_index,
+        "seal": head.seal,
+        "count": head.chain_index,
+        "time": moment.isoformat(timespec="seconds") + "Z",
+    }
+    payload["signature"] = checkpoint_signature(payload)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"audit-checkpoint-{moment:%Y%m%dT%H%M%S}-{head.chain_index}.json"
+    path.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    return path
+
+
+def latest_checkpoint(directory: str) -> dict | None:
+    """The checkpoint of the longest chain found in ``directory`` (signature checked)."""
+    best = None
+    for path in Path(directory).glob("audit-checkpoint-*.json"):
+        try:
+            payload = json.loads(path.read_text(encoding="utf-8"))
+            signature = payload.pop("signature")
+        except (ValueError, KeyError, OSError):
+            continue
+        if not hmac.compare_digest(signature, checkpoint_signature(payload)):
+            continue
+        if best is None or payload["chain_index"] > best["chain_index"]:
+            best = payload
+    return best
+
+
+def _check_checkpoint(
+    check: ChainCheck, directory: str | None, last_index: int, last_seal: str
+) -> ChainCheck:
+    directory = directory or current_app.config.get("AUDIT_CHECKPOINT_DIR")
+    if not directory or not Path(directory).is_dir():
+        return check
+    point = latest_checkpoint(directory)
+    if point is None or point["chain_index"] > last_index:
+        if point is not None:
+            check.broken_id, check.broken_index = point["event_id"], point["chain_index"]
+            check.reason = (
+                f"the chain ends at position {last_index}, but the checkpoint of "
+                f"{point['time']} names position {point['chain_index']} (tail cut)"
+            )
+        return check
+    seal = db.session.scalar(
+        select(AuditEvent.seal).where(AuditEvent.chain_index == point["chain_index"])
+    )
+    if seal != point["seal"]:
+        check.broken_id, check.broken_index = point["event_id"], point["chain_index"]
+        check.reason = f"differs from the checkpoint of {point['time']} (chain rewritten)"
+    return check
+
+
+def _canonical(event: AuditEvent, previous: str | None) -> str:
     return json.dumps(
         [
             event.occurred_at.isoformat(timespec="microseconds"),
@@ -134,6 +343,8 @@ def _canonical(event: AuditEvent) -> str:
             event.object_id,
             event.outcome,
             event.details or {},
+            event.chain_index,
+            previous,
         ],
         sort_keys=True,
         separators=(",", ":"),

@@ -49,6 +49,7 @@ from email_validator import EmailNotValidError, validate_email
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from backoffice.services import mailer
+from backoffice.services.dev_outbox import write_to_outbox
 from backoffice.services.sms_encoding import sms_parts, split_sms
 
 SENT = "sent"
@@ -324,6 +325,7 @@ class OutgoingSms:
     to: str  # E.164
     text: str
     key: str  # the delivery's idempotency key, sent as the client reference
+    language: str = ""  # for the development outbox's file only
 
 
 class SmsGateway:
@@ -503,8 +505,46 @@ PROVIDER_MODULES = {
 }
 
 
-def sms_gateway(config: Mapping) -> SmsGateway:
-    """The configured provider: a name in ``PROVIDERS`` or ``package.module:Class``."""
+# --- development outbox ------------------------------------------------------------------------
+
+
+class FileOutbox:
+    """A channel that writes each message to ``MESSAGE_OUTBOX_DIR`` instead of sending it
+    (development without an SMTP server or SMS gateway; refused in production by config)."""
+
+    def __init__(self, name: str, config: Mapping) -> None:
+        self.name = name
+        self.folder = config.get("MESSAGE_OUTBOX_DIR") or "instance/outbox"
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[FileOutbox]:
+        yield self
+
+    def reopen(self) -> None:
+        """Nothing to reopen: a folder does not drop connections."""
+
+    def send(self, message: OutgoingEmail | OutgoingSms) -> Outcome:
+        subject = getattr(message, "subject", "")
+        text = getattr(message, "body", None) or getattr(message, "text", "")
+        try:
+            path = write_to_outbox(
+                self.folder, message.to, self.name, message.language, text, subject
+            )
+        except OSError as error:
+            return Outcome(NOT_ATTEMPTED, "outbox_unwritable", type(error).__name__)
+        return Outcome(SENT, provider_id=path.name, segments=1 if self.name == "sms" else None)
+
+
+def uses_outbox(name: str, config: Mapping) -> bool:
+    setting = "SMS_BACKEND" if name == "sms" else "MAIL_BACKEND"
+    return config.get(setting) == "outbox"
+
+
+def sms_gateway(config: Mapping) -> SmsGateway | FileOutbox:
+    """The configured provider: a name in ``PROVIDERS`` or ``package.module:Class`` (the
+    development outbox when ``SMS_BACKEND=outbox``)."""
+    if uses_outbox("sms", config):
+        return FileOutbox("sms", config)
     name = config.get("SMS_GATEWAY_PROVIDER") or "generic"
     if name in PROVIDERS:
         return PROVIDERS[name](config)
@@ -513,5 +553,7 @@ def sms_gateway(config: Mapping) -> SmsGateway:
     return getattr(importlib.import_module(module_name), attribute)(config)
 
 
-def email_channel(config: Mapping) -> EmailChannel:
+def email_channel(config: Mapping) -> EmailChannel | FileOutbox:
+    if uses_outbox("email", config):
+        return FileOutbox("email", config)
     return EmailChannel(config)

@@ -64,11 +64,17 @@ def _aad(record, field: str) -> bytes:
 
 
 class Sealed:
-    """A clear-text view of an encrypted column, audited on every read."""
+    """A clear-text view of an encrypted column, audited on every read.
 
-    def __init__(self, column: str | None = None, audited: bool = True) -> None:
+    ``root=True`` seals with the root-derived field key instead of the record's data key:
+    for a value that must outlive the erasure of the record's other fields (a subscriber's
+    pseudonym stays after her contact details are shredded), still never clear at rest.
+    """
+
+    def __init__(self, column: str | None = None, audited: bool = True, root: bool = False):
         self.column = column
         self.audited = audited
+        self.root = root
 
     def __set_name__(self, owner, name: str) -> None:
         self.field = name
@@ -80,8 +86,11 @@ class Sealed:
         token = getattr(record, self.column)
         if token is None:
             return None
-        _key_row, dek = data_key_of(record)
-        value = open_with_data_key(dek, token, _aad(record, self.field))
+        if self.root:
+            value = keyring().open(token, _aad(record, self.field))
+        else:
+            _key_row, dek = data_key_of(record)
+            value = open_with_data_key(dek, token, _aad(record, self.field))
         if self.audited:
             audit.record_decryption(record, self.field)
         return value
@@ -89,6 +98,9 @@ class Sealed:
     def __set__(self, record, value: str | None) -> None:
         if value is None or value == "":
             setattr(record, self.column, None)
+            return
+        if self.root:
+            setattr(record, self.column, keyring().seal(str(value), _aad(record, self.field)))
             return
         _key_row, dek = data_key_of(record)
         # The token names no key id: the record's own data_key_id says which key it is.

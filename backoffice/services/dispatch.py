@@ -79,6 +79,7 @@ from backoffice.services.alerts import content_of
 from backoffice.services.crypto import DecryptionError, UnknownKeyError
 from backoffice.services.outbox import PARTNER_LANGUAGE, enqueue_pending_alerts
 from backoffice.services.subscribers import contact_for_dispatch, unsubscribe_url
+from backoffice.services.worker_texts import discreet_alert_sms, manage_notice_sms
 from backoffice.transactions import checkpoint
 
 log = logging.getLogger(__name__)
@@ -401,6 +402,7 @@ def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
             to=contact_for_dispatch(subscriber, "phone"),
             text=_sms_text(delivery, subscriber, renderer),
             key=key,
+            language=language,
         )
     link = unsubscribe_url(subscriber)
     subject, body = renderer.email(delivery.alert, language, link)
@@ -420,6 +422,15 @@ def _sms_text(delivery: Delivery, subscriber: Subscriber, renderer: _Renderer) -
         return render_subscription_sms(departments, delivery.language)
     if delivery.purpose == "goodbye":
         return render_unsubscribed_sms(delivery.language)
+    if delivery.purpose == "manage":
+        config = renderer.config
+        return manage_notice_sms(
+            delivery.language, config["ALERT_PROGRAMME_NAME"], config["OUTREACH_REGISTER_URL"]
+        )
+    if subscriber.discreet:
+        # Nothing a lock screen should show: a neutral line, the reference, where to read it.
+        link = renderer.config.get("DISCREET_ALERT_URL") or renderer.config["PUBLIC_BASE_URL"]
+        return discreet_alert_sms(delivery.language, delivery.alert.reference, link)
     return renderer.sms(delivery.alert, delivery.language)
 
 

@@ -28,7 +28,7 @@ from backoffice.models.base import utcnow
 from backoffice.models.grant import GrantRequest
 from backoffice.models.organisation import Organisation
 from backoffice.models.user import StaffUser, new_session_token
-from backoffice.services import audit
+from backoffice.services import audit, second_factor
 
 
 class GrantRefused(Exception):
@@ -307,9 +307,8 @@ def _apply_organisation(grant: GrantRequest) -> None:
 
 def _apply_second_factor_reset(grant: GrantRequest) -> None:
     user = _target(grant)
-    user.totp_secret = None
+    second_factor.reset(user)
     user.session_token = new_session_token()
-    audit.record("second_factor_reset", user, object_type="User")
 
 
 def _apply_password_reset(grant: GrantRequest) -> None:

@@ -134,6 +134,8 @@ def create_report(
 
 def _new_report(data: ReportInput, received_at: dt.datetime) -> Report:
     return Report(
+        # First: sealing the narrative binds it to the row's uid.
+        row_uid=new_row_uid(),
         status=REPORT_STATUS_RECEIVED,
         channel=data.channel,
         language=data.language,
@@ -156,7 +158,6 @@ def _new_report(data: ReportInput, received_at: dt.datetime) -> Report:
         reporter_relation=data.reporter_relation,
         received_at=received_at,
         redaction_status="pending",
-        row_uid=new_row_uid(),
     )
 
 

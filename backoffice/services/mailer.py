@@ -24,6 +24,8 @@ from email.utils import formatdate, make_msgid
 
 from flask import current_app
 
+from backoffice.services.dev_outbox import write_to_outbox
+
 _connection: ContextVar[smtplib.SMTP | None] = ContextVar("smtp_connection", default=None)
 
 
@@ -36,6 +38,20 @@ class Attachment:
     filename: str
     content: bytes
     mimetype: str | None = None
+
+
+def _to_outbox(message: EmailMessage, body: str) -> None:
+    names = [part.get_filename() for part in message.iter_attachments()]
+    text = body + "".join(f"\n[attachment: {name}]" for name in names if name)
+    for recipient in message["To"].split(", "):
+        write_to_outbox(
+            current_app.config.get("MESSAGE_OUTBOX_DIR") or "instance/outbox",
+            recipient,
+            "email",
+            str(current_app.config.get("BABEL_DEFAULT_LOCALE") or "fr"),
+            text,
+            str(message["Subject"]),
+        )
 
 
 def _open() -> smtplib.SMTP:
@@ -111,8 +127,14 @@ def send_email(
     body: str,
     attachments: Iterable[Attachment | tuple] = (),
 ) -> None:
-    """Send one plain-text message (attachments: ``Attachment`` or (name, bytes[, type]))."""
+    """Send one plain-text message (attachments: ``Attachment`` or (name, bytes[, type])).
+
+    With ``MAIL_BACKEND=outbox`` (development without SMTP) it is written to the outbox folder
+    instead, one file per recipient (attachments named only)."""
     message = build_message(to, subject, body, attachments)
+    if current_app.config.get("MAIL_BACKEND") == "outbox":
+        _to_outbox(message, body)
+        return
     with smtp_connection() as server:
         try:
             refused = server.send_message(message)

@@ -129,7 +129,8 @@ TRANSITIONS: dict[str, Transition] = {
                    frozenset({MODERATE}), _l("Record only (no alert)"), needs_claim=True),
         Transition("publish", ("approved",), "published", frozenset({MODERATE}),
                    _l("Publish"), via_alert=True),
-        Transition("retract", ("published",), "archived", frozenset({MODERATE}),
+        # SYSTEM too: the person who reported may withdraw her report's alert (follow_up).
+        Transition("retract", ("published",), "archived", frozenset({MODERATE, SYSTEM}),
                    _l("Retract"), reason_required=True, via_alert=True),
         Transition("expire", ("published",), "archived", frozenset({SYSTEM}),
                    _l("Expire"), via_alert=True),
@@ -410,7 +411,7 @@ def review_redaction(
     if spans is None:
         spans = [Span(s["start"], s["end"], s["type"]) for s in proposal_spans(report)]
     try:
-        redacted = apply_spans(report.narrative, spans)
+        redacted = apply_spans(report.narrative or "", spans)
     except ValueError:
         raise TransitionRefused(
             _l("The redaction could not be applied; reload the page.")
@@ -436,10 +437,11 @@ def review_redaction(
 def redacted_values(report: Report) -> list[str]:
     """The narrative's pieces the moderator marked as the victim's details."""
     reviewed = report.redaction_reviewed or {}
+    narrative = report.narrative or ""  # decrypted (and audited) once
     return [
-        report.narrative[s["start"] : s["end"]]
+        narrative[s["start"] : s["end"]]
         for s in reviewed.get("spans") or []
-        if 0 <= s["start"] < s["end"] <= len(report.narrative)
+        if 0 <= s["start"] < s["end"] <= len(narrative)
     ]
 
 

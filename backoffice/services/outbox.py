@@ -98,6 +98,8 @@ def _subscriber_rows(alert_id: int, channel: str, departments: list[str], now: d
     ).where(
         Subscriber.status == "active",
         index_column.is_not(None),
+        # She may have chosen one channel (API /me); None: every channel she gave.
+        or_(Subscriber.channel.is_(None), Subscriber.channel == channel),
         _department_match(departments),
     )
 
@@ -113,6 +115,21 @@ def _partners(departments: list[str]) -> list[Organisation]:
         if (organisation.alert_email or "").strip()
         and (not organisation.departments or wanted & set(organisation.departments))
     ]
+
+
+def recipient_counts(alert: Alert, now: dt.datetime | None = None) -> dict[str, int]:
+    """How many SMS, e-mails and partner e-mails publishing ``alert`` would queue now.
+
+    The same selection as ``enqueue_alert``, counted: said on the confirmation page.
+    """
+    now = now or utcnow()
+    departments = [str(d) for d in (alert.departments or [])]
+    counts = {}
+    for channel in ("sms", "email"):
+        rows = _subscriber_rows(alert.id or 0, channel, departments, now).subquery()
+        counts[channel] = db.session.scalar(select(func.count()).select_from(rows)) or 0
+    counts["partners"] = len(_partners(departments))
+    return counts
 
 
 def enqueue_alert(alert: Alert, now: dt.datetime | None = None) -> int:

@@ -233,6 +233,9 @@ class CheckedLine:
     reason: str | None = None
     duplicate_of: int | None = None
     previous: PreviousContact | None = None
+    # New to the team, but contacted by some association of the programme in the last
+    # OUTREACH_RECENT_CONTACT_DAYS days: shown "contacted recently", never by whom.
+    recently_contacted: bool = False
     value: str | None = field(default=None, repr=False)
     blind_index: str | None = field(default=None, repr=False)
 
@@ -249,7 +252,9 @@ class BatchCheck:
     def counts(self) -> dict[str, int]:
         found = Counter(line.status for line in self.lines)
         statuses = (STATUS_NEW, STATUS_KNOWN, STATUS_DUPLICATE, STATUS_INVALID)
-        return {status: found.get(status, 0) for status in statuses}
+        counts = {status: found.get(status, 0) for status in statuses}
+        counts["recent"] = sum(1 for line in self.lines if line.recently_contacted)
+        return counts
 
     @property
     def new_lines(self) -> list[CheckedLine]:
@@ -283,7 +288,46 @@ def check_batch(text: str, actor=None) -> BatchCheck:
         if line.status == STATUS_NEW and (line.kind, line.blind_index) in previous:
             line.status = STATUS_KNOWN
             line.previous = previous[(line.kind, line.blind_index)]
+    new = {(line.kind, line.blind_index) for line in lines if line.status == STATUS_NEW}
+    recent = recently_contacted(new)
+    for line in lines:
+        line.recently_contacted = (line.kind, line.blind_index) in recent
     return BatchCheck(lines=lines)
+
+
+def recent_contact_days() -> int:
+    return int(current_app.config.get("OUTREACH_RECENT_CONTACT_DAYS", 7))
+
+
+def recently_contacted(
+    keys: set[tuple[str | None, str | None]], now: dt.datetime | None = None
+) -> set[tuple[str, str]]:
+    """Which of ``keys`` (kind, blind index) any association contacted in the last N days.
+
+    Programme-wide on purpose, so NOT scoped to the caller's organisation (issue 18.8: two
+    associations messaged the same worker the same week). It answers yes or no only: no
+    organisation, date, session or team leaves this function. A contact counts from its
+    first message (``contacted_at``) and from every outcome logged since (``occurred_at``).
+    """
+    keys = {(k, i) for k, i in keys if k and i}
+    if not keys:
+        return set()
+    since = (now or utcnow()) - dt.timedelta(days=recent_contact_days())
+    recent_outcome = (
+        select(ContactOutcome.contact_id)
+        .where(ContactOutcome.occurred_at >= since, ContactOutcome.contact_id.is_not(None))
+        .scalar_subquery()
+    )
+    statement = (
+        select(OutreachContact.kind, OutreachContact.blind_index)
+        .where(
+            OutreachContact.kind.in_({kind for kind, _ in keys}),
+            OutreachContact.blind_index.in_({index for _, index in keys}),
+            (OutreachContact.contacted_at >= since) | OutreachContact.id.in_(recent_outcome),
+        )
+        .distinct()
+    )
+    return {(kind, index) for kind, index in db.session.execute(statement) if (kind, index) in keys}
 
 
 def _previous_contacts(keys: set[tuple[str, str]], actor) -> dict[tuple[str, str], PreviousContact]:

@@ -37,7 +37,7 @@ from sqlalchemy import Engine, create_engine, text
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 
-PREFIXES = frozenset({"J", "A", "C"})  # J: report (signalement), A: alert, C: case
+PREFIXES = frozenset({"J", "A", "C", "D"})  # J: report (signalement), A: alert, C: case, D: dossier
 DIGITS = 6
 
 

@@ -110,6 +110,17 @@ def disable(user, code: str) -> bool:
     return True
 
 
+def reset(user) -> None:
+    """Forget the user's factor and recovery codes (a lost phone): a user whose role needs
+    one enrols again at the next sign-in. Who may ask and who approves is the caller's rule
+    (an Admin's request, a second Admin's approval)."""
+    user.totp_secret = None
+    user.totp_pending_secret = None
+    user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    audit.record("second_factor_reset", object_type="User", object_id=user.id)
+
+
 # -- codes ------------------------------------------------------------------------------------
 def _normalise(code: str) -> str:
     return "".join((code or "").split()).replace("-", "").upper()

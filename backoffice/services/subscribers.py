@@ -266,12 +266,24 @@ def organisation_page(
         statement = statement.where(Subscriber.status == status)
     query = query.strip()[:PSEUDONYM_MAX_LENGTH]
     if query:
-        escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        statement = statement.where(Subscriber.pseudonym.ilike(f"%{escaped}%", escape="\\"))
+        statement = statement.where(Subscriber.id.in_(_ids_named_like(statement, query)))
     ordered = statement.options(selectinload(Subscriber.department_rows)).order_by(
         Subscriber.created_at.desc(), Subscriber.id.desc()
     )
     return paginate(ordered, page, size)
+
+
+def _ids_named_like(statement, query: str) -> list[int]:
+    """Ids of the rows of ``statement`` whose pseudonym contains ``query`` (any case).
+
+    Pseudonyms are sealed, so the database cannot search them: the organisation's rows are
+    opened here (the search never leaves the actor's scope)."""
+    wanted = query.casefold()
+    return [
+        row.id
+        for row in db.session.scalars(statement)
+        if wanted in (row.pseudonym or "").casefold()
+    ]
 
 
 def recent_deliveries(subscriber: Subscriber, limit: int = 20) -> list[Delivery]:
@@ -341,14 +353,61 @@ def _apply(subscriber: Subscriber, data: SubscriberData) -> None:
     subscriber.phone_index = phone_index(data.phone) if data.phone else None
     subscriber.email = data.email
     subscriber.email_index = email_index(data.email) if data.email else None
-    wanted = set(data.departments)
+    set_departments(subscriber, data.departments)
+
+
+def set_departments(subscriber: Subscriber, departments: list[str]) -> None:
+    """Her department rows made equal to ``departments`` (rows kept where unchanged)."""
+    wanted = set(departments)
     for row in list(subscriber.department_rows):
         if row.department not in wanted:
             subscriber.department_rows.remove(row)
     present = {row.department for row in subscriber.department_rows}
-    for code in data.departments:
+    for code in departments:
         if code not in present:
             subscriber.department_rows.append(SubscriberDepartment(department=code))
+
+
+def registered_holder(data: SubscriberData) -> Subscriber | None:
+    """Who already receives alerts at this number or address (any organisation), unless
+    she left."""
+    for value, column, index_of in (
+        (data.phone, Subscriber.phone_index, phone_index),
+        (data.email, Subscriber.email_index, email_index),
+    ):
+        if value is None:
+            continue
+        holder = db.session.scalar(select(Subscriber).where(column == index_of(value)))
+        if holder is not None and holder.status != "unsubscribed":
+            return holder
+    return None
+
+
+def register_without_telling(
+    data: Mapping[str, object] | SubscriberData,
+    organisation_id: int,
+    actor=None,
+    *,
+    validate_now: bool = False,
+    now: dt.datetime | None = None,
+) -> Subscriber | None:
+    """Staff registration and import (issue 12, F8): a number registered already — by any
+    association — creates nothing and is not refused either; she receives a message telling
+    her how to manage her subscription. Returns the new subscriber, or None; the caller
+    answers the same in both cases, so a partner cannot test who is registered."""
+    cleaned = data if isinstance(data, SubscriberData) else clean(data)
+    holder = registered_holder(cleaned)
+    if holder is None:
+        return register(cleaned, organisation_id, actor, validate_now=validate_now, now=now)
+    outbox.enqueue_notice(holder, "manage", now=now)
+    # The holder's id and organisation stay out of the registering organisation's events.
+    audit.record(
+        "subscriber_registration_existing",
+        object_type="Subscriber",
+        organisation_id=organisation_id,
+        actor=actor,
+    )
+    return None
 
 
 def register(
@@ -359,7 +418,10 @@ def register(
     validate_now: bool = False,
     now: dt.datetime | None = None,
 ) -> Subscriber:
-    """Co-opt a worker for ``organisation_id``: pending, or active when ``validate_now``."""
+    """Co-opt a worker for ``organisation_id``: pending, or active when ``validate_now``.
+
+    Refuses a number registered already (the seeders and tests); staff screens and the
+    import go through ``register_without_telling``."""
     cleaned = data if isinstance(data, SubscriberData) else clean(data)
     _check_unique(cleaned)
     subscriber = Subscriber(
@@ -681,7 +743,9 @@ def _import_line(values, number, organisation_id, actor, validate_now, seen, rep
         if keys & seen:
             raise SubscriberError(_l("The same number or address appears earlier in the file."))
         with db.session.begin_nested():
-            register(cleaned, organisation_id, actor, validate_now=validate_now)
+            # A number registered already counts like a new one (F8: no oracle, 5,000 lines
+            # at a time); she is told how to manage her subscription.
+            register_without_telling(cleaned, organisation_id, actor, validate_now=validate_now)
         seen.update(keys)
         report.created += 1
     except SubscriberError as error:

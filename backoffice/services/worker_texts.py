@@ -9,7 +9,9 @@ merge after a change, listing this module with its own). Here:
   association's message templates start from them (``outreach.seed_templates``), and its
   Outreach leads adapt them; ``{programme}``, ``{register_url}`` and ``{check_url}`` are
   filled in when a text is shown;
-* the unsubscribe page reached from an alert email (``unsubscribe_page``).
+* the unsubscribe page reached from an alert email (``unsubscribe_page``);
+* the registration code and the "manage your subscription" message of a self-registration
+  (``registration_message``), and the discreet alert SMS (``discreet_alert_sms``).
 
 Pure: no Flask application or request is needed.
 """
@@ -94,6 +96,55 @@ UNSUBSCRIBE_HOW_TO = AP_(
     "To stop receiving alerts, use the unsubscribe link in an alert email, or reply STOP "
     "to an alert SMS.",
 )
+
+
+# NOTE: SMS or email with a self-registration code. Keep %(programme)s and %(code)s.
+REGISTRATION_CODE = AP_(
+    "registration",
+    "%(programme)s: your code is %(code)s. It expires in 10 minutes. Never give it to anyone.",
+)
+# NOTE: Sent instead of a code when the number or address is already registered: the code
+# opens her existing subscription. Keep %(programme)s and %(code)s.
+REGISTRATION_MANAGE = AP_(
+    "registration",
+    "%(programme)s: this number is already registered for alerts. To manage your "
+    "subscription, enter this code: %(code)s (valid 10 minutes). If you did not ask for it, "
+    "ignore this message.",
+)
+# NOTE: SMS sent when a partner association registers a number that is registered
+# already: nothing changes; she can manage her subscription. Keep %(programme)s and %(link)s.
+MANAGE_NOTICE = AP_(
+    "registration",
+    "%(programme)s: this number is already registered for alerts, nothing has changed. To "
+    "manage your subscription: %(link)s",
+)
+# NOTE: Subject of the email carrying a registration code. Keep %(programme)s.
+REGISTRATION_SUBJECT = AP_("registration", "Your %(programme)s code")
+# NOTE: Discreet alert SMS: shown on a lock screen, so no word about violence or alerts.
+# Keep %(reference)s and %(link)s.
+DISCREET_ALERT = AP_("discreet alert", "New information %(reference)s: %(link)s")
+
+
+def registration_message(
+    language: str, code: str, programme: str, *, existing: bool
+) -> tuple[str, str]:
+    """(email subject, text) of a registration code, or of the "manage your subscription"
+    message when the number was registered already."""
+    message = REGISTRATION_MANAGE if existing else REGISTRATION_CODE
+    text = _text(language, message) % {"programme": programme, "code": code}
+    subject = _text(language, REGISTRATION_SUBJECT) % {"programme": programme}
+    return subject, text
+
+
+def manage_notice_sms(language: str, programme: str, link: str) -> str:
+    """The SMS to a registered worker whom an association tried to register again."""
+    return _text(language, MANAGE_NOTICE) % {"programme": programme, "link": link}
+
+
+def discreet_alert_sms(language: str, reference: str, link: str) -> str:
+    """An alert SMS with nothing a lock screen should show: a neutral line, the reference and
+    where to read it."""
+    return _text(language, DISCREET_ALERT) % {"reference": reference, "link": link}
 
 
 def _text(language: str, message: tuple[str, str]) -> str:

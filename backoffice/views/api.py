@@ -230,40 +230,50 @@ def _coarse_last_used(client) -> None:
         set_committed_value(client, "last_used_at", previous)
 
 
+def _limiter_state(app: Flask, name: str, setting: str, default: str):
+    """(strategy, limit) of one named limit, on the shared storage
+    (``RATELIMIT_STORAGE_URI``: Redis in production, so every worker process counts
+    together; production refuses ``memory://``)."""
+    key = f"api_rate_limiter:{name}"
+    if key not in app.extensions:
+        from limits import parse, strategies
+        from limits.storage import storage_from_string
+
+        storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+        limit = parse(app.config.get(setting) or default)
+        app.extensions[key] = (strategies.FixedWindowRateLimiter(storage), limit)
+    return app.extensions[key]
+
+
+def enforce_limit(name: str, setting: str, default: str, identity: str, who: str) -> None:
+    """Count one hit of ``identity`` against the named limit; 429 with ``Retry-After`` when
+    it is spent. ``who`` ends the message ("this client", "this worker"…). Nothing is
+    counted while ``RATELIMIT_ENABLED`` is off (tests, development)."""
+    app = current_app._get_current_object()
+    if not app.config.get("RATELIMIT_ENABLED"):
+        return
+    limiter, limit = _limiter_state(app, name, setting, default)
+    identity = f"{app.config.get('RATELIMIT_KEY_PREFIX') or ''}{identity}"
+    if limiter.hit(limit, name, identity):
+        return
+    reset_at = limiter.get_window_stats(limit, name, identity).reset_time
+    wait = max(1, math.ceil(reset_at - time.time()))
+    raise ApiError(
+        429,
+        "rate_limited",
+        f"Too many requests from {who}; try again in {wait} seconds.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def rate_limiter(name: str, setting: str, default: str) -> Callable[[object], None]:
     """A per-client fixed-window limit read from the ``setting`` (``"120 per minute"``).
 
     Returns a guard for ``api_operation(guards=…)``: it raises 429 with ``Retry-After``.
-    Nothing is counted while ``RATELIMIT_ENABLED`` is off (tests, development).
     """
 
-    def state(app: Flask):
-        key = f"api_rate_limiter:{name}"
-        if key not in app.extensions:
-            from limits import parse, strategies
-            from limits.storage import storage_from_string
-
-            storage = storage_from_string(app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
-            limit = parse(app.config.get(setting) or default)
-            app.extensions[key] = (strategies.FixedWindowRateLimiter(storage), limit)
-        return app.extensions[key]
-
     def guard(client) -> None:
-        app = current_app._get_current_object()
-        if not app.config.get("RATELIMIT_ENABLED"):
-            return
-        limiter, limit = state(app)
-        identity = str(client.id)
-        if limiter.hit(limit, name, identity):
-            return
-        reset_at = limiter.get_window_stats(limit, name, identity).reset_time
-        wait = max(1, math.ceil(reset_at - time.time()))
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"Too many requests from this client; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
+        enforce_limit(name, setting, default, str(client.id), "this client")
 
     return guard
 
@@ -373,6 +383,8 @@ class Operation:
     operation_id: str = ""
     guards: Sequence[Callable[[object], None]] = ()
     example: dict | None = None
+    own_client_limit: bool = False  # its guards replace the general per-client limit
+    body_optional: bool = False  # no body reads as {}
 
     @property
     def path(self) -> str:
@@ -387,7 +399,8 @@ class Operation:
         if self.query is not None:
             loaded["query"] = _load(self.query, _named_values(self.query, request.args))
         if self.body is not None:
-            loaded["body"] = _load(self.body, json_object())
+            empty = self.body_optional and not request.content_length
+            loaded["body"] = _load(self.body, {} if empty else json_object())
         return loaded
 
     def reply(self, result: Any) -> Response:
@@ -442,7 +455,10 @@ class Operation:
             media: dict[str, Any] = {"schema": self.body}
             if self.example is not None:
                 media["example"] = self.example
-            operation["requestBody"] = {"required": True, "content": {"application/json": media}}
+            operation["requestBody"] = {
+                "required": not self.body_optional,
+                "content": {"application/json": media},
+            }
         return operation
 
     def _responses(self) -> dict:
@@ -508,6 +524,8 @@ def api_operation(
     description: str | None = None,
     guards: Sequence[Callable[[object], None]] = (),
     example: dict | None = None,
+    own_client_limit: bool = False,
+    body_optional: bool = False,
 ) -> Callable[[Callable], Callable]:
     """Declare, check and document one operation of the API (see the module's docstring)."""
 
@@ -525,12 +543,15 @@ def api_operation(
             operation_id=_camel(view.__name__),
             guards=tuple(guards),
             example=example,
+            own_client_limit=own_client_limit,
+            body_optional=body_optional,
         )
 
         @functools.wraps(view)
         def endpoint(**url_values: Any) -> Response:
             g.api_client = _authenticate()
-            for guard in (_client_rate, *operation.guards):
+            general = () if operation.own_client_limit else (_client_rate,)
+            for guard in (*general, *operation.guards):
                 guard(g.api_client)
             return operation.reply(view(**url_values, **operation.inputs()))
 
@@ -628,6 +649,7 @@ __all__ = [
     "api_blueprint",
     "api_error",
     "api_operation",
+    "enforce_limit",
     "http_error",
     "json_body",
     "json_object",

@@ -2,15 +2,16 @@
 
 Both sit on the public API blueprint, with its bearer keys, JSON errors and per-client rate
 limit; their query, bodies and answers are declared in ``schemas/alerts.py``. The check has a
-second, tighter limit per client (``API_CHECK_RATE_LIMIT``), counted before the body is read:
-it is a lookup, and a client trying every phone number should be slowed down. The checked
+fair limit instead of the general one (``_fair_check``), counted before the body is read: it
+is a lookup, and one caller trying every phone number should be slowed down without denying
+the check to every other worker. The checked
 value is never logged nor stored, and never echoed in an error message; only its kind and
 whether it matched are counted.
 """
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
 from backoffice.schemas.alerts import (
     AlertFeedSchema,
@@ -18,9 +19,11 @@ from backoffice.schemas.alerts import (
     CheckAnswerSchema,
     CheckRequestSchema,
 )
+from backoffice.schemas.workers import WorkerHeadersSchema
 from backoffice.services import alerts
 from backoffice.services.identifiers import InvalidIdentifier
-from backoffice.views.api import Answer, ApiError, api_operation, rate_limiter
+from backoffice.views.api import Answer, ApiError, api_operation, enforce_limit
+from backoffice.views.api_workers import worker_from_headers
 
 # English messages per normaliser reason: the normaliser's own message may not be shown
 # as is for every reason, and none of them ever contains the value.
@@ -30,7 +33,37 @@ _CHECK_MESSAGES = {
     "too_short": "This identifier is too short.",
 }
 
-_check_rate = rate_limiter("api-check", "API_CHECK_RATE_LIMIT", "30 per minute")
+
+def _fair_check(client) -> None:
+    """Issue 12, F7: one abuser never denies the check to everyone. With a worker token, the
+    check counts against that worker alone (``API_CHECK_WORKER_RATE_LIMIT``); without, against
+    this client and the source address (``API_CHECK_RATE_LIMIT``; the address is the one the
+    trusted proxies give, ``PROXY_FIX_HOPS``). Then against the client's overall budget
+    (``API_CHECK_CLIENT_RATE_LIMIT``), large enough for thousands of workers."""
+    worker = worker_from_headers()  # 401 for a token that is not hers, or revoked
+    if worker is not None:
+        enforce_limit(
+            "api-check-worker",
+            "API_CHECK_WORKER_RATE_LIMIT",
+            "60 per hour",
+            f"{client.id}:{worker.id}",
+            "this worker",
+        )
+    else:
+        enforce_limit(
+            "api-check",
+            "API_CHECK_RATE_LIMIT",
+            "30 per minute",
+            f"{client.id}:{request.remote_addr}",
+            "this address",
+        )
+    enforce_limit(
+        "api-check-client",
+        "API_CHECK_CLIENT_RATE_LIMIT",
+        "6000 per minute",
+        str(client.id),
+        "this client",
+    )
 
 
 @api_operation(
@@ -75,11 +108,13 @@ def list_alerts(query: dict) -> dict:
         "the check is counted (kind and outcome only)."
     ),
     body=CheckRequestSchema,
+    headers=WorkerHeadersSchema,
     answers={200: Answer(CheckAnswerSchema, "The normalised value and the matching alerts.")},
-    guards=[_check_rate],
+    guards=[_fair_check],
+    own_client_limit=True,
     example={"value": "06 12 34 56 78", "kind": "phone"},
 )
-def check_identifier(body: dict) -> dict:
+def check_identifier(body: dict, headers: dict) -> dict:
     try:
         result = alerts.check_identifier(
             body["value"], body.get("kind"), source="api", api_client_id=g.api_client.id

@@ -22,7 +22,7 @@ from backoffice import transactions
 from backoffice.models.api_client import ApiClient
 from backoffice.security import ADMIN, ALL
 from backoffice.services import api_keys, audit
-from backoffice.views.arguments import form_int
+from backoffice.views.arguments import form_int, parse_int
 from backoffice.views.base import BackofficeModelView, Interface
 from backoffice.views.formatting import local_time
 
@@ -101,11 +101,12 @@ class ApiClientView(BackofficeModelView):
     def post_delete(self, item) -> None:
         audit.record("api_client_deleted", object_type="ApiClient", object_id=item.id)
 
-    @expose("/rotate/<int:pk>", methods=["GET", "POST"])
+    @expose("/rotate/<pk>", methods=["GET", "POST"])
     @has_access
-    def rotate(self, pk: int):
+    def rotate(self, pk: str):
         """Choose the grace period, then see the new key once."""
-        client = self.datamodel.get(pk, self._base_filters)
+        pk = parse_int(pk)  # a hostile number is a 404, not a 500
+        client = self.datamodel.get(pk, self._base_filters) if pk is not None else None
         if client is None:
             abort(404)
         if request.method == "POST":

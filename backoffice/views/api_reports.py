@@ -27,7 +27,7 @@ from backoffice.schemas.reports import (
     ReportInput,
     ReportSchema,
 )
-from backoffice.services import intake
+from backoffice.services import follow_up, intake
 from backoffice.views.api import Answer, ApiError, api_operation, json_body, unavailable
 
 # API.md's example body (its dates in the past).
@@ -100,8 +100,10 @@ def submit_report(body: ReportInput, headers: dict) -> tuple:
     client, key = g.api_client, headers.get("key")
     report = intake.create_report(body, api_client=client)
     answer = {"reference": report.reference, "status": report.status}
+    # Shown once: never in the remembered answer (that one is stored in clear).
+    shown = answer | {"follow_up_code": follow_up.issue(report)}
     if key is None:
-        return answer, 201
+        return shown, 201
     fingerprint = intake.request_fingerprint(json_body())
     db.session.flush()  # the report first: its write opens the transaction the SAVEPOINT nests in
     for _attempt in range(2):
@@ -113,7 +115,7 @@ def submit_report(body: ReportInput, headers: dict) -> tuple:
                 transactions.doom()  # this request's report was a duplicate: none is kept
                 return replay
             continue  # the first answer had expired and is forgotten: remember this one
-        return answer, 201
+        return shown, 201
     # The key was taken twice in a row: the database is in an unexpected state.
     return unavailable()
 

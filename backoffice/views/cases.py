@@ -25,12 +25,17 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.case import (
     CASE_STATUSES,
+    EVIDENCE_KINDS,
+    LEGAL_RECIPIENTS,
     NEEDS,
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.structure import STRUCTURE_LANGUAGES, STRUCTURE_SERVICES
@@ -40,6 +45,8 @@ from backoffice.services.cases import CaseRuleError
 from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
 from backoffice.views.arguments import page_arg, parse_int
+from backoffice.views.uploads import uploaded_bytes
+from reports_pdf.dossier import render_dossier
 
 READ_METHODS = (
     "list",
@@ -49,6 +56,9 @@ READ_METHODS = (
     "edit_note_form",
     "correct_note_form",
     "new_referral_form",
+    "evidence_file",
+    "evidence_thumbnail",
+    "dossier_page",
 )
 
 
@@ -231,6 +241,12 @@ class CaseView(BaseView):
                 "transfer",
                 "add_action",
                 "complete_action",
+                "add_evidence",
+                "add_legal_consent",
+                "withdraw_legal_consent",
+                "build_dossier",
+                "add_complaint",
+                "complaint_dates",
                 "erase",
             ),
             "write",
@@ -331,6 +347,8 @@ class CaseView(BaseView):
             edit_minutes=cases.note_edit_minutes(),
             note_urls=_note_urls(),
             slot=str(NOTE_ID_SLOT),
+            evidence=cases.evidence_of(page.case),
+            evidence_kinds=EVIDENCE_KINDS,
             title=page.case.reference,
         )
 
@@ -667,6 +685,164 @@ class CaseView(BaseView):
         if request.form.get("back") == "actions":
             return redirect(url_for("CaseView.my_actions"))
         return response
+
+    # -- evidence -----------------------------------------------------------------------------
+    @expose("/<int:case_id>/evidence", methods=["POST"])
+    @has_access
+    def add_evidence(self, case_id: int):
+        data, kind = uploaded_bytes("file"), request.form.get("kind", "")
+        return self._on_case(
+            case_id,
+            lambda case: cases.add_evidence(case, data, kind, _actor()),
+            _("Evidence added."),
+            "#evidence",
+        )
+
+    def _evidence(self, evidence_id: int, thumbnail: bool):
+        """The image of a case of mine (404 otherwise); each view is audited."""
+        evidence = scoped_get(CaseEvidence, evidence_id)
+        try:
+            data, content_type = cases.read_evidence(evidence, thumbnail=thumbnail)
+        except CaseRuleError:
+            return Response(status=404)
+        return Response(
+            data,
+            mimetype=content_type,
+            headers={
+                "Content-Disposition": "inline",
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @expose("/evidence/<int:evidence_id>")
+    @has_access
+    def evidence_file(self, evidence_id: int):
+        return self._evidence(evidence_id, thumbnail=False)
+
+    @expose("/evidence/<int:evidence_id>/thumbnail")
+    @has_access
+    def evidence_thumbnail(self, evidence_id: int):
+        return self._evidence(evidence_id, thumbnail=True)
+
+    # -- police or lawyer: consent and dossier ---------------------------------------------
+    @expose("/<int:case_id>/legal-consents", methods=["POST"])
+    @has_access
+    def add_legal_consent(self, case_id: int):
+        form = request.form
+
+        def action(case):
+            cases.record_legal_consent(
+                case,
+                form.get("recipient_kind", ""),
+                form.get("testimony") == "1",
+                form.get("evidence") == "1",
+                form.get("channel", ""),
+                _actor(),
+            )
+
+        self._on_case(case_id, action, _("Consent recorded."))
+        return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+
+    @expose("/legal-consents/<int:legal_consent_id>/withdraw", methods=["POST"])
+    @has_access
+    def withdraw_legal_consent(self, legal_consent_id: int):
+        consent = scoped_get(LegalConsent, legal_consent_id)
+        self._on_row(
+            LegalConsent,
+            consent.id,
+            lambda row: cases.withdraw_legal_consent(row, _actor()),
+            _("Consent withdrawn: no new dossier can be built on it."),
+        )
+        return redirect(url_for("CaseView.dossier_page", case_id=consent.case_id))
+
+    @expose("/<int:case_id>/dossier", methods=["GET"])
+    @has_access
+    def dossier_page(self, case_id: int):
+        """Her consents to a dossier, the dossiers given, and the form when one applies."""
+        case = scoped_get(Case, case_id)
+        consents = cases.legal_consents_of(case)
+        active = any(c.is_active for c in consents)
+        directory = cases.recipients()
+        return self.render(
+            "cases/dossier.html",
+            case=case,
+            legal_consents=consents,
+            dossiers=cases.dossiers_of(case),
+            complaints=cases.complaints_of(case),
+            police=[s for s in directory if s.category == "police"],
+            lawyers=[s for s in directory if s.category == "lawyer"],
+            recipients=directory if active else [],
+            today=utcnow().date().isoformat(),
+            published_alert=None if active else cases.published_alert_of(case),
+            legal_recipients=LEGAL_RECIPIENTS,
+            title=_("Police or lawyer"),
+        )
+
+    @expose("/<int:case_id>/complaints", methods=["POST"])
+    @has_access
+    def add_complaint(self, case_id: int):
+        form = request.form
+
+        def action(case):
+            cases.record_complaint(
+                case,
+                cases.ComplaintInput(
+                    filed_on=parse_date(form.get("filed_on"), "filed_on"),
+                    filed_with_id=parse_int(form.get("filed_with_id")),
+                    lawyer_id=parse_int(form.get("lawyer_id")),
+                    hearing_on=parse_date(form.get("hearing_on"), "hearing_on"),
+                    deadline_on=parse_date(form.get("deadline_on"), "deadline_on"),
+                    details=form.get("details"),
+                ),
+                _actor(),
+            )
+
+        self._on_case(case_id, action, _("Complaint recorded; its dates are in the actions."))
+        return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+
+    @expose("/complaints/<int:complaint_id>/dates", methods=["POST"])
+    @has_access
+    def complaint_dates(self, complaint_id: int):
+        complaint = scoped_get(Complaint, complaint_id)
+        form = request.form
+
+        def action(row):
+            cases.change_complaint_dates(
+                row,
+                parse_date(form.get("hearing_on"), "hearing_on"),
+                parse_date(form.get("deadline_on"), "deadline_on"),
+                _actor(),
+            )
+
+        self._on_row(
+            Complaint, complaint.id, action, _("Dates saved; new ones are in the actions.")
+        )
+        return redirect(url_for("CaseView.dossier_page", case_id=complaint.case_id))
+
+    @expose("/<int:case_id>/dossier", methods=["POST"])
+    @has_access
+    def build_dossier(self, case_id: int):
+        """The dossier's PDF, only if her consent covers the recipient and the content."""
+        case = scoped_get(Case, case_id)
+        wanted = cases.DossierRequest(
+            structure_id=parse_int(request.form.get("structure_id")),
+            testimony=request.form.get("testimony") == "1",
+            evidence=request.form.get("evidence") == "1",
+        )
+        try:
+            dossier, pdf = cases.build_dossier(case, wanted, _actor(), render_dossier)
+        except CaseRuleError as error:
+            _refused(error)
+            return redirect(url_for("CaseView.dossier_page", case_id=case_id))
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="{dossier.reference}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
 
     # -- erasure ------------------------------------------------------------------------------
     @expose("/<int:case_id>/erase", methods=["GET", "POST"])

@@ -10,12 +10,14 @@ from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.grant import GrantRequest
 from backoffice.security import ADMIN, ALL
 from backoffice.services import grants
+from backoffice.views.arguments import parse_int
 
 KIND_LABELS = {
     "roles": _l("Roles that read confidential data"),
@@ -50,10 +52,16 @@ class GrantRequestView(BaseView):
             appbuilder=self.appbuilder,
         )
 
-    @expose("/<int:request_id>/decide", methods=["POST"])
+    @expose("/<request_id>/decide", methods=["POST"])
     @has_access
-    def decide(self, request_id: int):
-        grant = db.session.get(GrantRequest, request_id)
+    def decide(self, request_id: str):
+        request_id = parse_int(request_id)  # a hostile number is a 404, not a 500
+        if request_id is None:
+            abort(404)
+        # Locked: two Admins deciding the same request at once decide it once.
+        grant = db.session.scalar(
+            select(GrantRequest).where(GrantRequest.id == request_id).with_for_update()
+        )
         if grant is None:
             abort(404)
         approving = request.form.get("decision") == "approve"

@@ -15,7 +15,7 @@ import json
 from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
-from flask_babel import format_timedelta
+from flask_babel import format_timedelta, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -24,10 +24,11 @@ from backoffice.models.base import utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report
 from backoffice.security import (
     ALL,
+    CAPABILITIES,
     MODERATOR,
     ROLES,
 )
-from backoffice.services import alerts, audit, intake, moderation
+from backoffice.services import alerts, audit, intake, moderation, outbox
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
     BUILD_LABELS,
@@ -65,6 +66,87 @@ def _version() -> int:
 def _refused(error: Exception) -> None:
     transactions.undo()
     flash(str(getattr(error, "message", error)), "danger")
+
+
+def _confirmed() -> bool:
+    """The form comes from a confirmation page (a direct POST without it does nothing)."""
+    return request.form.get("confirmed") == "1"
+
+
+def _confirmation(view: BaseView, **context):
+    """The server-rendered confirmation step: what will happen, then one button."""
+    context.setdefault("blocking", [])
+    context.setdefault("hidden", {})
+    context.setdefault("reason_label", None)
+    return view.render_template("moderation/confirm.html", **context)
+
+
+# Transitions of the report page that ask for confirmation first, and what they do.
+CONFIRMED_TRANSITIONS = ("reject", "merge")
+
+
+def _transition_consequences(report: Report, name: str, merge_into: Report | None) -> list[str]:
+    if name == "merge":
+        return [
+            _(
+                "Report %(reference)s is merged into %(target)s: it leaves the queue and its "
+                "identifiers count with %(target)s.",
+                reference=report.reference,
+                target=merge_into.reference if merge_into else "?",
+            ),
+            _("Nothing is sent to anyone."),
+        ]
+    return [
+        _(
+            "Report %(reference)s is rejected: it leaves the queue and will feed no alert.",
+            reference=report.reference,
+        ),
+        _("Your reason is kept in its history. Nothing is sent to anyone."),
+    ]
+
+
+def _publication_consequences(alert) -> list[str]:
+    counts = outbox.recipient_counts(alert)
+    sms = ngettext("%(num)d SMS", "%(num)d SMS", counts["sms"])
+    emails = ngettext("%(num)d e-mail", "%(num)d e-mails", counts["email"])
+    reports = len(alert.reports)
+    return [
+        _("%(sms)s and %(emails)s will be sent to the subscribers.", sms=sms, emails=emails),
+        ngettext(
+            "%(num)d partner organisation will receive the alert by e-mail.",
+            "%(num)d partner organisations will receive the alert by e-mail.",
+            counts["partners"],
+        ),
+        ngettext(
+            "The alert enters the feed and the identifier check at once; its report is "
+            "marked published.",
+            "The alert enters the feed and the identifier check at once; its %(num)d reports "
+            "are marked published.",
+            reports,
+        ),
+    ]
+
+
+def _publication_blockers(alert) -> list[str]:
+    blockers = []
+    leaks = alerts.leaked_details(alert)
+    if leaks:
+        blockers.append(
+            _(
+                "The text repeats a detail of the victim redacted in report %(reference)s.",
+                reference=", ".join(leaks),
+            )
+        )
+    blocking = [f for f in alerts.text_findings(alert) if f.blocking]
+    if blocking:
+        blockers.append(
+            ngettext(
+                "The anonymisation assistant found %(num)d possible victim detail in the texts.",
+                "The anonymisation assistant found %(num)d possible victim details in the texts.",
+                len(blocking),
+            )
+        )
+    return blockers
 
 
 def _vocabularies() -> dict:
@@ -142,7 +224,7 @@ class ModerationView(BaseView):
             "actions": [
                 t for t in moderation.available_transitions(report, actor, now) if not t.via_alert
             ],
-            "segments": _segments(report.narrative, moderation.current_spans(report)),
+            "segments": _segments(report.narrative or "", moderation.current_spans(report)),
             "spans_json": json.dumps(moderation.current_spans(report)),
             "proposal_count": len(moderation.proposal_spans(report)),
             "placeholders": PLACEHOLDERS,
@@ -168,6 +250,8 @@ class ModerationView(BaseView):
         merge_into = None
         if name == "merge":
             merge_into = moderation.find_report(request.form.get("merge_into"))
+        if name in CONFIRMED_TRANSITIONS and not _confirmed():
+            return self._confirm_transition(report, name, merge_into)
         try:
             moderation.perform(
                 report,
@@ -186,6 +270,18 @@ class ModerationView(BaseView):
             return redirect(url_for("ModerationView.queue"))
         return redirect(url_for("ModerationView.report", reference=reference))
 
+    def _confirm_transition(self, report: Report, name: str, merge_into: Report | None):
+        fields = ("transition", "version", "reason", "merge_into")
+        return _confirmation(
+            self,
+            title=_("Confirm: %(action)s", action=moderation.TRANSITIONS[name].label),
+            consequences=_transition_consequences(report, name, merge_into),
+            action=url_for("ModerationView.transition", reference=report.reference),
+            hidden={k: request.form.get(k) for k in fields if request.form.get(k) is not None},
+            submit=moderation.TRANSITIONS[name].label,
+            back=url_for("ModerationView.report", reference=report.reference),
+        )
+
     @expose("/reports/<reference>/redaction", methods=["POST"])
     @has_access
     def redaction(self, reference: str):
@@ -201,7 +297,7 @@ class ModerationView(BaseView):
                     raise moderation.TransitionRefused(
                         _("The redaction could not be read; reload the page.")
                     )
-                spans = moderation.parse_spans(report.narrative, raw)
+                spans = moderation.parse_spans(report.narrative or "", raw)
             moderation.review_redaction(report, g.user, spans, expected_version=_version())
             flash(_("The redaction is reviewed."), "success")
         except moderation.ModerationError as error:
@@ -344,6 +440,10 @@ class AlertComposerView(BaseView):
             "leaks": alerts.leaked_details(alert)
             if alert is not None and alert.status == "draft"
             else [],
+            "placeholders": PLACEHOLDERS,
+            "findings": alerts.text_findings(alert)
+            if alert is not None and alert.status == "draft"
+            else [],
             "date_precisions": DATE_PRECISIONS,
             "genders": GENDER_LABELS,
             "age_ranges": AGE_RANGE_LABELS,
@@ -403,10 +503,32 @@ class AlertComposerView(BaseView):
         flash(_("Draft saved."), "success")
         return redirect(url_for("AlertComposerView.edit", reference=reference) + "#previews")
 
-    @expose("/publish/<reference>", methods=["POST"])
+    @expose("/review/<reference>", methods=["POST"])
+    @has_access
+    def review(self, reference: str):
+        """Mark one finding of the anonymisation assistant reviewed, with a reason."""
+        alert = alerts.get_alert(reference)
+        try:
+            alerts.review_text_finding(
+                alert,
+                g.user,
+                request.form.get("key", ""),
+                request.form.get("reason", ""),
+                expected_version=_version(),
+            )
+            flash(_("Marked reviewed; your reason is kept."), "success")
+        except alerts.AlertError as error:
+            _refused(error)
+        return redirect(url_for("AlertComposerView.edit", reference=reference) + "#text-check")
+
+    @expose("/publish/<reference>", methods=["GET", "POST"])
     @has_access
     def publish(self, reference: str):
         alert = alerts.get_alert(reference)
+        if request.method == "GET" or not _confirmed():
+            if request.method == "POST":
+                flash(_("Nothing was published: confirm on this page."), "warning")
+            return self._confirm_publish(alert)
         try:
             alerts.publish(alert, g.user, expected_version=_version())
         except (alerts.AlertError, moderation.ModerationError) as error:
@@ -415,10 +537,27 @@ class AlertComposerView(BaseView):
         flash(_("Alert %(reference)s is published.", reference=reference), "success")
         return redirect(url_for("AlertsView.show", reference=reference))
 
-    @expose("/retract/<reference>", methods=["POST"])
+    def _confirm_publish(self, alert):
+        if alert.status != "draft":
+            return redirect(url_for("AlertsView.show", reference=alert.reference))
+        blockers = _publication_blockers(alert)
+        return _confirmation(
+            self,
+            title=_("Publish alert %(reference)s?", reference=alert.reference),
+            consequences=[] if blockers else _publication_consequences(alert),
+            blocking=blockers,
+            action=url_for("AlertComposerView.publish", reference=alert.reference),
+            hidden={"version": alert.version_id},
+            submit=_("Publish the alert"),
+            back=url_for("AlertComposerView.edit", reference=alert.reference),
+        )
+
+    @expose("/retract/<reference>", methods=["GET", "POST"])
     @has_access
     def retract(self, reference: str):
         alert = alerts.get_alert(reference)
+        if request.method == "GET" or not _confirmed():
+            return self._confirm_retract(alert)
         try:
             alerts.retract(
                 alert, g.user, request.form.get("reason", ""), expected_version=_version()
@@ -427,6 +566,26 @@ class AlertComposerView(BaseView):
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
         return redirect(url_for("AlertsView.show", reference=reference))
+
+    def _confirm_retract(self, alert):
+        if alert.status != "published":
+            return redirect(url_for("AlertsView.show", reference=alert.reference))
+        live = [r for r in alert.reports if r.status == "published"]
+        return _confirmation(
+            self,
+            title=_("Retract alert %(reference)s?", reference=alert.reference),
+            consequences=[
+                _("The alert leaves the feed and the identifier check at once."),
+                ngettext("%(num)d report is archived.", "%(num)d reports are archived.", len(live)),
+                _("No message is sent: subscribers who received it are not told."),
+            ],
+            action=url_for("AlertComposerView.retract", reference=alert.reference),
+            hidden={"version": request.form.get("version") or alert.version_id},
+            reason_label=_("Reason (kept with the alert)"),
+            reason=request.form.get("reason", ""),
+            submit=_("Retract now"),
+            back=url_for("AlertsView.show", reference=alert.reference),
+        )
 
     @expose("/discard/<reference>", methods=["POST"])
     @has_access
@@ -569,6 +728,38 @@ class IdentifierCheckView(BaseView):
         ), (422 if error else 200)
 
 
+class FieldCheckView(BaseView):
+    """The identifier check for staff who meet workers: published alerts only (issue 18.8).
+
+    Open to the holders of the ``check_identifiers`` capability other than moderators, who
+    have the fuller check above. Counted like the API's checks (source "field").
+    """
+
+    route_base = "/field-check"
+    default_view = "check"
+    access = {role: ALL for role in CAPABILITIES["check_identifiers"] if role != MODERATOR}
+
+    @expose("/", methods=["GET", "POST"])
+    @has_access
+    def check(self):
+        result, error, kind = None, None, request.form.get("kind") or None
+        if request.method == "POST":
+            try:
+                result = alerts.field_check(
+                    request.form.get("value", ""), _choice(kind, KINDS), g.user
+                )
+            except InvalidIdentifier as invalid:
+                error = _check_error(invalid)
+        return self.render_template(
+            "moderation/field_check.html",
+            result=result,
+            error=error,
+            kind=kind,
+            kinds=KINDS,
+            **_vocabularies(),
+        ), (422 if error else 200)
+
+
 def _check_error(invalid: InvalidIdentifier) -> str:
     messages = {
         "empty": _("Type the identifier to check."),
@@ -612,4 +803,11 @@ def register(appbuilder) -> None:
         category="Alerts",
         category_label=_l("Alerts"),
         category_icon="fa-exclamation-triangle",
+    )
+    appbuilder.add_view(
+        FieldCheckView,
+        "field_check",
+        label=_l("Check a number for a worker"),
+        icon="fa-search",
+        category="Alerts",
     )

@@ -235,6 +235,7 @@ class OutreachSessionView(ScopedModelView):
             platforms=service.active_platforms(),
             organisations=service.referral_organisations(),
             templates=templates,
+            recent_days=service.recent_contact_days(),
             **_vocabularies(),
         )
         return page

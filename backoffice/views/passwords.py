@@ -12,6 +12,7 @@ from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from backoffice.extensions import db
 from backoffice.models.user import StaffUser
 from backoffice.services.passwords import password_problem
+from backoffice.views.arguments import int_arg
 
 _FIELDS = ("username", "first_name", "last_name", "email")
 
@@ -27,9 +28,9 @@ def _account_words() -> list[str]:
         return []
     words = [request.form.get(name, "") for name in _FIELDS]
     account = None
-    pk = request.args.get("pk", "")
-    if pk.isdigit():
-        account = db.session.get(StaffUser, int(pk))
+    pk = int_arg("pk")
+    if pk is not None:
+        account = db.session.get(StaffUser, pk)
     elif getattr(getattr(g, "user", None), "is_authenticated", False):
         account = g.user
     if account is not None:

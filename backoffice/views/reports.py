@@ -340,7 +340,7 @@ class ReportView(BaseView):
             "reports/show.html",
             report=report,
             labels=_labels(),
-            pieces=_highlighted(report.narrative, proposal.get("spans") or []),
+            pieces=_highlighted(report.narrative or "", proposal.get("spans") or []),
             proposal_text=proposal.get("text"),
             identifier_lines=_identifier_lines(report),
             contact_recorded=any(

@@ -125,14 +125,23 @@ class SubscriberView(BaseView):
         errors: dict = {}
         if request.method == "POST":
             try:
-                subscriber = subscribers.register(
+                # The same answer whether or not the number was registered already, by
+                # anyone (issue 12, F8): a partner cannot test who is registered.
+                subscribers.register_without_telling(
                     values,
                     organisation_of(),
                     g.user,
                     validate_now=values.get("validate_now", False),
                 )
-                flash(_("%(name)s is registered.", name=subscriber.pseudonym), "success")
-                return redirect(url_for("SubscriberView.show", subscriber_id=subscriber.id))
+                flash(
+                    _(
+                        "Registration recorded. If this number or address was registered "
+                        "already, nothing is added and she receives a message telling her how "
+                        "to manage her subscription."
+                    ),
+                    "success",
+                )
+                return redirect(url_for("SubscriberView.list"))
             except subscribers.SubscriberError as error:
                 transactions.undo()
                 errors = error.errors

@@ -19,11 +19,14 @@ from flask_appbuilder.security.views import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from wtforms import StringField
+from wtforms.validators import Length, Optional
 
 from backoffice import security
 from backoffice.extensions import db
 from backoffice.models.user import StaffUser
 from backoffice.services import audit, grants
+from backoffice.views.arguments import parse_int
 from backoffice.views.base import DoomsFailedHooks, ScopedActions
 
 _ASSIGNABLE_ROLES = [
@@ -69,6 +72,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "roles",
         "password",
         "conf_password",
+        "grant_reason",
     ]
     edit_columns = [
         "first_name",
@@ -78,6 +82,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "email",
         "organisation",
         "roles",
+        "grant_reason",
     ]
     search_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     label_columns = {
@@ -99,6 +104,14 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
     add_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     edit_form_query_rel_fields = {"roles": _ASSIGNABLE_ROLES}
     validators_columns = {}
+    # Shown to the Admin who decides the requests this form opens (never stored on the user).
+    edit_form_extra_fields = {
+        "grant_reason": StringField(
+            _l("Reason, for a change that needs another Admin"),
+            validators=[Optional(), Length(max=500)],
+        )
+    }
+    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **edit_form_extra_fields}
 
     def process_form(self, form, is_created: bool) -> None:
         """Before FAB writes the form on the account: remember the account as it was."""
@@ -116,7 +129,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         g.held_changes = grants.hold_sensitive_changes(item, before)
 
     def post_add(self, item) -> None:
-        requests = grants.open_requests(item, g.pop("held_changes", []), g.user)
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
         audit.record(
             "user_created",
             object_type="User",
@@ -132,7 +145,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             self.appbuilder.sm.end_all_sessions(item)
 
     def post_update(self, item) -> None:
-        requests = grants.open_requests(item, g.pop("held_changes", []), g.user)
+        requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
         audit.record(
             "user_updated",
             object_type="User",
@@ -176,6 +189,10 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         return redirect(self.get_redirect())
 
 
+def _reason(item) -> str | None:
+    return getattr(item, "grant_reason", None)
+
+
 def _flash_pending(requests) -> None:
     if requests:
         message = ngettext(
@@ -194,7 +211,8 @@ class StaffResetPasswordView(ResetPasswordView):
     message = _l("The new password awaits the approval of another Admin (Access requests).")
 
     def form_post(self, form) -> None:
-        target = db.session.get(StaffUser, _int_or_404(request.args.get("pk")))
+        user_id = parse_int(request.args.get("pk"))  # a hostile number is a 404, not a 500
+        target = db.session.get(StaffUser, user_id) if user_id is not None else None
         if target is None:
             abort(404)
         if target.id == g.user.id:
@@ -203,13 +221,6 @@ class StaffResetPasswordView(ResetPasswordView):
             return
         grants.request_password_reset(target, form.password.data, g.user)
         flash(str(self.message), "warning")
-
-
-def _int_or_404(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        abort(404)
 
 
 class RoleView(ScopedActions, RoleModelView):

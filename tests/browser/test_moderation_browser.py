@@ -88,6 +88,9 @@ def test_claim_redact_compose_publish_then_check(app, page):
     assert page.locator("#preview-zh").is_visible()
     with page.expect_navigation():
         page.click("#publish-alert")
+    assert page.locator("#confirm-consequences li").count() >= 3  # counts of SMS, e-mails…
+    with page.expect_navigation():
+        page.click("#confirm-action")
     assert "/alerts/show/" in page.url
     alert_reference = page.url.rsplit("/", 1)[1].split("?")[0]
     assert page.locator(".alert-status").get_attribute("data-status") == "published"

@@ -49,6 +49,7 @@ from tests.integration.cases_support import (
     unique,
     user,
 )
+from tests.owned_rows import tiny_png
 
 USERS = {
     "SocialWorker of another association": ACCEPTESS_WORKER,
@@ -114,6 +115,11 @@ def aides(app):
         # The worst case for a missing check: she agreed to sharing with the other association.
         consent = cases.record_consent(case, acceptess, "in_person", actor)
         flag = cases.add_flag(case, "safety", actor)
+        evidence = cases.add_evidence(case, tiny_png(), "vehicle", actor)
+        legal = cases.record_legal_consent(case, "police", True, True, "written", actor)
+        complaint = cases.record_complaint(
+            case, cases.ComplaintInput(filed_on=dt.date.today(), details=secret["action"]), actor
+        )
         report = make_report(pseudonym=unique("Secretpseudo"))
         routed = cases.route_report(report.id, actor.organisation_id, user("demo-moderator"))
         db.session.commit()
@@ -127,6 +133,9 @@ def aides(app):
                 "action_id": action.id,
                 "consent_id": consent.id,
                 "flag_id": flag.id,
+                "evidence_id": evidence.id,
+                "legal_consent_id": legal.id,
+                "complaint_id": complaint.id,
                 "report_id": report.id,
             },
             "references": [case.reference, routed.reference],

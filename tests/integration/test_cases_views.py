@@ -77,6 +77,9 @@ def test_no_input_produces_a_server_error(app, login_as):
             "action_id": 0,
             "consent_id": 0,
             "flag_id": 0,
+            "evidence_id": 0,
+            "legal_consent_id": 0,
+            "complaint_id": 0,
             "report_id": 0,
         }
     client = login_as(AIDES_WORKER)

@@ -26,6 +26,7 @@ from tests.deploy_support import (
     first_install,
     helper,
     production_environment,
+    redis_store,
     start,
     stop,
     wait_for,
@@ -40,8 +41,8 @@ def test_the_recipe_sends_a_published_alert_once(tmp_path):
     smtp, sms = SmtpServer(), TwilioServer()
     smtp.start()
     port = free_port()
-    with own_database(tmp_path) as url:
-        env = production_environment(url, tmp_path, smtp.port, sms)
+    with own_database(tmp_path) as url, redis_store() as redis_url:
+        env = production_environment(url, tmp_path, smtp.port, redis_url, sms)
         assert env["BACKOFFICE_ENV"] == "production" and env["SCHEDULER_ENABLED"] == "false"
         first_install(env)
         web = start(exec_start("backoffice-web.service", port), env, tmp_path / "web.log")

@@ -137,7 +137,9 @@ def test_an_admin_cannot_give_himself_case_access(app, aides_note):
     with app.app_context():
         aides, jasmine = _organisation_id("AIDES"), _organisation_id("Médecins du Monde – Jasmine")
         roles = [str(_role_id(app, "Admin")), str(_role_id(app, "SocialWorker"))]
-    response = _post_edit(app, client, admin, roles=roles, organisation=str(aides))
+    response = _post_edit(
+        app, client, admin, roles=roles, organisation=str(aides), grant_reason="cover for Samia"
+    )
     assert response.status_code == 302
     with app.app_context():
         user = _user(app, admin)
@@ -147,6 +149,7 @@ def test_an_admin_cannot_give_himself_case_access(app, aides_note):
         page = client.get(url)
         assert page.status_code in (302, 403, 404) and text not in page.get_data(as_text=True)
     requests = _pending(app, admin)
+    assert {r.reason for r in requests} == {"cover for Samia"}
     assert [(r.kind, r.after) for r in requests] == [
         ("roles", {"roles": ["Admin", "SocialWorker"]}),
         ("organisation", {"organisation_id": aides, "organisation": "AIDES"}),
@@ -484,3 +487,17 @@ def test_the_first_two_admins_are_created_from_the_command_line(tmp_path_factory
             assert _user(fresh, "third-admin").role_names == set()
             assert db.session.scalar(select(GrantRequest.kind)) == "roles"
             db.session.remove()
+
+
+def test_hostile_ids_are_404_not_500(app, login_as):
+    admin = login_as("demo-admin")
+    token = csrf_token(admin, "/access-requests/")
+    for raw in ("99999999999999999999", "-1", "x"):
+        decided = admin.post(f"/access-requests/{raw}/decide", data={"csrf_token": token})
+        assert decided.status_code == 404
+        assert admin.get(f"/api-clients/rotate/{raw}").status_code == 404
+        reset = admin.post(
+            f"/resetpassword/form?pk={raw}",
+            data={"csrf_token": token, "password": NEW_PASSWORD, "conf_password": NEW_PASSWORD},
+        )
+        assert reset.status_code == 404

@@ -116,7 +116,7 @@ def test_the_example_of_the_contract_is_accepted_and_committed(app, client, api_
     response = client.post(URL, json=EXAMPLE, headers=auth(api_key))
     assert response.status_code == 201, response.get_data(as_text=True)
     body = response.get_json()
-    assert set(body) == {"reference", "status"}
+    assert set(body) == {"reference", "status", "follow_up_code"}
     assert REFERENCE.fullmatch(body["reference"])
     assert body["status"] == "received"
     with app.app_context():  # a fresh session: the report was committed before the 201
@@ -405,7 +405,11 @@ def test_a_retry_with_the_same_key_returns_the_first_answer_and_creates_nothing(
     reordered = json.dumps(dict(reversed(list(EXAMPLE.items()))), indent=2)
     second = client.post(URL, data=reordered, headers=headers, content_type="application/json")
     assert second.status_code == 201
-    assert second.get_json() == first.get_json()
+    # The same answer, but the follow-up code is shown once: never stored, never replayed.
+    assert second.get_json() | {"follow_up_code": None} == first.get_json() | {
+        "follow_up_code": None
+    }
+    assert "follow_up_code" not in second.get_json()
     assert second.headers["Idempotent-Replayed"] == "true"
     assert count(app, Report, Report.api_client_id == client_id) == reports == 1
 

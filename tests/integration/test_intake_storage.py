@@ -62,8 +62,10 @@ def test_victim_contact_is_never_in_the_database_in_clear(app, client):
     pseudonym = f"Zelie{secrets.token_hex(3)}"
     email = f"{pseudonym.lower()}@example.net"
     aggressor_typed, aggressor_e164 = _fiction_phone()
+    testimony = f"testimony{secrets.token_hex(6)}"
     body = _body(
-        narrative=f"Il est parti sans payer. {marker}",
+        incident={**MINIMAL["incident"], "city": marker},  # restricted, clear: the control
+        narrative=f"Il est parti sans payer. {testimony}",
         victim={"pseudonym": pseudonym, "contact": {"phone": typed, "email": email}},
         aggressor={"identifiers": [{"kind": "phone", "value": aggressor_typed}]},
     )
@@ -76,10 +78,13 @@ def test_victim_contact_is_never_in_the_database_in_clear(app, client):
         assert report.victim_phone == e164  # normalised, then sealed
         assert report.victim_email == email
         assert report.victim_pseudonym == pseudonym
+        assert parse_token(report.narrative_sealed)[0] == "d"
+        assert testimony in report.narrative
         db.session.rollback()
     dumped = _database_bytes(app)
     assert marker.encode() in dumped  # the scan sees clear text where there is some
-    for secret in (typed, e164, e164[1:], "0" + e164[3:], email, pseudonym, aggressor_e164):
+    secrets_typed = (typed, e164, e164[1:], "0" + e164[3:], email, pseudonym, aggressor_e164)
+    for secret in (*secrets_typed, testimony):
         assert secret.encode() not in dumped, "clear personal data found in the database"
 
 
@@ -266,3 +271,16 @@ def test_a_failed_proposal_is_marked_without_personal_data_in_the_log(
     assert intake.anonymise_pending() == 0 or all(
         db.session.get(Report, r.id).redaction_status == "failed" for r in made
     )
+
+
+@pytest.mark.postgres_only
+def test_a_narrative_is_absent_from_a_pg_dump(app, client):
+    """Finding 1 of issue 12, replayed: her testimony's unique words, looked for in pg_dump."""
+    words = [f"word{secrets.token_hex(5)}" for _ in range(3)]
+    body = _body(narrative="Il m'a appelée au 06 12 34 56 78, " + " ".join(words))
+    response = client.post(URL, json=body, headers=auth(new_client(app)[1]))
+    assert response.status_code == 201
+    dumped = _database_bytes(app)
+    assert b"reports" in dumped and b"narrative_sealed" in dumped
+    for word in words:
+        assert word.encode() not in dumped

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from flask_migrate import upgrade
-from sqlalchemy import text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select, text
 
 from backoffice.extensions import db
 from backoffice.models.outreach import MESSAGE_PURPOSES
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
 from tests.conftest import make_app, own_database
+from tests.integration.test_intake_storage import _database_bytes
 
 
 def test_existing_organisations_get_their_missing_outreach_templates(
@@ -124,3 +127,180 @@ def test_starter_information_sheets_are_loaded_once(tmp_path_factory, test_keyri
     reviews = {(slug, language): review for slug, _rev, language, review, _p in rows}
     assert reviews[("pep-48h", "fr")] == "reviewed"
     assert reviews[("pep-48h", "ro")] == "to_review"
+
+
+def _insert_report(connection, number: int, narrative: str, data_key_id=None) -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    connection.execute(
+        text(
+            "INSERT INTO reports (reference, status, version_id, channel, incident_date,"
+            " date_precision, department, violence_types, severity, narrative,"
+            " aggressor_description, vehicle, consent_publish_alert, consent_follow_up,"
+            " consent_share_with_partner, consent_statistics, consent_police_or_lawyer,"
+            " received_at, redaction_status, row_uid, data_key_id, created_at, updated_at)"
+            " VALUES (:ref, 'received', 1, 'web', :day, 'day', '75', '[]', 'low', :narrative,"
+            " '{}', '{}', :no, :no, :no, :no, :no, :now, 'pending', :uid, :key, :now, :now)"
+        ),
+        {
+            "ref": f"J-2026-{number:06d}",
+            "day": now.date(),
+            "narrative": narrative,
+            "no": False,
+            "now": now,
+            "uid": f"uid{number:029d}",
+            "key": data_key_id,
+        },
+    )
+
+
+def test_existing_narratives_are_sealed_in_batches(tmp_path_factory, test_keyring, caplog):
+    """Issue 12, finding 1: clear narratives become sealed ones, with her data key."""
+    from backoffice.models.report import Report
+
+    words = {n: f"narrativeword{n}x{uuid.uuid4().hex[:8]}" for n in range(1, 8)}
+    with own_database(tmp_path_factory.mktemp("seal_db")) as url:
+        instance = tmp_path_factory.mktemp("seal_instance")
+        app = make_app(url, test_keyring, instance, MIGRATION_BATCH_SIZE=3)
+        with app.app_context():
+            upgrade(revision="20261207_core_1")
+            with db.engine.begin() as connection:
+                # One report whose data was erased: a destroyed key (wrapped_key NULL).
+                connection.execute(
+                    text(
+                        "INSERT INTO data_keys (purpose, wrapped_key, created_at)"
+                        " VALUES ('reports', NULL, :now)"
+                    ),
+                    {"now": dt.datetime(2026, 12, 1)},
+                )
+                destroyed = connection.execute(text("SELECT max(id) FROM data_keys")).scalar()
+                for number, word in words.items():
+                    key = destroyed if number == 7 else None
+                    _insert_report(connection, number, f"Elle a dit: {word}.", key)
+            with caplog.at_level("INFO", logger="alembic.runtime.migration"):
+                upgrade(revision="heads")
+            reports = db.session.scalars(select(Report).order_by(Report.reference)).all()
+            narratives = [r.narrative for r in reports]
+            sealed = [r.narrative_sealed for r in reports]
+            columns = {c["name"] for c in sa_inspect(db.engine).get_columns("reports")}
+            db.session.remove()
+            db.engine.dispose()
+            dumped = _database_bytes(app)
+    assert narratives[:6] == [f"Elle a dit: {words[n]}." for n in range(1, 7)]
+    assert narratives[6] is None and sealed[6] is None  # erased with her key
+    assert all(s.startswith("v1:d:") for s in sealed[:6])
+    assert "narrative" not in columns
+    for done in (3, 6, 7):  # three batches of at most three
+        assert f"Sealed the narratives of {done} of 7 reports" in caplog.text
+    for word in words.values():
+        assert word.encode() not in dumped
+
+
+def test_existing_audit_events_are_chained_and_an_altered_one_stays_named(
+    tmp_path_factory, test_keyring
+):
+    """Issue 12, finding 4: rows sealed one by one become a chain; a row altered before the
+    migration is left outside it, so verify keeps naming it."""
+    import json
+
+    from backoffice.services import audit
+
+    def old_seal(values: dict) -> str:
+        content = [
+            values["occurred_at"].isoformat(timespec="microseconds"),
+            None,
+            "system",
+            None,
+            values["action"],
+            "Thing",
+            values["object_id"],
+            "success",
+            {},
+        ]
+        text_ = json.dumps(content, sort_keys=True, separators=(",", ":"))
+        return test_keyring.blind_index("audit-seal", text_)
+
+    with own_database(tmp_path_factory.mktemp("chain_db")) as url:
+        app = make_app(url, test_keyring, tmp_path_factory.mktemp("chain_instance"))
+        with app.app_context():
+            upgrade(revision="20261207_seal_1")
+            with db.engine.begin() as connection:
+                for n in range(5):
+                    values = {
+                        "occurred_at": dt.datetime(2026, 12, 1, 12, 0, n),
+                        "action": "old_event",
+                        "object_id": str(n),
+                    }
+                    seal = old_seal(values)
+                    if n == 3:
+                        values["action"] = "rewritten"  # altered after it was sealed
+                    connection.execute(
+                        text(
+                            "INSERT INTO audit_events (occurred_at, actor_name, action,"
+                            " object_type, object_id, outcome, details, seal) VALUES"
+                            " (:occurred_at, 'system', :action, 'Thing', :object_id,"
+                            " 'success', '{}', :seal)"
+                        ),
+                        {**values, "seal": seal},
+                    )
+            upgrade(revision="heads")
+            rows = db.session.execute(
+                text("SELECT action, chain_index FROM audit_events ORDER BY id")
+            ).all()
+            check = audit.verify_chain()
+            db.session.remove()
+            db.engine.dispose()
+    assert [r.chain_index for r in rows] == [1, 2, 3, None, 4]
+    assert not check.intact and "outside the chain" in check.reason
+    assert check.broken_index is None and check.count == 5
+
+
+def test_existing_subscriber_pseudonyms_are_sealed(tmp_path_factory, test_keyring, caplog):
+    """Issue 12, finding 12: clear pseudonyms become sealed, readable through the model."""
+    from backoffice.models.subscriber import Subscriber
+
+    names = [f"Pseudo{uuid.uuid4().hex[:10]}" for _ in range(4)]
+    with own_database(tmp_path_factory.mktemp("pseudonym_db")) as url:
+        instance = tmp_path_factory.mktemp("pseudonym_instance")
+        app = make_app(url, test_keyring, instance, MIGRATION_BATCH_SIZE=3)
+        with app.app_context():
+            upgrade(revision="20261207_seal_2")
+            now = dt.datetime(2026, 12, 1, 12, 0)
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO organisations (name, kind, departments, active,"
+                        " created_at, updated_at) VALUES ('Pseudo org', 'community', '[]',"
+                        " :yes, :now, :now)"
+                    ),
+                    {"yes": True, "now": now},
+                )
+                org = connection.execute(text("SELECT max(id) FROM organisations")).scalar()
+                for n, name in enumerate(names):
+                    connection.execute(
+                        text(
+                            "INSERT INTO subscribers (pseudonym, language, all_departments,"
+                            " status, unsubscribe_salt, unsubscribe_token_hash,"
+                            " organisation_id, row_uid, created_at, updated_at) VALUES"
+                            " (:name, 'fr', :no, 'active', 'salt', :hash, :org, :uid, :now, :now)"
+                        ),
+                        {
+                            "name": name,
+                            "no": False,
+                            "hash": f"{n:064d}",
+                            "org": org,
+                            "uid": f"sub{n:029d}",
+                            "now": now,
+                        },
+                    )
+            with caplog.at_level("INFO", logger="alembic.runtime.migration"):
+                upgrade(revision="heads")
+            read = [
+                s.pseudonym for s in db.session.scalars(select(Subscriber).order_by(Subscriber.id))
+            ]
+            db.session.remove()
+            db.engine.dispose()
+            dumped = _database_bytes(app)
+    assert read == names
+    assert "Sealed the pseudonyms of 3 of 4 subscribers" in caplog.text
+    for name in names:
+        assert name.encode() not in dumped

@@ -60,7 +60,8 @@ EXPECTED = {
     "merge": ({"in_review"}, "merged", {"Moderator"}),
     "record_only": ({"in_review", "approved"}, "recorded", {"Moderator"}),
     "publish": ({"approved"}, "published", {"Moderator"}),
-    "retract": ({"published"}, "archived", {"Moderator"}),
+    # system: the person who reported withdraws her report's alert (API follow-up).
+    "retract": ({"published"}, "archived", {"Moderator", "system"}),
     "expire": ({"published"}, "archived", {"system"}),
 }
 

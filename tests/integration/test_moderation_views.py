@@ -21,6 +21,8 @@ from backoffice.services import alerts, moderation
 from tests.conftest import csrf_token
 from tests.integration.moderation_support import payload, report_in, unique_phone, user
 
+CONFIRMED = {"confirmed": "1"}  # what the confirmation page adds (issue 18.1)
+
 
 def _state(app, status: str, **overrides) -> str:
     with app.app_context():
@@ -151,7 +153,9 @@ def test_a_transition_through_the_page_and_a_stale_form(app, login_as):
     assert response.status_code == 302
     with app.app_context():
         assert _report(reference).status == "in_review"
-    stale = _post(client, url, page, {"transition": "reject", "reason": "x", "version": seen})
+    stale = _post(
+        client, url, page, {"transition": "reject", "reason": "x", "version": seen, **CONFIRMED}
+    )
     assert stale.status_code == 302
     html = client.get(page).get_data(as_text=True)
     assert "Someone else changed" in html or "quelqu" in html.lower()
@@ -175,10 +179,16 @@ def test_a_reason_is_asked_for_rejection(app, login_as):
     page = f"/moderation/reports/{reference}"
     url = f"/moderation/reports/{reference}/transition"
     version = _version(app, reference)
-    _post(client, url, page, {"transition": "reject", "reason": " ", "version": version})
+    _post(
+        client, url, page, {"transition": "reject", "reason": " ", "version": version, **CONFIRMED}
+    )
     with app.app_context():
         assert _report(reference).status == "in_review"
-    _post(client, url, page, {"transition": "reject", "reason": "Hors sujet", "version": version})
+    data = {"transition": "reject", "reason": "Hors sujet", "version": version}
+    _post(client, url, page, data)  # without the confirmation step: nothing happens
+    with app.app_context():
+        assert _report(reference).status == "in_review"
+    _post(client, url, page, {**data, **CONFIRMED})
     with app.app_context():
         assert _report(reference).status == "rejected"
 
@@ -290,7 +300,7 @@ def test_compose_preview_and_publish_through_the_pages(app, login_as):
         assert alert.severity == "dangerous" and alert.departments == ["75", "93"]
         version = alert.version_id
     published = _post(
-        client, f"/composer/publish/{alert_reference}", edit_url, {"version": version}
+        client, f"/composer/publish/{alert_reference}", edit_url, {"version": version, **CONFIRMED}
     )
     assert published.status_code == 302
     with app.app_context():
@@ -326,7 +336,12 @@ def test_retraction_through_the_page(app, login_as):
         version = db.session.scalar(
             select(Alert.version_id).where(Alert.reference == alert_reference)
         )
-    _post(client, f"/composer/retract/{alert_reference}", page, {"reason": "", "version": version})
+    _post(
+        client,
+        f"/composer/retract/{alert_reference}",
+        page,
+        {"reason": "", "version": version, **CONFIRMED},
+    )
     with app.app_context():
         assert (
             db.session.scalar(select(Alert.status).where(Alert.reference == alert_reference))
@@ -336,7 +351,7 @@ def test_retraction_through_the_page(app, login_as):
         client,
         f"/composer/retract/{alert_reference}",
         page,
-        {"reason": "Erreur", "version": version},
+        {"reason": "Erreur", "version": version, **CONFIRMED},
     )
     with app.app_context():
         assert (

@@ -35,9 +35,12 @@ from backoffice.extensions import db
 from backoffice.models.case import (
     Case,
     CaseConsent,
+    CaseEvidence,
     CaseFlag,
     CaseNote,
+    Complaint,
     FollowUpAction,
+    LegalConsent,
     Referral,
 )
 from backoffice.models.organisation import Organisation
@@ -61,6 +64,9 @@ ARGUMENT_MODELS: dict[str, type] = {
     "action_id": FollowUpAction,
     "consent_id": CaseConsent,
     "flag_id": CaseFlag,
+    "evidence_id": CaseEvidence,
+    "legal_consent_id": LegalConsent,
+    "complaint_id": Complaint,
     "subscriber_id": Subscriber,
     "contact_id": OutreachContact,
     "outcome_id": ContactOutcome,
@@ -267,7 +273,8 @@ def _walk(app, client, owned, markers, role, method, url, names_owned) -> list[s
         problems.append(f"{role} {method} {url}: {status}")
     if names_owned and status == 200:
         problems.append(f"{role} {method} {url}: 200 on another organisation's row")
-    body = response.get_data(as_text=True)
+    # Binary answers (PDF, images) are searched too, byte for byte.
+    body = response.get_data().decode("utf-8", errors="replace")
     leaked = [marker for marker in markers if marker in body]
     if leaked:
         problems.append(f"{role} {method} {url}: the answer shows {leaked}")

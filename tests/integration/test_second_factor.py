@@ -243,3 +243,18 @@ def test_a_role_that_needs_it_given_after_sign_in_sends_the_user_to_enrolment(st
         db.session.commit()
     assert client.get("/users/userinfo/").status_code == 302
     assert login(client, username, PASSWORD).headers["Location"].endswith("/login/enrol")
+
+
+def test_after_a_reset_the_user_enrols_again_and_old_codes_are_gone(strict_app):
+    from backoffice.services import second_factor
+
+    username = _new_user(strict_app)
+    _client, secret, codes = _enrol(strict_app, username)
+    with strict_app.app_context():
+        second_factor.reset(strict_app.appbuilder.sm.find_user(username=username))
+        db.session.commit()
+    client = strict_app.test_client()
+    assert login(client, username, PASSWORD).headers["Location"].endswith("/login/enrol")
+    _post_code(client, "/login/enrol", codes[0])
+    _post_code(client, "/login/enrol", pyotp.TOTP(secret).at(time.time() + 30))
+    assert client.get("/users/userinfo/").status_code == 302  # a new secret, new codes

@@ -44,6 +44,33 @@ def register(org_name=AIDES, **overrides) -> Subscriber:
 # --- registration rules ------------------------------------------------------------------------
 
 
+def test_her_pseudonym_is_sealed_outlives_her_contact_erasure_and_is_still_found(app_context):
+    """Issue 12, finding 12: the pseudonym is absent from the database file or dump."""
+    import secrets
+
+    from tests.integration.test_intake_storage import _database_bytes
+
+    pseudonym = "Zelie" + "".join(secrets.choice("bcdfghjklm") for _ in range(8))
+    row = register(pseudonym=pseudonym)
+    db.session.commit()
+    assert row.pseudonym_sealed.startswith("v1:r:")
+    assert pseudonym.encode() not in _database_bytes(app_context)
+    page = subscribers.organisation_page(
+        subscribers_actor(), query=pseudonym[2:9].upper(), page=1, size=10
+    )
+    assert [s.id for s in page.items] == [row.id]
+    subscribers.erase_contact(row)
+    db.session.commit()
+    db.session.expire_all()
+    assert row.pseudonym == pseudonym and row.phone is None
+
+
+def subscribers_actor():
+    from backoffice.security import acting_for
+
+    return acting_for(organisation(AIDES).id)
+
+
 def test_contact_details_are_sealed_and_indexed_never_stored_in_clear(app_context):
     phone = unique_mobile()
     row = register(phone=phone, email=unique_email())
@@ -213,8 +240,10 @@ def test_csv_import_keeps_good_lines_and_reports_the_others_by_number(app_contex
     )
     report = subscribers.import_csv(text.encode("cp1252", "replace"), organisation(AIDES).id)
     db.session.commit()
-    assert report.created == 2
-    assert [number for number, _reasons in report.rejected] == [4, 5, 7, 8]
+    # Line 5's number is registered already: counted like a new one, nothing created (F8).
+    assert report.created == 3
+    assert [number for number, _reasons in report.rejected] == [4, 7, 8]
+    assert subscribers.find_by_phone(duplicate).pseudonym == "Lila"
     assert all(reasons for _number, reasons in report.rejected)
     assert all(good_phone not in " ".join(reasons) for _n, reasons in report.rejected)
     assert subscribers.find_by_phone(good_phone).pseudonym == "Ana"
@@ -299,9 +328,7 @@ def test_form_errors_are_shown_and_nothing_is_saved(app, login_as):
     assert response.status_code == 200
     assert "has-error" in response.get_data(as_text=True)
     with app.app_context():
-        assert not db.session.scalars(
-            select(Subscriber).where(Subscriber.pseudonym == "Formerror")
-        ).all()
+        assert not [s for s in db.session.scalars(select(Subscriber)) if s.pseudonym == "Formerror"]
 
 
 def test_csv_import_page_shows_the_report(app, login_as):

@@ -259,6 +259,78 @@ def test_english_text_and_unsupported_languages_fall_back(engine: None) -> None:
     assert _redact(text, language="pt-BR") == expected
 
 
+ALERT_LANGUAGES = ("fr", "en", "es", "pt", "ro", "bg", "ru", "uk", "zh", "ar")
+
+
+def test_recall_in_each_alert_language(engine: None, docs: list[corpus.Document]) -> None:
+    """Issue 18.1: at least 0.90 of the victim details in every alert language."""
+    recalls: dict[str, float] = {}
+    misses: list[str] = []
+    for language in ALERT_LANGUAGES:
+        in_language = [d for d in docs if d.language == language]
+        assert len(in_language) >= 3, language
+        scores = corpus.score(
+            in_language, lambda d: propose_redaction(d.text, d.language, keep=d.keep)
+        )
+        recalls[language] = sum(scores.found.values()) / sum(scores.gold.values())
+        misses += scores.misses
+    print("\n" + "\n".join(misses))
+    assert all(r >= 0.90 for r in recalls.values()), recalls
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "expected"),
+    [
+        ("ru", "Меня зовут Наталья, мне 29 лет.", "Меня зовут [NOM], мне [ÂGE]."),
+        # Inflected: the list has "Алина", the text the accusative.
+        (
+            "ru",
+            "Пишу за свою подругу Алину, она боится.",
+            "Пишу за свою подругу [NOM], она боится.",
+        ),
+        ("bg", "Казвам се Десислава, на 29 години съм.", "Казвам се [NOM], на [ÂGE] съм."),
+        ("uk", "Мене звати Оксана, мені 31 рік.", "Мене звати [NOM], мені [ÂGE]."),
+        ("ro", "Mă numesc Ionela și am 25 de ani.", "Mă numesc [NOM] și am [ÂGE]."),
+        ("es", "Me llamo Daniela, tengo 27 años.", "Me llamo [NOM], tengo [ÂGE]."),
+        ("pt", "Chamo-me Juliana, tenho 34 anos.", "Chamo-me [NOM], tenho [ÂGE]."),
+        (
+            "zh",
+            "我叫王芳，今年42岁，电话是07 21 32 43 54。",
+            "我叫[NOM]，今年[ÂGE]，电话是[TÉLÉPHONE]。",
+        ),
+        ("zh", "我的朋友李秀英也在。", "我的朋友[NOM]也在。"),
+        ("zh", "她是1986年4月8日出生的。", "她是[DATE_NAISSANCE]出生的。"),
+        ("ar", "مرحبا، اسمي فاطمة، عمري 25 سنة.", "مرحبا، اسمي [NOM]، عمري [ÂGE]."),
+        ("ar", "رأيت مريم وخديجة أمس.", "رأيت [NOM] و[NOM] أمس."),
+        ("ar", "عمرها ٢٢ عاما.", "عمرها [ÂGE]."),
+    ],
+)
+def test_details_in_other_languages_and_scripts(
+    engine: None, language: str, text: str, expected: str
+) -> None:
+    assert _redact(text, language=language) == expected
+
+
+def test_an_aggressors_estimated_age_stays_in_chinese_and_russian(engine: None) -> None:
+    assert _redact("他大概50岁，很胖。", language="zh") == "他大概50岁，很胖。"
+    assert _redact("Мужчина лет сорока, в очках.", language="ru") == (
+        "Мужчина лет сорока, в очках."
+    )
+
+
+def test_shipped_name_lists_are_what_the_build_script_makes() -> None:
+    """The lists come from Faker through tools/build_name_lists.py, not typed by hand."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import build_name_lists
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
+    shipped = json.loads(build_name_lists.OUT.read_text(encoding="utf-8"))
+    built = build_name_lists.build()
+    assert shipped["given"] == built["given"] and shipped["family"] == built["family"]
+    assert {"Наталья", "Ioana", "فاطمة", "秀英"} <= set(shipped["given"])
+
+
 def test_concurrent_calls_share_one_engine_and_agree(engine: None) -> None:
     texts = [f"Je m'appelle Ioana, appelle-moi au 06 12 34 56 {n:02d}." for n in range(16)]
     expected = [propose_redaction(t).text for t in texts]

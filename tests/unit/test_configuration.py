@@ -19,6 +19,9 @@ def test_unset_environment_is_production_and_refuses_to_start_without_secrets(mo
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     settings = build_config()
     assert settings["BACKOFFICE_ENV"] == "production"
     assert settings["DEMO_PASSWORD"] is None
@@ -57,6 +60,9 @@ def test_production_with_secrets_starts_with_secure_cookies(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     settings = build_config()
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["HSTS_ENABLED"] is True
@@ -71,6 +77,9 @@ def test_production_app_without_key_file_stops_with_a_clear_message(monkeypatch,
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite'}")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", str(tmp_path / "missing.json"))
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     with pytest.raises(ConfigurationError, match="keys generate"):
         create_app({"INSTANCE_DIR": str(tmp_path)})
 

@@ -31,6 +31,12 @@ from backoffice.services.cases.actions import (
     send_action_digests,
     split_due,
 )
+from backoffice.services.cases.complaints import (
+    ComplaintInput,
+    change_complaint_dates,
+    complaints_of,
+    record_complaint,
+)
 from backoffice.services.cases.contact import (
     CaseFacts,
     Contact,
@@ -47,7 +53,18 @@ from backoffice.services.cases.deadlines import (
     pep_deadline_of,
     time_left,
 )
+from backoffice.services.cases.dossiers import (
+    DossierRequest,
+    build_dossier,
+    dossiers_of,
+    legal_consents_of,
+    published_alert_of,
+    recipients,
+    record_legal_consent,
+    withdraw_legal_consent,
+)
 from backoffice.services.cases.erasure import erase_case
+from backoffice.services.cases.evidence import add_evidence, evidence_of, read_evidence
 from backoffice.services.cases.notes import (
     NoteView,
     add_note,
@@ -185,3 +202,7 @@ __all__ = [
     "update_case",
     "withdraw_consent",
 ]
+__all__ += ["add_evidence", "evidence_of", "read_evidence"]
+__all__ += ["DossierRequest", "build_dossier", "dossiers_of", "legal_consents_of"]
+__all__ += ["ComplaintInput", "change_complaint_dates", "complaints_of", "record_complaint"]
+__all__ += ["published_alert_of", "recipients", "record_legal_consent", "withdraw_legal_consent"]

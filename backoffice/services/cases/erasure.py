@@ -18,7 +18,9 @@ from backoffice.models.case import (
     CASE_SEALED_COLUMNS,
     ERASURE_REASONS,
     Case,
+    CaseEvidence,
     CaseNote,
+    Complaint,
     FollowUpAction,
     Referral,
 )
@@ -32,6 +34,9 @@ SEALED_CHILDREN = (
     (CaseNote, "body_sealed"),
     (Referral, "notes_sealed"),
     (FollowUpAction, "details_sealed"),
+    (CaseEvidence, "image_sealed"),
+    (CaseEvidence, "thumbnail_sealed"),
+    (Complaint, "details_sealed"),
 )
 
 

@@ -1,0 +1,94 @@
+"""A worker's own door to the back office (API.md, "Additions for workers").
+
+* ``PendingRegistration`` — a registration waiting for its code. It holds no contact in
+  clear: only the keyed blind index of the number or address (the verify request brings the
+  contact again), the choices she made, and the code's keyed hash. A registration of a
+  number already registered points at that subscriber (``subscriber_id``): its code then
+  opens her existing subscription and creates nothing.
+* ``WorkerToken`` — the secret the app keeps for her (``wt_…``), stored as its SHA-256 only;
+  it authenticates ``/api/v1/me`` and gives her her own check budget. Revoked when she
+  unsubscribes.
+* ``ReportFollowUp`` / ``ReportAnswer`` — what lets her follow her report with its reference
+  and follow-up code, and her sealed answers to a moderator's question.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_appbuilder import Model
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backoffice.models.base import ConfidentialRecord, EncryptedText, utcnow
+from backoffice.services.confidential import Sealed
+
+
+class PendingRegistration(Model):
+    __tablename__ = "pending_registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_index: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    channel: Mapped[str] = mapped_column(String(5), nullable=False)
+    language: Mapped[str] = mapped_column(String(5), nullable=False)
+    departments: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    all_departments: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    discreet: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    # The partner whose referral code she gave (her registration then starts active).
+    referred_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("organisations.id", ondelete="CASCADE"), nullable=True
+    )
+    # The number was registered already: the code opens that subscription.
+    subscriber_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class WorkerToken(Model):
+    __tablename__ = "worker_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    subscriber = relationship("Subscriber")
+
+
+class ReportFollowUp(Model):
+    """The follow-up code of one report (shown once at submission, stored as a keyed HMAC),
+    its wrong tries, and when she had it erased."""
+
+    __tablename__ = "report_follow_ups"
+
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+
+class ReportAnswer(ConfidentialRecord, Model):
+    """Her answer to a moderator's question: her own words, sealed with its own data key
+    (shredded when she erases her report)."""
+
+    __tablename__ = "report_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    text_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    text = Sealed()
