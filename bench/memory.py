@@ -48,6 +48,7 @@ def main() -> None:
         exec_start,
         first_install,
         production_environment,
+        redis_store,
         start,
         stop,
         wait_for,

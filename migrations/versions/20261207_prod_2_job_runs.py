@@ -1,7 +1,7 @@
 """job runs: the last run of each scheduled job (the scheduler's heartbeat)
 
 Revision ID: 20261207_prod_2
-Revises: 20261207_info_2
+Revises: 20261207_lifecycle_4
 Create Date: 2026-12-07 11:10:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_prod_2"
-down_revision = "20261207_info_2"
+down_revision = "20261207_lifecycle_4"
 branch_labels = None
 depends_on = None
 
