@@ -200,7 +200,7 @@ def test_a_decryption_whose_audit_cannot_be_saved_is_not_served(app, tmp_path_fa
     """Fail closed: the audit insert fails, so the page with her name is not served."""
     from backoffice.services import cases
     from tests.conftest import login
-    from tests.integration.test_cases_support import AIDES_WORKER, open_case, unique, user
+    from tests.integration.cases_support import AIDES_WORKER, open_case, unique, user
 
     failing = make_app(
         app.config["SQLALCHEMY_DATABASE_URI"],

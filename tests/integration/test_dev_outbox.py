@@ -14,7 +14,7 @@ from backoffice.extensions import db
 from backoffice.models.dispatch import Delivery
 from backoffice.services import dispatch, mailer, outbox, subscribers
 from config import ConfigurationError, build_config
-from tests.integration.test_dispatch_support import make_alert, organisation, unique_mobile
+from tests.integration.dispatch_support import make_alert, organisation, unique_mobile
 
 NAME = re.compile(r"^\d{8}T\d{12}Z-(sms|email)-[0-9a-f]{8}\.txt$")
 

@@ -22,7 +22,7 @@ import requests
 
 from backoffice.extensions import db
 from backoffice.services import api_keys
-from tests.integration.test_dispatch_support import free_port
+from tests.integration.dispatch_support import free_port
 from tests.integration.test_worker_api import new_worker
 
 ROOT = Path(__file__).resolve().parents[2]

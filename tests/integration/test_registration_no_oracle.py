@@ -15,7 +15,7 @@ from backoffice.models.dispatch import Delivery
 from backoffice.models.subscriber import Subscriber
 from backoffice.services import subscribers
 from tests.conftest import csrf_token
-from tests.integration.test_dispatch_support import organisation, unique_mobile
+from tests.integration.dispatch_support import organisation, unique_mobile
 
 _FLASHES = re.compile(r'class="alert[^"]*"[^>]*>(.*?)</div>', re.S)
 

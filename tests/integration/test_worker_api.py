@@ -19,7 +19,7 @@ from backoffice.models.organisation import Organisation
 from backoffice.models.subscriber import Subscriber
 from backoffice.models.worker_access import PendingRegistration, WorkerToken
 from backoffice.services import api_keys, dispatch, outbox, subscribers, worker_access
-from tests.integration.test_dispatch_support import (
+from tests.integration.dispatch_support import (
     SmsGateway,
     SmtpServer,
     make_alert,
