@@ -108,7 +108,10 @@ def _base_settings(environment: str) -> dict:
         },
         "ALERT_LANGUAGES": list(ALERT_LANGUAGES),
         "INSTANCE_DIR": str(INSTANCE_DIR),
-        "PUBLIC_BASE_URL": _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Links in alert emails (unsubscribe) and SMS webhooks: no default in production.
+        "PUBLIC_BASE_URL": _env(
+            "PUBLIC_BASE_URL", "http://127.0.0.1:5000" if environment == "development" else None
+        ),
     }
 
 
@@ -179,6 +182,11 @@ def _service_settings(production: bool) -> dict:
         "API_RATE_LIMIT": _env("API_RATE_LIMIT", "120 per minute"),
         "API_IDEMPOTENCY_HOURS": 24,
         "SCHEDULER_ENABLED": _env_bool("SCHEDULER_ENABLED", False),
+        # /healthz: the scheduler must have started a job this recently, and the oldest due
+        # delivery waited less than this; /metrics asks for this bearer token when set.
+        "HEALTH_SCHEDULER_MAX_SECONDS": _env_int("HEALTH_SCHEDULER_MAX_SECONDS", 120),
+        "HEALTH_OUTBOX_LAG_SECONDS": _env_int("HEALTH_OUTBOX_LAG_SECONDS", 600),
+        "METRICS_TOKEN": _env("METRICS_TOKEN"),
         # A running job renews its lock this often (at most; a third of its lease otherwise).
         "JOB_LEASE_RENEW_SECONDS": float(_env("JOB_LEASE_RENEW_SECONDS", "60")),
         # Alert dispatch (services/dispatch.py): outbox batches, retries, leases, retention.
@@ -341,6 +349,8 @@ def _require_production_secrets(settings: dict) -> None:
         )
     if not _env("DATABASE_URL"):
         missing.append("DATABASE_URL (postgresql+psycopg://user:password@host/database)")
+    if not settings.get("PUBLIC_BASE_URL"):
+        missing.append("PUBLIC_BASE_URL (https://… the address of this site, used in links)")
     if not settings.get("BACKOFFICE_KEYS") and not settings.get("BACKOFFICE_KEY_FILE"):
         missing.append(
             "BACKOFFICE_KEYS or BACKOFFICE_KEY_FILE (create one with `flask --app wsgi keys "

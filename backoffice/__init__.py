@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
@@ -90,9 +91,16 @@ def _load_keyring(app: Flask) -> None:
     try:
         app.extensions["keyring"] = Keyring.from_config(app.config)
     except KeyringError as error:
-        if app.config["BACKOFFICE_ENV"] == "production":
+        if app.config["BACKOFFICE_ENV"] == "production" and not _creating_keys():
             raise ConfigurationError(str(error)) from None
         log.warning("No key material yet: %s", error)
+
+
+def _creating_keys() -> bool:
+    """``flask --app wsgi keys generate``: the one command that may start without keys (a
+    first installation creates them with it); the web server and the worker never can."""
+    args = sys.argv[1:]
+    return any(args[i : i + 2] == ["keys", "generate"] for i in range(len(args)))
 
 
 def _ensure_superuser_role(app: Flask) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -220,6 +221,9 @@ def scheduler_run() -> None:
     """Run the scheduler in the foreground (production: its own process)."""
     from backoffice.jobs import JOBS, build_scheduler
 
+    # Each run and each failure is logged (journalctl -u backoffice-worker).
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per run is ours
     click.echo(f"Scheduler started with jobs: {', '.join(sorted(JOBS)) or 'none'}")
     build_scheduler(current_app._get_current_object(), blocking=True).start()
 

@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
-from backoffice.models.jobs import JobLock
+from backoffice.models.jobs import JobLock, JobRun
 from backoffice.services import dispatch
 from backoffice.transactions import unit_of_work
 from reports_pdf.alert_sheet import build_alert_sheet
@@ -155,23 +156,53 @@ class Lease:
 
 def run_job(app: Flask, name: str) -> bool:
     """Run one job now, under its lock, as one unit of work (long jobs checkpoint their
-    batches). Returns False when it was already running."""
+    batches), and record the run (``JobRun``: the scheduler's heartbeat). Returns False when
+    it was already running."""
     spec = JOBS[name]
     with app.app_context():
         owner = acquire(name, spec.max_minutes)
         if owner is None:
             log.info("Job %s is already running elsewhere", name)
             return False
+        started = time.monotonic()
+        _record_run(name, started=True)
         try:
             with Lease(app, name, owner, spec.max_minutes), unit_of_work():
                 _function(spec)()
-        except Exception:
-            log.exception("Job %s failed", name)
+        except Exception as error:
+            log.exception("Job %s failed after %.1f s", name, time.monotonic() - started)
+            _record_run(name, error=error)
             raise
+        else:
+            log.info("Job %s ran in %.1f s", name, time.monotonic() - started)
+            _record_run(name)
         finally:
             release(name, owner)
             db.session.remove()
     return True
+
+
+def _record_run(name: str, started: bool = False, error: Exception | None = None) -> None:
+    """Note a start, a success or a failure, in its own small transaction (a failed job's
+    work is rolled back, its failure is kept). Never fails the job itself."""
+    now = utcnow()
+    try:
+        with unit_of_work():
+            run = db.session.get(JobRun, name) or JobRun(name=name, runs=0, failures=0)
+            db.session.add(run)
+            if started:
+                run.started_at = now
+                run.runs = (run.runs or 0) + 1
+                return
+            run.finished_at = now
+            if error is None:
+                run.succeeded_at = now
+            else:
+                run.failed_at = now
+                run.failures = (run.failures or 0) + 1
+                run.last_error = type(error).__name__[:120]
+    except Exception as failure:  # the database is away: the run itself matters more
+        log.warning("Job %s: run not recorded (%s)", name, type(failure).__name__)
 
 
 # The application the scheduler of this process runs jobs for. Jobs in the database job

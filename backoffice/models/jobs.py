@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder import Model
-from sqlalchemy import Column, DateTime, Float, LargeBinary, String, Table, Unicode
+from sqlalchemy import Column, DateTime, Float, Integer, LargeBinary, String, Table, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -20,6 +20,23 @@ class JobLock(Model):
     name: Mapped[str] = mapped_column(String(80), primary_key=True)
     owner: Mapped[str] = mapped_column(String(80), nullable=False)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+
+
+class JobRun(Model):
+    """The last run of each scheduled job: the scheduler's heartbeat for ``/healthz`` and
+    the metrics, and the last failure an operator should look at (its type, never its
+    message: that may quote data)."""
+
+    __tablename__ = "job_runs"
+
+    name: Mapped[str] = mapped_column(String(80), primary_key=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    succeeded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    runs: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 # APScheduler 3's SQLAlchemyJobStore table, column for column (apscheduler/jobstores/

@@ -95,6 +95,8 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "SmsWebhookView": (None, set()),
     # SMS providers' receipts and replies (their signature or the shared secret)
     "SmsProviderWebhookView": (None, set()),
+    # /healthz and /metrics for the proxy and monitoring (no personal data)
+    "OperationsView": (None, set()),
     # cases: social workers of the owning association only; moderators route reports to one
     "CaseView": ("/cases/", {"SocialWorker"}),
     "CaseRoutingView": ("/cases/routing/", {"Moderator"}),

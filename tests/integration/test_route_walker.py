@@ -96,6 +96,8 @@ OTHER_ARGUMENTS: dict[str, str] = {
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
 AUDIT_TRAIL_VIEWS = {"AuditEventView"}
+# The health check answers 503 when a check fails (no scheduler runs in the tests).
+UNHEALTHY_IS_503 = {"/healthz"}
 # Signing in and out are not about rows, and signing out would end the walk.
 SKIPPED_ENDPOINTS = {"logout", "login", "second_step", "enrol"}
 FORM = {
@@ -267,7 +269,7 @@ def _walk(app, client, owned, markers, role, method, url, names_owned) -> list[s
     response = client.get(url) if method == "GET" else client.open(url, method=method, data=FORM)
     problems = []
     status = response.status_code
-    if status >= 500:
+    if status >= 500 and not (status == 503 and url in UNHEALTHY_IS_503):
         problems.append(f"{role} {method} {url}: {status}")
     if names_owned and status == 200:
         problems.append(f"{role} {method} {url}: 200 on another organisation's row")

@@ -18,7 +18,8 @@ def test_unset_environment_is_production_and_refuses_to_start_without_secrets(mo
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
-    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")  # real channels and shared limits
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
+    monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
     settings = build_config()
@@ -58,6 +59,7 @@ def test_production_with_secrets_starts_with_secure_cookies(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
     monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
@@ -74,6 +76,7 @@ def test_production_app_without_key_file_stops_with_a_clear_message(monkeypatch,
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite'}")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", str(tmp_path / "missing.json"))
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
     monkeypatch.setenv("SMTP_HOST", "smtp.example.org")
     monkeypatch.setenv("SMS_GATEWAY_URL", "https://sms.example.org/send")
     monkeypatch.setenv("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0")
@@ -89,3 +92,27 @@ def test_development_defaults(monkeypatch):
     assert "instance" in settings["SQLALCHEMY_DATABASE_URI"]
     assert settings["BABEL_DEFAULT_LOCALE"] == "fr"
     assert settings["AUTH_USER_REGISTRATION"] is False
+
+
+def test_production_requires_the_public_address(monkeypatch):
+    monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
+    monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL"):
+        build_config()
+
+
+def test_the_environment_template_lists_every_setting():
+    """deploy/backoffice.env.example names every variable config.py reads."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "config.py").read_text()
+    read = set(re.findall(r'_env(?:_[a-z]+)?\(\s*"([A-Z0-9_]+)"', source))
+    read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', source))
+    template = (root / "deploy" / "backoffice.env.example").read_text()
+    listed = set(re.findall(r"^#?([A-Z0-9_]+)=", template, flags=re.MULTILINE))
+    assert read and not read - listed, sorted(read - listed)
