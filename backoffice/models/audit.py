@@ -45,11 +45,18 @@ class AuditEvent(Model):
 
 
 class AuditChainHead(Model):
-    """One row (id 1), updated by each transaction before it appends: the chain's lock."""
+    """One row (id 1): the chain's tail, and its lock.
+
+    A database trigger (migration ``20261207_seal_2``) keeps ``last_index`` and ``last_seal``
+    on the newest event; an appender's ``UPDATE … RETURNING`` on this row takes the lock and
+    reads the tail in one statement (PostgreSQL re-reads the row once the lock is granted).
+    """
 
     __tablename__ = "audit_chain_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_index: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_seal: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -156,19 +156,20 @@ def _advance(index: int, seal: str | None) -> None:
 
 
 def _lock_and_read_tail() -> tuple[int, str]:
-    # The UPDATE takes the head row's lock (PostgreSQL) or the database's write lock
-    # (SQLite) until this transaction ends, so the tail read next stays the tail.
+    # One statement takes the head row's lock (PostgreSQL; the write lock on SQLite) until
+    # this transaction ends and returns the tail the trigger keeps there: after waiting for
+    # another appender, PostgreSQL returns the row as that appender committed it.
     head = AuditChainHead.__table__
-    locked = db.session.execute(update(head).where(head.c.id == 1).values(id=1)).rowcount
-    if not locked:  # a database made without the migration's head row
-        db.session.execute(insert(head).values(id=1))
-    last = db.session.execute(
-        select(AuditEvent.chain_index, AuditEvent.seal)
-        .where(AuditEvent.chain_index.is_not(None))
-        .order_by(AuditEvent.chain_index.desc())
-        .limit(1)
+    row = db.session.execute(
+        update(head)
+        .where(head.c.id == 1)
+        .values(last_index=head.c.last_index)
+        .returning(head.c.last_index, head.c.last_seal)
     ).first()
-    return (last.chain_index, last.seal or "") if last else (0, GENESIS)
+    if row is None:  # a database made without the migration's head row
+        db.session.execute(insert(head).values(id=1, last_index=0))
+        return 0, GENESIS
+    return (row.last_index, row.last_seal) if row.last_index else (0, GENESIS)
 
 
 @sa_event.listens_for(Session, "after_commit")

@@ -2,7 +2,7 @@
 
 Each audit event's seal now covers its place in the chain (``chain_index``) and the previous
 event's seal (issue 12, finding 4): deletion, insertion, reordering and unsealing become
-visible to ``flask audit verify``. ``audit_chain_head`` holds the one row appenders lock.
+visible to ``flask audit verify``. ``audit_chain_head`` holds the one row appenders lock, and the tail a trigger keeps on it.
 
 Existing events are chained in id order. An event whose old seal does not match its content
 was altered before this migration: it is left outside the chain (``chain_index`` NULL), so
@@ -107,9 +107,11 @@ def upgrade():
     op.create_table(
         "audit_chain_head",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("last_index", sa.BigInteger(), nullable=False),
+        sa.Column("last_seal", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_chain_head")),
     )
-    op.execute("INSERT INTO audit_chain_head (id) VALUES (1)")
+    op.execute("INSERT INTO audit_chain_head (id, last_index) VALUES (1, 0)")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("chain_index", sa.BigInteger(), nullable=True))
         batch_op.create_index(batch_op.f("ix_audit_events_chain_index"), ["chain_index"], unique=True)
@@ -119,9 +121,50 @@ def upgrade():
     _chain_existing(op.get_bind())
     if postgresql:
         op.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_change")
+    _keep_the_tail_on_the_head(postgresql)
+
+
+def _keep_the_tail_on_the_head(postgresql: bool) -> None:
+    """A trigger copies each new event's place and seal onto the head row."""
+    op.execute(
+        "UPDATE audit_chain_head SET last_index = COALESCE((SELECT max(chain_index) FROM"
+        " audit_events), 0), last_seal = (SELECT seal FROM audit_events WHERE chain_index ="
+        " (SELECT max(chain_index) FROM audit_events)) WHERE id = 1"
+    )
+    if postgresql:
+        op.execute(
+            """
+            CREATE FUNCTION audit_chain_advance() RETURNS trigger AS $$
+            BEGIN
+                UPDATE audit_chain_head SET last_index = NEW.chain_index, last_seal = NEW.seal
+                WHERE id = 1 AND NEW.chain_index > last_index;
+                RETURN NULL;
+            END;
+            $$ LANGUAGE plpgsql;
+            CREATE TRIGGER audit_chain_advance AFTER INSERT ON audit_events
+                FOR EACH ROW WHEN (NEW.chain_index IS NOT NULL)
+                EXECUTE FUNCTION audit_chain_advance();
+            """
+        )
+    else:
+        op.execute(
+            """
+            CREATE TRIGGER audit_chain_advance AFTER INSERT ON audit_events
+            FOR EACH ROW WHEN NEW.chain_index IS NOT NULL
+            BEGIN
+                UPDATE audit_chain_head SET last_index = NEW.chain_index, last_seal = NEW.seal
+                WHERE id = 1 AND NEW.chain_index > last_index;
+            END
+            """
+        )
 
 
 def downgrade():
+    op.execute("DROP TRIGGER IF EXISTS audit_chain_advance" + (
+        " ON audit_events" if op.get_bind().dialect.name == "postgresql" else ""
+    ))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS audit_chain_advance()")
     # Seals stay chained: the previous verify would report every row as altered, so the
     # downgrade only removes the column and the head; re-seal with the previous code if needed.
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
