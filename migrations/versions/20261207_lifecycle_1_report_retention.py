@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_lifecycle_1"
-down_revision = "20261207_info_2"
+down_revision = "20261207_worker_3"
 branch_labels = None
 depends_on = None
 
