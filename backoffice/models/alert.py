@@ -40,8 +40,7 @@ CHECK_SOURCES = ("api", "backoffice", "field")
 # --- moderation columns on reports (migration 0007) -------------------------------------------
 Report.claimed_by_id = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=True)
 Report.claim_expires_at = mapped_column(DateTime, nullable=True)
-# The moderator's reviewed redaction {"text": …, "spans": […]}: publication requires it.
-Report.redaction_reviewed = mapped_column(JSON, nullable=True)
+# When and by whom the reviewed redaction (sealed on the model) was made: publication needs it.
 Report.redaction_reviewed_at = mapped_column(DateTime, nullable=True)
 Report.redaction_reviewed_by_id = mapped_column(Integer, ForeignKey("ab_user.id"), nullable=True)
 Report.merged_into_id = mapped_column(Integer, ForeignKey("reports.id"), nullable=True)

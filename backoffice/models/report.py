@@ -36,7 +36,7 @@ from backoffice.models.base import (
     new_row_uid,
     utcnow,
 )
-from backoffice.services.confidential import Sealed
+from backoffice.services.confidential import Sealed, SealedJSON
 
 REPORT_STATUS_RECEIVED = "received"
 REDACTION_STATUSES = ("pending", "proposed", "failed")
@@ -50,6 +50,8 @@ VICTIM_SEALED_COLUMNS = [
     "victim_preferred_language_sealed",
     "narrative_sealed",
 ]
+# The redaction texts quote the narrative: erased with it (the key goes, so do they).
+REDACTION_SEALED_COLUMNS = ["redaction_proposal_sealed", "redaction_reviewed_sealed"]
 
 
 class Report(ConfidentialRecord, TimestampMixin, Model):
@@ -117,11 +119,15 @@ class Report(ConfidentialRecord, TimestampMixin, Model):
         DateTime, nullable=False, default=utcnow, index=True
     )
 
-    # The anonymisation assistant's proposal (restricted): {"text": ..., "spans": [...]}.
+    # The anonymisation assistant's proposal and the moderator's reviewed redaction
+    # ({"text": ..., "spans": [...]}): both quote her testimony, so both are sealed like it.
     redaction_status: Mapped[str] = mapped_column(
         String(10), nullable=False, default="pending", index=True
     )
-    redaction_proposal: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    redaction_proposal_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    redaction_proposal = SealedJSON()
+    redaction_reviewed_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    redaction_reviewed = SealedJSON()
 
     # The retention schedule (services/retention.py): when each rule was applied.
     contact_erased_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

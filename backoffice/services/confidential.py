@@ -7,6 +7,8 @@ decrypts and writes an audit event. The clear value never sits in a column.
 
 from __future__ import annotations
 
+import json
+
 from flask import current_app
 
 from backoffice.extensions import db
@@ -96,16 +98,34 @@ class Sealed:
         return value
 
     def __set__(self, record, value: str | None) -> None:
+        setattr(record, self.column, self.token_for(record, value))
+
+    def token_for(self, record, value) -> str | None:
+        """The ciphertext ``value`` would be stored as (for a bulk UPDATE's values)."""
         if value is None or value == "":
-            setattr(record, self.column, None)
-            return
+            return None
         if self.root:
-            setattr(record, self.column, keyring().seal(str(value), _aad(record, self.field)))
-            return
+            return keyring().seal(str(value), _aad(record, self.field))
         _key_row, dek = data_key_of(record)
         # The token names no key id: the record's own data_key_id says which key it is.
-        token = seal_with_data_key(dek, RECORD_KEY_ID, str(value), _aad(record, self.field))
-        setattr(record, self.column, token)
+        return seal_with_data_key(dek, RECORD_KEY_ID, str(value), _aad(record, self.field))
+
+
+class SealedJSON(Sealed):
+    """A sealed JSON value (a dict or list), stored as its sealed JSON text.
+
+    Reassign the whole value to change it: an in-place edit of the returned dict is not saved.
+    """
+
+    def __get__(self, record, owner=None):
+        value = super().__get__(record, owner)
+        if record is None or value is None:
+            return value
+        return json.loads(value)
+
+    def token_for(self, record, value) -> str | None:
+        text = None if value is None else json.dumps(value, ensure_ascii=False)
+        return super().token_for(record, text)
 
 
 def shred(record, sealed_columns: list[str]) -> None:

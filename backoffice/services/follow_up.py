@@ -26,7 +26,12 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.base import utcnow
-from backoffice.models.report import VICTIM_SEALED_COLUMNS, Report, ReportEvent
+from backoffice.models.report import (
+    REDACTION_SEALED_COLUMNS,
+    VICTIM_SEALED_COLUMNS,
+    Report,
+    ReportEvent,
+)
 from backoffice.models.worker_access import ReportAnswer, ReportFollowUp
 from backoffice.services import alerts, audit, confidential, moderation
 
@@ -151,11 +156,10 @@ def erase(report: Report, follow_up: ReportFollowUp, *, withdraw_alert: bool) ->
     if follow_up.erased_at:
         return
     # The narrative is sealed with the same key: shredding the key erases it with the rest.
-    confidential.shred(report, [*VICTIM_SEALED_COLUMNS, "narrative_sealed"])
+    confidential.shred(report, [*VICTIM_SEALED_COLUMNS, *REDACTION_SEALED_COLUMNS])
     for row in db.session.scalars(select(ReportAnswer).where(ReportAnswer.report_id == report.id)):
         confidential.shred(row, ["text_sealed"])
     report.city = None
     report.incident_time = None
-    report.redaction_proposal = None
     follow_up.erased_at = utcnow()
     audit.record("report_erased_by_worker", report, details={"withdraw_alert": withdraw_alert})

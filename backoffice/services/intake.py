@@ -352,11 +352,13 @@ def _anonymise_one(anonymise, report_id: int) -> None:
             keep=keep,
             deny=_victim_details(report),
         )
-        values = {"redaction_status": "proposed", "redaction_proposal": redaction.to_json()}
+        # Sealed with her data key, like the narrative it quotes.
+        sealed = Report.redaction_proposal.token_for(report, redaction.to_json())
+        values = {"redaction_status": "proposed", "redaction_proposal_sealed": sealed}
     except Exception as exc:  # one bad report must not stop the others
         # The type only: messages may quote the text.
         log.warning("Anonymisation of report %s failed (%s)", report_id, type(exc).__name__)
-        values = {"redaction_status": "failed", "redaction_proposal": None}
+        values = {"redaction_status": "failed", "redaction_proposal_sealed": None}
     # A plain UPDATE: no version bump (a moderator's open form stays valid) and no double
     # work if two runs overlap (only a still-pending report is written).
     db.session.execute(

@@ -251,7 +251,7 @@ def check_publishable(report: Report) -> None:
         raise TransitionRefused(
             _l("The victim did not consent to an alert: record the report only.")
         )
-    if report.redaction_reviewed is None:
+    if report.redaction_reviewed_sealed is None:  # present, without decrypting it
         raise TransitionRefused(_l("Review the redaction of the victim's details before going on."))
 
 
@@ -370,8 +370,9 @@ def proposal_spans(report: Report) -> list[dict]:
 
 def current_spans(report: Report) -> list[dict]:
     """The reviewed spans when there are, else the assistant's proposal."""
-    if report.redaction_reviewed is not None:
-        return list(report.redaction_reviewed.get("spans") or [])
+    reviewed = report.redaction_reviewed  # decrypted (and audited) once
+    if reviewed is not None:
+        return list(reviewed.get("spans") or [])
     return proposal_spans(report)
 
 

@@ -69,13 +69,14 @@ def erase_victim_contact(report: Report) -> None:
 def shred_testimony(report: Report) -> None:
     """The narrative and what was derived from it for the moderator (the assistant's
     proposal and the reviewed redaction, which quote it) go; the published alert's text
-    (``Alert.summary``) stays with the alert. The review's outcome is kept, without text."""
+    (``Alert.summary``) stays with the alert. When and by whom it was reviewed stays."""
     # The narrative is sealed with the report's key: dropping the ciphertext is enough, and
     # the key itself goes once nothing else sealed with it is kept.
     report.narrative_sealed = None
-    report.redaction_proposal = None
-    if report.redaction_reviewed is not None:
-        report.redaction_reviewed = {**report.redaction_reviewed, "text": "", "spans": []}
+    # Both redaction texts quote her testimony; the review's outcome stays in its report
+    # event (counts) and in redaction_reviewed_at / _by, which hold nothing of hers.
+    report.redaction_proposal_sealed = None
+    report.redaction_reviewed_sealed = None
     _destroy_key_if_unused(report)
 
 

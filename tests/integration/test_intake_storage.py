@@ -273,6 +273,36 @@ def test_a_failed_proposal_is_marked_without_personal_data_in_the_log(
     )
 
 
+def test_redaction_texts_after_the_assistant_and_the_review_are_not_in_clear(app, client):
+    """Finding 1 of issue 12: the proposal and the reviewed redaction quote her testimony;
+    its unique words, looked for in the SQLite file or a pg_dump, once both were written."""
+    from backoffice.services import moderation
+    from tests.integration.moderation_support import user
+
+    words = [f"redword{secrets.token_hex(5)}" for _ in range(3)]
+    body = _body(narrative="Il m'a appelée au 06 12 34 56 78, " + " ".join(words))
+    response = client.post(URL, json=body, headers=auth(new_client(app)[1]))
+    assert response.status_code == 201
+    with app.app_context():
+        intake.anonymise_pending()
+        report = db.session.scalar(
+            select(Report).where(Report.reference == response.get_json()["reference"])
+        )
+        moderator = user("demo-moderator")
+        moderation.perform(report, "claim", moderator)
+        moderation.review_redaction(report, moderator)
+        db.session.commit()
+        db.session.expire_all()
+        assert all(word in report.redaction_proposal["text"] for word in words)
+        assert all(word in report.redaction_reviewed["text"] for word in words)
+        assert parse_token(report.redaction_reviewed_sealed)[0] == "d"  # her data key
+        db.session.rollback()
+        db.session.remove()
+    dumped = _database_bytes(app)
+    for word in words:
+        assert word.encode() not in dumped
+
+
 @pytest.mark.postgres_only
 def test_a_narrative_is_absent_from_a_pg_dump(app, client):
     """Finding 1 of issue 12, replayed: her testimony's unique words, looked for in pg_dump."""

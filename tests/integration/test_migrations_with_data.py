@@ -304,3 +304,99 @@ def test_existing_subscriber_pseudonyms_are_sealed(tmp_path_factory, test_keyrin
     assert "Sealed the pseudonyms of 3 of 4 subscribers" in caplog.text
     for name in names:
         assert name.encode() not in dumped
+
+
+def _insert_clear_redactions(connection, words: dict[int, str], destroyed: int) -> None:
+    """Reports as they stood before 20261207_seal2_1: redaction texts in clear JSON columns."""
+    import sqlalchemy as sa
+
+    reports = sa.table(
+        "reports",
+        sa.column("reference", sa.String),
+        sa.column("data_key_id", sa.Integer),
+        sa.column("redaction_proposal", sa.JSON),
+        sa.column("redaction_reviewed", sa.JSON),
+    )
+    for number, word in words.items():
+        _insert_report_row(connection, number)
+        text_ = f"Elle a dit: {word}."
+        span = {"start": 12, "end": 12 + len(word), "type": "name"}
+        values = {"data_key_id": destroyed if number == 4 else None}
+        if number != 3:  # report 3: the assistant never ran
+            values["redaction_proposal"] = {"text": text_, "spans": [span]}
+        if number == 1:
+            values["redaction_reviewed"] = {"text": text_, "spans": [], "accepted_proposal": False}
+        connection.execute(
+            sa.update(reports).where(reports.c.reference == f"J-2026-{number:06d}").values(**values)
+        )
+
+
+def _insert_report_row(connection, number: int) -> None:
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    connection.execute(
+        text(
+            "INSERT INTO reports (reference, status, version_id, channel, incident_date,"
+            " date_precision, department, violence_types, severity,"
+            " aggressor_description, vehicle, consent_publish_alert, consent_follow_up,"
+            " consent_share_with_partner, consent_statistics, consent_police_or_lawyer,"
+            " received_at, redaction_status, row_uid, created_at, updated_at)"
+            " VALUES (:ref, 'received', 1, 'web', :day, 'day', '75', '[]', 'low',"
+            " '{}', '{}', :no, :no, :no, :no, :no, :now, 'proposed', :uid, :now, :now)"
+        ),
+        {
+            "ref": f"J-2026-{number:06d}",
+            "day": now.date(),
+            "no": False,
+            "now": now,
+            "uid": f"red{number:029d}",
+        },
+    )
+
+
+def test_existing_redaction_texts_are_sealed_in_batches(tmp_path_factory, test_keyring, caplog):
+    """Issue 12, finding 1: the assistant's proposal and the reviewed redaction quote the
+    narrative; clear ones become sealed, readable through the model, gone with an erased key."""
+    from backoffice.models.report import Report
+
+    words = {n: f"redactionword{n}x{uuid.uuid4().hex[:8]}" for n in range(1, 5)}
+    with own_database(tmp_path_factory.mktemp("redaction_db")) as url:
+        instance = tmp_path_factory.mktemp("redaction_instance")
+        app = make_app(url, test_keyring, instance, MIGRATION_BATCH_SIZE=2)
+        with app.app_context():
+            upgrade(revision="20261207_prod_2")
+            with db.engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO data_keys (purpose, wrapped_key, created_at)"
+                        " VALUES ('reports', NULL, :now)"
+                    ),
+                    {"now": dt.datetime(2026, 12, 1)},
+                )
+                destroyed = connection.execute(text("SELECT max(id) FROM data_keys")).scalar()
+                _insert_clear_redactions(connection, words, destroyed)
+            with caplog.at_level("INFO", logger="alembic.runtime.migration"):
+                upgrade(revision="heads")
+            reports = db.session.scalars(select(Report).order_by(Report.reference)).all()
+            proposals = [r.redaction_proposal for r in reports]
+            reviewed = [r.redaction_reviewed for r in reports]
+            sealed = [r.redaction_proposal_sealed for r in reports]
+            columns = {c["name"] for c in sa_inspect(db.engine).get_columns("reports")}
+            db.session.remove()
+            db.engine.dispose()
+            dumped = _database_bytes(app)
+    assert [p["text"] for p in proposals[:2]] == [f"Elle a dit: {words[n]}." for n in (1, 2)]
+    assert proposals[0]["spans"][0]["type"] == "name"
+    assert reviewed[0] == {
+        "text": f"Elle a dit: {words[1]}.",
+        "spans": [],
+        "accepted_proposal": False,
+    }
+    assert reviewed[1:] == [None, None, None]
+    assert proposals[2] is None and sealed[2] is None  # the assistant never ran
+    assert proposals[3] is None and sealed[3] is None  # erased with her key
+    assert all(s.startswith("v1:d:") for s in sealed[:2])
+    assert not {"redaction_proposal", "redaction_reviewed"} & columns
+    for done in (2, 3):  # reports with a redaction text, two per batch
+        assert f"Sealed the redactions of {done} of 3 reports" in caplog.text
+    for word in words.values():
+        assert word.encode() not in dumped

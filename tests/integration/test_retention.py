@@ -54,7 +54,7 @@ def test_a_settled_report_loses_contact_testimony_and_exact_time_and_keeps_the_r
         assert report.victim_phone_sealed is None and report.victim_pseudonym_sealed is None
         assert report.data_key is not None and report.data_key.is_destroyed
         assert report.narrative_sealed is None and report.redaction_proposal is None
-        assert report.redaction_reviewed is None or report.redaction_reviewed["text"] == ""
+        assert report.redaction_reviewed_sealed is None
         assert report.incident_time is None and report.incident_date == dt.date(2023, 12, 20)
         assert (report.received_at, report.department, report.city, report.violence_types) == kept
         assert report.identifiers, "the aggressor's identifiers are lookup data: they stay"
@@ -84,7 +84,9 @@ def test_a_published_report_loses_its_reviewed_redaction_and_its_alert_keeps_its
         _run()
         db.session.expire_all()
         report = db.session.get(Report, report.id)
-        assert report.narrative_sealed is None and report.redaction_reviewed["text"] == ""
+        assert report.narrative_sealed is None and report.redaction_reviewed_sealed is None
+        assert report.redaction_reviewed_at is not None  # when it was reviewed stays
+        assert report.data_key.is_destroyed  # nothing sealed with her key is left
         assert db.session.get(Alert, alert.id).summary == summary
         db.session.remove()
 

@@ -24,7 +24,7 @@ from backoffice.models.case import (
     FollowUpAction,
     Referral,
 )
-from backoffice.models.report import VICTIM_SEALED_COLUMNS, Report
+from backoffice.models.report import REDACTION_SEALED_COLUMNS, VICTIM_SEALED_COLUMNS, Report
 from backoffice.security import scoped
 from backoffice.services import audit, confidential
 from backoffice.services.cases.rules import CaseRuleError, check_code, record_event
@@ -85,5 +85,5 @@ def _erase_source_report(case: Case) -> None:
         return
     report = db.session.get(Report, case.report_id)
     if report is not None:
-        confidential.shred(report, VICTIM_SEALED_COLUMNS)
+        confidential.shred(report, [*VICTIM_SEALED_COLUMNS, *REDACTION_SEALED_COLUMNS])
         audit.record("report_victim_erased", report, details={"case": case.reference})
