@@ -31,6 +31,7 @@ from sqlalchemy.orm import joinedload
 from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
+from backoffice.models.sign_in import StaffSession
 from backoffice.models.user import StaffUser, new_session_token
 from backoffice.services import audit, login_delay, second_factor, staff_sessions
 
@@ -111,22 +112,30 @@ class BackofficeSecurityManager(SecurityManager):
         user_id, _, token = str(pk).partition(".")
         if not user_id.isdigit():
             return None
-        # With what every page asks next: the roles (permissions) and the organisation (the
-        # reader's time zone), in the same query.
-        user = db.session.get(
-            self.user_model,
-            int(user_id),
-            options=[joinedload(self.user_model.roles), joinedload(self.user_model.organisation)],
-        )
+        user, record = self._user_and_session(int(user_id))
         if user is None or not user.is_active or token != user.session_token:
             return None
         if has_request_context():
             agent = request.headers.get("User-Agent", "")
-            if staff_sessions.current(session.get(SESSION_KEY), user.id, agent) is None:
+            if not session.get(SESSION_KEY) or not staff_sessions.check(record, user.id, agent):
                 return None
         if second_factor.required_for(user) and not second_factor.is_enabled(user):
             return None  # given a role that needs one since signing in: enrol first
         return user
+
+    def _user_and_session(self, user_id: int):
+        """The user with what every page asks next (the roles for the permissions, the
+        organisation for the reader's time zone) and this cookie's server-side session
+        record, in one query."""
+        User = self.user_model
+        statement = select(User).where(User.id == user_id)
+        statement = statement.options(joinedload(User.roles), joinedload(User.organisation))
+        if not has_request_context():
+            return db.session.scalars(statement).unique().first(), None
+        condition = staff_sessions.record_condition(session.get(SESSION_KEY))
+        statement = statement.add_columns(StaffSession).outerjoin(StaffSession, condition)
+        row = db.session.execute(statement).unique().first()
+        return (row[0], row[1]) if row else (None, None)
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB's check, answered from the user's permissions loaded once per request.

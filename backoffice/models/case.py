@@ -261,6 +261,15 @@ class Case(ConfidentialRecord, OrganisationOwned, TimestampMixin, Model):
         order_by="CaseConsent.given_at, CaseConsent.id",
         viewonly=True,
     )
+    # The evidence still held (not shredded), scoped like the consents: the case page loads
+    # it with the case, in the same query, without the sealed images (see cases.queries).
+    evidence: Mapped[list[CaseEvidence]] = relationship(
+        primaryjoin="and_(CaseEvidence.case_id == Case.id, "
+        "CaseEvidence.organisation_id == Case.organisation_id, "
+        "CaseEvidence.image_sealed.is_not(None))",
+        order_by="CaseEvidence.id",
+        viewonly=True,
+    )
     # The transfer this case was received by (a case is received once, ``to_case_id`` is
     # unique), seen from the receiving side.
     received_transfer: Mapped[CaseTransfer | None] = relationship(

@@ -62,6 +62,17 @@ def current(token: str | None, user_id: int, user_agent: str) -> StaffSession | 
     if not token:
         return None
     record = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == _hash(token)))
+    return check(record, user_id, user_agent)
+
+
+def record_condition(token: str | None):
+    """The condition naming this cookie's record, to load it in the query of its user
+    (``security.load_user``: one query per request instead of two)."""
+    return StaffSession.token_hash == _hash(token or "")
+
+
+def check(record: StaffSession | None, user_id: int, user_agent: str) -> StaffSession | None:
+    """``record`` if it is live, this user's and this browser's (touched now and then)."""
     now = utcnow()
     if record is None or record.user_id != user_id or not _is_live(record, now):
         return None

@@ -349,7 +349,7 @@ class CaseView(BaseView):
             edit_minutes=cases.note_edit_minutes(),
             note_urls=_note_urls(),
             slot=str(NOTE_ID_SLOT),
-            evidence=cases.evidence_of(page.case),
+            evidence=page.evidence,
             evidence_kinds=EVIDENCE_KINDS,
             title=page.case.reference,
         )

@@ -140,24 +140,26 @@ def add_evidence(case: Case, data: bytes, kind: str, actor) -> CaseEvidence:
     return evidence
 
 
+# What a list of evidence shows: never the sealed images (the page loads thumbnails one by one).
+EVIDENCE_LISTED = (
+    CaseEvidence.id,
+    CaseEvidence.case_id,
+    CaseEvidence.kind,
+    CaseEvidence.content_type,
+    CaseEvidence.size_bytes,
+    CaseEvidence.width,
+    CaseEvidence.height,
+    CaseEvidence.added_at,
+    CaseEvidence.added_by_id,
+    CaseEvidence.organisation_id,
+)
+
+
 def evidence_of(case: Case) -> list[CaseEvidence]:
     """The case's evidence, without the sealed images (the page loads thumbnails one by one)."""
     statement = scoped(
         select(CaseEvidence)
-        .options(
-            load_only(
-                CaseEvidence.id,
-                CaseEvidence.case_id,
-                CaseEvidence.kind,
-                CaseEvidence.content_type,
-                CaseEvidence.size_bytes,
-                CaseEvidence.width,
-                CaseEvidence.height,
-                CaseEvidence.added_at,
-                CaseEvidence.added_by_id,
-                CaseEvidence.organisation_id,
-            )
-        )
+        .options(load_only(*EVIDENCE_LISTED))
         .where(CaseEvidence.case_id == case.id, CaseEvidence.image_sealed.is_not(None)),
         CaseEvidence,
         case,

@@ -40,6 +40,7 @@ from backoffice.models.case import (
     Case,
     CaseConsent,
     CaseEvent,
+    CaseEvidence,
     CaseFlag,
     CaseNeed,
     CaseTransfer,
@@ -51,6 +52,7 @@ from backoffice.security import holders, scope_condition, scoped, scoped_get, sc
 from backoffice.services import audit
 from backoffice.services.cases.actions import action_view, actions_of
 from backoffice.services.cases.contact import Contact, read_contact
+from backoffice.services.cases.evidence import EVIDENCE_LISTED
 from backoffice.services.cases.notes import NoteView, note_views, notes_of
 from backoffice.services.cases.opening import source_report_summary
 from backoffice.services.cases.operations import first_contact_delay
@@ -331,10 +333,12 @@ class CaseFile:
     names: dict[int, str]  # every colleague, by id (authors, assignees, history)
     workers: list[Person]  # colleagues who may hold the case
     partners: list[Organisation]  # who she may agree to share her case with
+    evidence: list[CaseEvidence]  # without the sealed images
 
 
 # The case with what hangs off it once (key, report, received transfer) and its small
-# collections, in one query: a few rows (needs x open flags x consents), never the notes.
+# collections, in one query: a few rows (needs x open flags x consents x evidence), never
+# the notes, and of the evidence never the sealed images.
 CASE_PAGE_OPTIONS = (
     joinedload(Case.data_key),
     joinedload(Case.report),
@@ -342,6 +346,7 @@ CASE_PAGE_OPTIONS = (
     joinedload(Case.needs),
     joinedload(Case.open_flags),
     joinedload(Case.consents).joinedload(CaseConsent.transfers),
+    joinedload(Case.evidence).load_only(*EVIDENCE_LISTED),
 )
 
 
@@ -370,6 +375,7 @@ def read_case(case_id: int, actor) -> CaseFile:
         names=names,
         workers=workers,
         partners=[o for o in organisations if o.active and o.id != case.organisation_id],
+        evidence=list(case.evidence),
     )
     sealed.audit()
     return page
