@@ -162,6 +162,10 @@ def _security_settings(production: bool) -> dict:
         # Signed checkpoints of the audit chain's head, outside the database (another disk,
         # a mounted share): `audit verify` then detects a cut tail. Empty: none exported.
         "AUDIT_CHECKPOINT_DIR": _env("AUDIT_CHECKPOINT_DIR"),
+        # Audit retention (services/audit_retention.py): read events, then staff and admin
+        # changes, become tombstones after this many months.
+        "AUDIT_READ_RETENTION_MONTHS": _env_int("AUDIT_READ_RETENTION_MONTHS", 12),
+        "AUDIT_CHANGE_RETENTION_MONTHS": _env_int("AUDIT_CHANGE_RETENTION_MONTHS", 60),
     }
 
 

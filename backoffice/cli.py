@@ -216,6 +216,17 @@ def audit_checkpoint() -> None:
     click.echo(f"Checkpoint written: {path}" if path else "No checkpoint (no folder or no event).")
 
 
+@audit_cli.command("prune")
+@click.option("--dry-run", is_flag=True, help="Print the counts; change nothing.")
+def audit_prune(dry_run: bool) -> None:
+    """Turn audit events past their retention period into tombstones (checkpoint first)."""
+    from backoffice.services import audit_retention
+
+    counts = (audit_retention.preview if dry_run else audit_retention.prune)()
+    verb = "would be pruned" if dry_run else "pruned"
+    click.echo(f"Read events {verb}: {counts.reads}; change events {verb}: {counts.changes}.")
+
+
 @scheduler_cli.command("run")
 def scheduler_run() -> None:
     """Run the scheduler in the foreground (production: its own process)."""

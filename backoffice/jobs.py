@@ -357,3 +357,11 @@ register(
     hour=2,
     minute=30,
 )
+register(
+    "prune_audit_trail",
+    "backoffice.services.audit_retention:prune_job",
+    "cron",
+    max_minutes=60,
+    hour=3,
+    minute=30,
+)

@@ -257,6 +257,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "lead_outreach": (OUTREACH,),
     # Reviews reports and publishes alerts.
     "moderate": (MODERATOR,),
+    # Erasing one report on request (services/report_erasure.py).
+    "erase_reports": (MODERATOR, DATA_PROTECTION),
     # Approves or refuses another Admin's grant request (services/grants.py).
     "approve_grants": (ADMIN,),
     # Changes a verified directory entry's contact details directly, and reviews partner

@@ -28,6 +28,20 @@ END = "<!-- end of the retention table -->"
 
 # Retention enforced by other jobs: (data, setting, unit, what happens, job).
 OTHER_ROWS = (
+    (
+        "audit read events (decryptions, page views)",
+        "AUDIT_READ_RETENTION_MONTHS",
+        "months",
+        "tombstoned: actor, object and details cleared, place and seal kept (checkpoint first)",
+        "`prune_audit_trail`",
+    ),
+    (
+        "audit change events (staff and admin actions)",
+        "AUDIT_CHANGE_RETENTION_MONTHS",
+        "months",
+        "tombstoned, as above",
+        "`prune_audit_trail`",
+    ),
     ("published alerts", "ALERT_EXPIRY_MONTHS", "months", "archived", "`expire_alerts`"),
     (
         "outreach contacts",

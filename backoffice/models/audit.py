@@ -39,6 +39,9 @@ class AuditEvent(Model):
     chain_index: Mapped[int | None] = mapped_column(
         BigInteger, nullable=True, unique=True, index=True
     )
+    # Set by the audit retention job: actor, object and details cleared, place and seal kept
+    # (a tombstone; ``verify`` chains through it without recomputing its seal).
+    pruned_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
     def __repr__(self) -> str:
         return f"{self.action} {self.object_type or ''} {self.object_id or ''}".strip()

@@ -43,13 +43,14 @@ REDACTION_STATUSES = ("pending", "proposed", "failed")
 DATE_PRECISIONS = ("day", "week", "month")
 
 # Sealed columns of a report: what crypto-shredding of the victim's data clears.
-VICTIM_SEALED_COLUMNS = [
+# Her contact (erased first by retention) and, with her testimony, all she gave of herself.
+CONTACT_SEALED_COLUMNS = [
     "victim_pseudonym_sealed",
     "victim_phone_sealed",
     "victim_email_sealed",
     "victim_preferred_language_sealed",
-    "narrative_sealed",
 ]
+VICTIM_SEALED_COLUMNS = [*CONTACT_SEALED_COLUMNS, "narrative_sealed"]
 # The redaction texts quote the narrative: erased with it (the key goes, so do they).
 REDACTION_SEALED_COLUMNS = ["redaction_proposal_sealed", "redaction_reviewed_sealed"]
 

@@ -15,6 +15,7 @@ schedule outside the database (``export_checkpoint``), makes a cut tail visible 
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 from collections.abc import Iterable
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Session
 from backoffice.extensions import db
 from backoffice.models.audit import AuditChainHead, AuditEvent
 from backoffice.models.base import utcnow
+from backoffice.services.timezones import months_before
 
 GENESIS = "genesis"  # the "previous seal" of the first event
 _TAIL = "audit_chain_tail"  # session.info key: (index, seal) of this transaction's last event
@@ -223,8 +225,52 @@ def _break_of(event: AuditEvent, expected: int, previous: str) -> str | None:
         return "unsealed"
     if event.chain_index != expected:
         return f"expected chain position {expected}, found {event.chain_index} (rows deleted)"
+    if event.pruned_at is not None:
+        # A tombstone: its payload was cleared by the retention job, so its seal cannot be
+        # recomputed; it still links the chain (the next seal covers it).
+        return _tombstone_break(event, previous)
     if not hmac.compare_digest(event.seal, compute_seal(event, previous) or ""):
         return "seal does not match (row altered, forged, reordered or its predecessor deleted)"
+    return None
+
+
+def tombstone_link(chain_index: int, seal: str, previous: str) -> str:
+    """What a tombstone keeps in ``details``: its seal bound to its place and predecessor,
+    so a run of tombstones still breaks where one of their seals is altered."""
+    keyring = current_app.extensions["keyring"]
+    return keyring.blind_index("audit-tombstone", f"{chain_index}:{previous}:{seal}")
+
+
+# Reads of confidential data: ``audit.record_decryption*`` ("decrypt") and page views.
+READ_ACTIONS = ("decrypt",)
+READ_SUFFIX = "_viewed"
+
+
+def is_read(action: str | None) -> bool:
+    return bool(action) and (action in READ_ACTIONS or action.endswith(READ_SUFFIX))
+
+
+def retention_cutoffs(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """(reads older than this are due, changes older than this are due)."""
+    now = now or utcnow()
+    config = current_app.config
+    return (
+        months_before(now, int(config.get("AUDIT_READ_RETENTION_MONTHS", 12))),
+        months_before(now, int(config.get("AUDIT_CHANGE_RETENTION_MONTHS", 60))),
+    )
+
+
+def _tombstone_break(event: AuditEvent, previous: str) -> str | None:
+    link = (event.details or {}).get("link", "")
+    if not hmac.compare_digest(link, tombstone_link(event.chain_index, event.seal, previous)):
+        return "tombstone seal does not match (tombstone altered or its predecessor deleted)"
+
+    # Judged at its pruning (not sealed, so never later than now).
+    read_cutoff, change_cutoff = retention_cutoffs(min(event.pruned_at, utcnow()))
+    if event.occurred_at >= (read_cutoff if is_read(event.action) else change_cutoff):
+        return "tombstone of an event younger than its retention period (pruned early or forged)"
+    if event.actor_id is not None or event.object_id is not None or set(event.details) != {"link"}:
+        return "tombstone still holding data (row altered)"
     return None
 
 

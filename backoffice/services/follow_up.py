@@ -26,14 +26,9 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.base import utcnow
-from backoffice.models.report import (
-    REDACTION_SEALED_COLUMNS,
-    VICTIM_SEALED_COLUMNS,
-    Report,
-    ReportEvent,
-)
+from backoffice.models.report import Report, ReportEvent
 from backoffice.models.worker_access import ReportAnswer, ReportFollowUp
-from backoffice.services import alerts, audit, confidential, moderation
+from backoffice.services import audit, confidential, moderation, report_erasure
 
 CODE_KIND = "report-follow-up"
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
@@ -150,16 +145,8 @@ def answer(report: Report, follow_up: ReportFollowUp, text: str) -> None:
 def erase(report: Report, follow_up: ReportFollowUp, *, withdraw_alert: bool) -> None:
     """Her report's personal fields erased (again: harmless); statistics keep their counts."""
     if withdraw_alert:
-        for alert in alerts.alerts_of_report(report):
-            if alert.status == "published":
-                alerts.retract(alert, None, "Withdrawn by the person who reported it.")
+        report_erasure.withdraw_alerts(report, None, "Withdrawn by the person who reported it.")
     if follow_up.erased_at:
         return
-    # The narrative is sealed with the same key: shredding the key erases it with the rest.
-    confidential.shred(report, [*VICTIM_SEALED_COLUMNS, *REDACTION_SEALED_COLUMNS])
-    for row in db.session.scalars(select(ReportAnswer).where(ReportAnswer.report_id == report.id)):
-        confidential.shred(row, ["text_sealed"])
-    report.city = None
-    report.incident_time = None
-    follow_up.erased_at = utcnow()
+    report_erasure.erase_report(report)
     audit.record("report_erased_by_worker", report, details={"withdraw_alert": withdraw_alert})

@@ -66,6 +66,7 @@ from backoffice.services.crypto import (
 )
 from backoffice.services.identifiers import InvalidIdentifier, display, guess_kind, normalise
 from backoffice.services.sms_encoding import sms_parts
+from backoffice.services.timezones import months_before
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
 from backoffice.transactions import checkpoint
@@ -953,16 +954,6 @@ def organisation_figures(
 
 
 # --- retention ------------------------------------------------------------------------------
-
-
-def months_before(moment: dt.datetime, months: int) -> dt.datetime:
-    """The same day ``months`` earlier (clamped to the month's last day)."""
-    index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(index, 12)
-    month += 1
-    next_month = dt.date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_month - dt.timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
 
 
 def purge_expired_contacts(now: dt.datetime | None = None) -> dict[str, int]:

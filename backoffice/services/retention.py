@@ -31,7 +31,7 @@ from sqlalchemy import Select, and_, exists, func, not_, select
 from backoffice.extensions import db
 from backoffice.models.base import EncryptedText, utcnow
 from backoffice.models.case import Case
-from backoffice.models.report import VICTIM_SEALED_COLUMNS, Report, ReportEvent
+from backoffice.models.report import CONTACT_SEALED_COLUMNS, Report, ReportEvent
 from backoffice.services import audit, confidential
 from backoffice.services.outreach import months_before
 from backoffice.transactions import checkpoint
@@ -61,7 +61,7 @@ def _destroy_key_if_unused(report: Report) -> None:
 
 def erase_victim_contact(report: Report) -> None:
     """The victim's pseudonym, phone, email and language go for good."""
-    for column in VICTIM_SEALED_COLUMNS:
+    for column in CONTACT_SEALED_COLUMNS:
         setattr(report, column, None)
     _destroy_key_if_unused(report)
 

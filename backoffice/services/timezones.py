@@ -63,3 +63,13 @@ def local_today(zone: ZoneInfo | str | None = None) -> dt.date:
 
 def _zone(zone: ZoneInfo | str | None) -> ZoneInfo:
     return zone if isinstance(zone, ZoneInfo) else zone_for(zone)
+
+
+def months_before(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same day ``months`` earlier (clamped to the month's last day)."""
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    next_month = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_month - dt.timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day))

@@ -25,8 +25,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from backoffice.models.report import Report
-from backoffice.security import ALL, MODERATOR, PARTNER_RELAY, SOCIAL_WORKER
-from backoffice.services import audit, identifiers, intake, moderation
+from backoffice.security import ALL, DATA_PROTECTION, MODERATOR, PARTNER_RELAY, SOCIAL_WORKER
+from backoffice.services import audit, identifiers, intake, moderation, report_erasure
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import (
     ALERT_LANGUAGES,
@@ -351,6 +351,64 @@ class ReportView(BaseView):
         )
 
 
+ERASURE_REASONS = {
+    "her_request": _l("She asked for it"),
+    "legal_obligation": _l("A legal obligation"),
+    "recorded_in_error": _l("Recorded in error"),
+}
+
+
+class ReportErasureView(BaseView):
+    """Erasing one report on request (Moderators and the DataProtection role): a reason, a
+    confirmation typed by hand, and optionally the withdrawal of its published alert."""
+
+    route_base = "/reports/erasure"
+    default_view = "index"
+    access = {MODERATOR: ALL, DATA_PROTECTION: ALL}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        reference = request.args.get("reference", "").strip()
+        if reference:
+            report = moderation.find_report(reference)
+            if report is not None:
+                return redirect(url_for("ReportErasureView.erase", pk=report.id))
+            flash(_("No report has this reference."), "warning")
+        return self.render_template("reports/erasure_find.html", reference=reference)
+
+    @expose("/<int:pk>", methods=["GET", "POST"])
+    @has_access
+    def erase(self, pk: int):
+        report = moderation.get_report(pk)
+        if request.method == "POST" and self._confirmed(report):
+            report_erasure.erase_by_staff(
+                report,
+                g.user,
+                request.form.get("reason", ""),
+                withdraw_alert=request.form.get("withdraw_alert") == "y",
+            )
+            flash(_("The report's personal data is erased for good."), "success")
+            return redirect(url_for("ReportErasureView.erase", pk=pk))
+        return self.render_template(
+            "reports/erase.html",
+            report=report,
+            erased=report_erasure.is_erased(report),
+            reasons=ERASURE_REASONS,
+            chosen=request.form.get("reason", ""),
+        )
+
+    @staticmethod
+    def _confirmed(report: Report) -> bool:
+        if request.form.get("reason") not in ERASURE_REASONS:
+            flash(_("Choose a reason."), "danger")
+            return False
+        if request.form.get("confirmation", "").strip() != report.reference:
+            flash(_("To confirm, type the report's reference exactly."), "danger")
+            return False
+        return True
+
+
 def _labels() -> dict:
     return {
         "channel": CHANNELS,
@@ -380,3 +438,4 @@ def register(appbuilder) -> None:
     )
     # Moderators work from the moderation queue; this read-only list stays reachable by URL.
     appbuilder.add_view_no_menu(ReportView)
+    appbuilder.add_view_no_menu(ReportErasureView)

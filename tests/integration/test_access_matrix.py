@@ -79,6 +79,7 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # intake: reporting on behalf of a worker; reading reports is for moderators only
     "ReportFormView": ("/reports/new/", {"Moderator", "SocialWorker", "PartnerRelay"}),
     "ReportView": ("/reports/list/", {"Moderator"}),
+    "ReportErasureView": ("/reports/erasure/", {"Moderator", "DataProtection"}),
     # moderation and alerts: moderators moderate; every role reads and prints published alerts
     "ModerationView": ("/moderation/queue", {"Moderator"}),
     "AlertComposerView": ("/composer/new", {"Moderator"}),
@@ -118,6 +119,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "run_outreach": {"Outreach"},
     "lead_outreach": {"Outreach"},
     "moderate": {"Moderator"},
+    "erase_reports": {"Moderator", "DataProtection"},
     "approve_grants": {"Admin"},
     "review_directory_changes": {"Coordinator"},
     "publish_information": {"Moderator", "Coordinator"},
