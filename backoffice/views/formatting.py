@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from backoffice import security
-
 from backoffice.services.timezones import to_local, zone_of_user
 
 
