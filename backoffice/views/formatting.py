@@ -9,9 +9,9 @@ from babel.dates import format_date, format_datetime
 from flask import Flask, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from markupsafe import Markup, escape
 
 from backoffice import security
+from backoffice.services.bidi import isolate
 from backoffice.services.timezones import to_local, zone_of_user
 
 
@@ -56,16 +56,6 @@ def role_label(role) -> str:
     return str(ROLE_LABELS.get(name, name))
 
 
-def ltr(value) -> Markup:
-    """A number, plate or reference kept left to right inside right-to-left text.
-
-    ``<bdi dir="ltr">`` isolates it, so "+33 2 61 91 97 82" is not shown reversed in Arabic.
-    """
-    if value is None or value == "":
-        return Markup("")
-    return Markup('<bdi dir="ltr">%s</bdi>') % escape(value)
-
-
 def stock_value(value):
     """A value in FAB's stock list and show screens as a reader says it: "Oui", not "True";
     "—", not "None"; role labels, not role names."""
@@ -96,7 +86,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["role_label"] = role_label
-    app.jinja_env.filters["ltr"] = ltr
+    app.jinja_env.filters["isolate"] = isolate
     app.jinja_env.filters["stock_value"] = stock_value
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["text_direction"] = text_direction
