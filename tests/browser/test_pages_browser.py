@@ -25,13 +25,15 @@ KNOWN: set[tuple[str, str]] = set()
 
 
 # The innermost elements that end beyond the right edge of the screen (to say what to fix).
-WIDE_ELEMENTS = """() => [...document.querySelectorAll('body *')]
-  .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
-               && ![...e.children].some(c => c.getBoundingClientRect().right > window.innerWidth + 1))
-  .slice(0, 4)
-  .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-            + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
-            + ' ' + Math.round(e.getBoundingClientRect().right))"""
+WIDE_ELEMENTS = """() => {
+  const beyond = e => e.getBoundingClientRect().right > window.innerWidth + 1;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className ? '.' + e.className.trim() : '');
+  return [...document.querySelectorAll('body *')]
+    .filter(e => beyond(e) && ![...e.children].some(beyond))
+    .slice(0, 4)
+    .map(e => name(e) + ' ' + Math.round(e.getBoundingClientRect().right));
+}"""
 
 
 def _pages_of(who: str) -> list[str]:
