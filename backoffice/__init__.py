@@ -75,6 +75,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     from backoffice.views import formatting
 
     formatting.install(app)
+    from backoffice.views import stock_screens
+
+    stock_screens.install(app)
     from backoffice.cli import register_commands
 
     register_commands(app)

@@ -11,7 +11,6 @@ left.
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
 from collections.abc import Sequence
 
 from babel.dates import format_date
@@ -34,19 +33,8 @@ from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS, RIGHT_T
 from reports_pdf import render_pdf
 
 
-def _is_left_to_right(value: str) -> bool:
-    """No right-to-left letter: a phone, plate, URL or French text inside an Arabic page.
-
-    Such values are laid out in their own left-to-right run, or "+33 6 12…" would show its
-    digit groups reversed.
-    """
-    return not any(unicodedata.bidirectional(char) in ("R", "AL") for char in value)
-
-
 def _rows(rows) -> list[dict]:
-    return [
-        {"label": label, "value": value, "ltr": _is_left_to_right(value)} for label, value in rows
-    ]
+    return [{"label": label, "value": value} for label, value in rows]
 
 
 def _alert_block(content: AlertContent, language: str) -> dict:

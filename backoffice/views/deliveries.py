@@ -17,6 +17,7 @@ from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 from backoffice.models.dispatch import DELIVERY_STATUSES
 from backoffice.models.subscriber import CHANNELS
@@ -112,7 +113,15 @@ class DeliveryView(BaseView):
         alert = dispatch.dispatched_alert(alert_id)
         count = dispatch.retry_failed(alert.id, g.user)
         if count:
-            flash(_("%(count)d failed deliveries queued again.", count=count), "success")
+            flash(
+                ngettext(
+                    "%(count)d failed delivery queued again.",
+                    "%(count)d failed deliveries queued again.",
+                    count,
+                    count=count,
+                ),
+                "success",
+            )
         else:
             flash(_("No failed delivery to retry."), "info")
         return redirect(url_for("DeliveryView.alert", alert_id=alert.id))

@@ -1,5 +1,6 @@
-"""Template filters shared by every screen: local times with their zone, and the display rule
-that removes bidirectional control characters from every value a template prints."""
+"""Template filters shared by every screen: local times with their zone, role names in the
+reader's language, left-to-right islands (numbers, plates, references) in right-to-left text,
+and the display rule that removes bidirectional control characters from every printed value."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import datetime as dt
 from babel.dates import format_date, format_datetime
 from flask import Flask, g
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
-from backoffice.services.bidi import strip_bidi_controls
+from backoffice import security
+from backoffice.services.bidi import isolate, strip_bidi_controls
 from backoffice.services.timezones import to_local, zone_of_user
 
 
@@ -47,7 +50,57 @@ def displayed(value: object) -> object:
     return value
 
 
+# The one place where role names (security.ROLES) get their French/English labels.
+ROLE_LABELS = {
+    security.ADMIN: _l("Administrator"),
+    security.MODERATOR: _l("Moderator"),
+    security.SOCIAL_WORKER: _l("Social worker"),
+    security.COORDINATOR: _l("Programme coordinator"),
+    security.OUTREACH: _l("Outreach worker"),
+    security.PARTNER_RELAY: _l("Partner relay"),
+    security.DATA_PROTECTION: _l("Data protection officer"),
+}
+RIGHT_TO_LEFT = frozenset({"ar", "he", "fa", "ur"})
+
+
+def role_label(role) -> str:
+    """A role (or its name) as the reader says it: "Modératrice/Modérateur"."""
+    name = getattr(role, "name", role)
+    return str(ROLE_LABELS.get(name, name))
+
+
+def stock_value(value):
+    """A value in FAB's stock list and show screens as a reader says it: "Oui", not "True";
+    "—", not "None"; role labels, not role names."""
+    if value is None:
+        return "—"
+    if value is True:
+        return _l("Yes")
+    if value is False:
+        return _l("No")
+    if isinstance(value, str):
+        return role_label(value) if value in ROLE_LABELS else value
+    if type(value).__name__ == "Role":
+        return role_label(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(stock_value(v)) for v in value)
+    return value
+
+
+def current_locale() -> str:
+    return str(get_locale() or "fr")
+
+
+def text_direction(language: str | None = None) -> str:
+    return "rtl" if (language or current_locale()).split("_")[0] in RIGHT_TO_LEFT else "ltr"
+
+
 def install(app: Flask) -> None:
     app.jinja_env.finalize = displayed
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["role_label"] = role_label
+    app.jinja_env.filters["isolate"] = isolate
+    app.jinja_env.filters["stock_value"] = stock_value
+    app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.globals["text_direction"] = text_direction

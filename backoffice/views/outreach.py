@@ -27,6 +27,7 @@ from flask_appbuilder import BaseView
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from wtforms import DateField, IntegerField, SelectField, TimeField
 from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import DateInput, TimeInput
@@ -279,11 +280,22 @@ class OutreachSessionView(ScopedModelView):
             transactions.undo()
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=session.id))
-        flash(_("%(count)d contacts added to the session.", count=result.added), "success")
+        added = result.added
+        flash(
+            ngettext(
+                "%(count)d contact added to the session.",
+                "%(count)d contacts added to the session.",
+                added,
+                count=added,
+            ),
+            "success",
+        )
         if result.already_known:
             flash(
-                _(
+                ngettext(
+                    "%(count)d was already contacted and was not added.",
                     "%(count)d were already contacted and were not added.",
+                    result.already_known,
                     count=result.already_known,
                 ),
                 "info",
@@ -305,8 +317,10 @@ class OutreachSessionView(ScopedModelView):
             flash(str(error), "danger")
             return redirect(url_for(".show", pk=session.id) + "#contacts")
         flash(
-            _(
+            ngettext(
+                "%(kind)s logged for %(count)d contact.",
                 "%(kind)s logged for %(count)d contacts.",
+                len(outcomes),
                 kind=str(OUTCOME_KINDS[data.kind]),
                 count=len(outcomes),
             ),
@@ -339,9 +353,12 @@ class OutreachSessionView(ScopedModelView):
             flash(str(error), "info")
             return redirect(url_for(".show", pk=session.id))
         flash(
-            _(
+            ngettext(
+                "Session closed: the %(count)d number it showed is erased for good. "
+                "It is still recognised when pasted again.",
                 "Session closed: the %(count)d numbers it showed are erased for good. "
                 "They are still recognised when pasted again.",
+                erased,
                 count=erased,
             ),
             "success",
