@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_appbuilder import Model
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backoffice.models.base import TimestampMixin
@@ -20,6 +20,7 @@ ORGANISATION_KINDS = {
 
 class Organisation(TimestampMixin, Model):
     __tablename__ = "organisations"
+    __table_args__ = (Index("uq_organisations_referral_code", "referral_code", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(150), unique=True, nullable=False)
@@ -32,7 +33,9 @@ class Organisation(TimestampMixin, Model):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     # Given by the partner to the workers it co-opts: a self-registration with this code
     # starts active, in this organisation (services/registration.py).
-    referral_code: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
+    # Unique through an index: SQLite adds one without rebuilding the table (which a table
+    # that others reference cannot survive with foreign keys on).
+    referral_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
     def __repr__(self) -> str:
         return self.name

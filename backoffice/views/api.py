@@ -162,6 +162,15 @@ def unavailable() -> Response:
     )
 
 
+@api_blueprint.before_request
+def _refuse_nul_in_path() -> Response | None:
+    # No reference, slug or id holds a NUL, and PostgreSQL refuses one in any text it is
+    # asked to compare: such an address names nothing.
+    if any("\x00" in str(value) for value in (request.view_args or {}).values()):
+        return http_error(404)
+    return None
+
+
 @api_blueprint.errorhandler(ApiError)
 def _api_error(error: ApiError) -> Response:
     return api_error(error.status, error.code, error.message, error.errors, error.headers)

@@ -71,16 +71,16 @@ def upgrade():
             sa.Column("discreet", sa.Boolean(), nullable=False, server_default=sa.false())
         )
         batch_op.add_column(sa.Column("channel", sa.String(length=5), nullable=True))
-    with op.batch_alter_table("organisations") as batch_op:
-        batch_op.add_column(sa.Column("referral_code", sa.String(length=40), nullable=True))
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_organisations_referral_code"), ["referral_code"]
-        )
+    # A unique index, not a constraint: SQLite adds it without rebuilding organisations.
+    op.add_column("organisations", sa.Column("referral_code", sa.String(length=40), nullable=True))
+    op.create_index(
+        "uq_organisations_referral_code", "organisations", ["referral_code"], unique=True
+    )
 
 
 def downgrade():
+    op.drop_index("uq_organisations_referral_code", table_name="organisations")
     with op.batch_alter_table("organisations") as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_organisations_referral_code"), type_="unique")
         batch_op.drop_column("referral_code")
     with op.batch_alter_table("subscribers") as batch_op:
         batch_op.drop_column("channel")

@@ -23,6 +23,8 @@ from tests.integration.test_intake_api import MINIMAL, URL, auth, new_client
 
 pytestmark = pytest.mark.postgres_only
 CLIENTS = 4
+# Only the served app's connections are terminated: the other tests' app shares the database.
+SERVED = "database-faults-served"
 REPORTS_PER_CLIENT = 30
 
 
@@ -31,8 +33,8 @@ def _terminate_backends(database: str, stop: threading.Event, killed: list[int])
         while not stop.is_set():
             rows = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (database,),
+                "WHERE datname = %s AND application_name = %s AND pid <> pg_backend_pid()",
+                (database, SERVED),
             ).fetchall()
             killed.append(len(rows))
             time.sleep(0.03)
@@ -68,7 +70,15 @@ def _read_staff_page(app, stop: threading.Event, answers: list) -> None:
 def test_terminated_backends_give_503_with_retry_after_and_lose_nothing(
     database_url, test_keyring, tmp_path, app
 ):
-    served = make_app(database_url, test_keyring, tmp_path)
+    served = make_app(
+        database_url,
+        test_keyring,
+        tmp_path,
+        SQLALCHEMY_ENGINE_OPTIONS={
+            "pool_pre_ping": True,
+            "connect_args": {"application_name": SERVED},
+        },
+    )
     _client_id, key = new_client(app)
     keys = [[uuid.uuid4().hex for _ in range(REPORTS_PER_CLIENT)] for _ in range(CLIENTS)]
     answers: list = []

@@ -169,6 +169,14 @@ def test_demo_seed_is_refused_outside_development(
 
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", database_url)
+    # A production that would start: real channels and a shared store of the limits.
+    for name, value in {
+        "PUBLIC_BASE_URL": "https://backoffice.example.org",
+        "SMTP_HOST": "smtp.example.org",
+        "SMS_GATEWAY_URL": "https://sms.example.org/send",
+        "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    }.items():
+        monkeypatch.setenv(name, value)
     production = make_app(database_url, test_keyring, tmp_path, SECRET_KEY="p" * 40)
     assert production.config["BACKOFFICE_ENV"] == "production"
     for command in (["demo", "seed"], ["demo", "logins"]):

@@ -71,6 +71,7 @@ def _production(monkeypatch, **env):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h/db")
     monkeypatch.setenv("BACKOFFICE_KEY_FILE", "/etc/backoffice/keys.json")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://backoffice.example.org")
     for name in ("SMTP_HOST", "SMS_GATEWAY_URL", "RATELIMIT_STORAGE_URI", "MAIL_BACKEND"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
