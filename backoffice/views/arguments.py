@@ -53,6 +53,10 @@ def refuse_malformed_list_arguments() -> None:
     ``page_<view>`` and ``psize_<view>`` must be small numbers; ``_flt_<n>_<column>`` must
     name a filter the view has. FAB's own views (users, roles) are covered too.
     """
+    # No field of a staff screen holds a NUL, and PostgreSQL refuses one in any text it
+    # compares (the public API validates its own fields, with its own error shapes).
+    if request.blueprint != "api_v1" and any("\x00" in v for v in request.values.values()):
+        abort(400)
     for name, value in request.args.items(multi=True):
         if _FAB_NUMBERS.match(name):
             number = parse_int(value)
@@ -61,6 +65,22 @@ def refuse_malformed_list_arguments() -> None:
         match = _FAB_FILTER.match(name)
         if match and not _filter_exists(int(match.group(1)), match.group(2)):
             abort(400)
+        if match and _is_boolean(match.group(2)) and value not in _BOOLEAN_VALUES:
+            abort(400)  # PostgreSQL cannot compare a boolean with other text
+
+
+_BOOLEAN_VALUES = frozenset({"y", "n", "1", "0", "true", "false", "True", "False", "on", "off"})
+
+
+def _is_boolean(column: str) -> bool:
+    view = _current_view()
+    datamodel = getattr(view, "datamodel", None)
+    if datamodel is None:
+        return False
+    try:
+        return bool(datamodel.is_boolean(column))
+    except Exception:  # not a column of the model (a relation): not a boolean
+        return False
 
 
 def _filter_exists(index: int, column: str) -> bool:

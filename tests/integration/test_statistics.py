@@ -367,7 +367,9 @@ def test_roles_without_statistics_get_nothing(app, login_as, who):
     ):
         response = client.get(url)
         assert response.status_code in (302, 403), url
-        assert b"reports_by_month" not in response.get_data()
+        # Nothing of the figures (the page's own address, in its language links, is no leak).
+        assert b"Reports by month" not in response.get_data()
+        assert b"reports_by_month;" not in response.get_data()
 
 
 def test_nobody_signed_in_gets_nothing(client):
