@@ -40,6 +40,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=settings["INSTANCE_DIR"])
     app.request_class = InMemoryUploadsRequest  # uploads never spooled to disk in clear
     app.config.update(settings)
+    # A database error's message never carries the values it was given (a name, a phone
+    # number): whatever logs or shows it — a job's traceback, an error page — sees the SQL only.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+        "hide_parameters": True,
+    }
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if app.config["PROXY_FIX_HOPS"]:
         hops = app.config["PROXY_FIX_HOPS"]
