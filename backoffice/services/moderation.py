@@ -32,6 +32,7 @@ from backoffice.models.base import utcnow
 from backoffice.models.report import Report, ReportEvent, ReportIdentifier
 from backoffice.security import OutOfScope, can
 from backoffice.services import audit
+from backoffice.services import references as references_service
 from backoffice.services.anonymise import PLACEHOLDERS, Span, apply_spans
 from backoffice.services.paging import Page, paginate
 
@@ -523,7 +524,8 @@ def find_report(reference: str | None) -> Report | None:
 
 
 def reports_by_reference(references: list[str]) -> list[Report]:
-    """The reports named, in the order given (unknown references are left out)."""
+    """The reports named, in the order given (unknown or malformed references are left out)."""
+    references = [r for r in references if references_service.is_reference(r, "J")]
     if not references:
         return []
     found = db.session.scalars(select(Report).where(Report.reference.in_(references))).all()

@@ -30,6 +30,7 @@ Where the bump runs:
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from flask import current_app
 from sqlalchemy import Engine, create_engine, text
@@ -55,6 +56,15 @@ def next_reference(prefix: str, when: dt.datetime | None = None) -> str:
 
 def format_reference(prefix: str, year: int, number: int) -> str:
     return f"{prefix}-{year:04d}-{number:0{DIGITS}d}"
+
+
+_REFERENCE = re.compile(rf"[A-Z]-\d{{4}}-\d{{{DIGITS},}}")
+
+
+def is_reference(value: str, prefix: str) -> bool:
+    """Whether ``value`` has the shape of a reference with ``prefix`` (what a form sent
+    may be anything; only a well-formed reference is worth a query)."""
+    return value.startswith(prefix + "-") and _REFERENCE.fullmatch(value) is not None
 
 
 # One statement, the same in PostgreSQL and SQLite (≥ 3.35), parsed once.
