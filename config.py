@@ -263,6 +263,13 @@ def _service_settings(production: bool) -> dict:
         # Moderation: how long a claim on a report holds, how long an alert stays live, and
         # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
         "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
+        # Staff notices (services/staff_notices.py): a dangerous report still unclaimed after
+        # this many minutes goes to every moderator and the coordinators; a treatment
+        # deadline this many hours away with nothing done, again, urgent; rules look back
+        # this many hours only.
+        "NOTIFY_UNCLAIMED_MINUTES": _env_int("NOTIFY_UNCLAIMED_MINUTES", 30),
+        "NOTIFY_DEADLINE_HOURS": _env_int("NOTIFY_DEADLINE_HOURS", 12),
+        "NOTIFY_LOOKBACK_HOURS": _env_int("NOTIFY_LOOKBACK_HOURS", 48),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
         # The check (issue 12, F7): per client and source address without a worker token,
         # per worker with one, and the client's overall budget.

@@ -22,14 +22,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from flask import Flask
-from sqlalchemy import delete, insert, update
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import delete, event, insert, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.jobs import JobLock, JobRun
-from backoffice.services import dispatch
+from backoffice.services import dispatch, staff_notices
 from backoffice.transactions import unit_of_work
 from reports_pdf.alert_sheet import build_alert_sheet
 
@@ -281,6 +282,26 @@ def start_in_process(app: Flask) -> None:
     app.extensions["scheduler"] = scheduler
 
 
+@event.listens_for(Session, "after_commit")
+def wake_dispatch_after_commit(session) -> None:
+    """A committed urgent staff notice: the in-process scheduler runs the dispatch now rather
+    than at its next tick (a stand-alone scheduler process picks it up within its interval)."""
+    if not session.info.pop(staff_notices.WAKE_DISPATCH, False) or not has_app_context():
+        return
+    scheduler = current_app.extensions.get("scheduler")
+    if scheduler is None:
+        return
+    try:
+        scheduler.modify_job("dispatch_deliveries", next_run_time=dt.datetime.now(dt.UTC))
+    except Exception as error:  # the next tick sends it anyway
+        log.warning("Dispatch not woken (%s)", type(error).__name__)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_wake(session) -> None:
+    session.info.pop(staff_notices.WAKE_DISPATCH, None)
+
+
 register(
     "purge_outreach_contacts",
     "backoffice.services.outreach:purge_expired_contacts",
@@ -308,6 +329,14 @@ register(
     "interval",
     max_minutes=2,  # a run stops after DISPATCH_TIME_BUDGET_SECONDS; a crashed one frees it fast
     seconds=5,
+)
+# Staff notices: unclaimed dangerous reports, near deadlines, answers received (issue 18).
+register(
+    "staff_notices",
+    "backoffice.services.staff_notices:run_rules",
+    "interval",
+    max_minutes=5,
+    seconds=60,
 )
 register(
     "erase_unsubscribed_contacts",

@@ -269,6 +269,8 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Checks an identifier against the published alerts for a worker met in the field (the
     # roles that meet workers); moderators' own check also searches reports.
     "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
+    # Is told when a dangerous report waits unclaimed (besides every moderator).
+    "watch_report_queue": (COORDINATOR,),
 }
 
 

@@ -47,6 +47,7 @@ from backoffice.models.report import (
     ReportIdentifier,
 )
 from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
+from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import (
     Structure,
@@ -87,3 +88,4 @@ __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]
+__all__ += ["StaffNotice", "StaffNoticeSettings"]

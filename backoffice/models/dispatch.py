@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.organisation import Organisation
+from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.subscriber import Subscriber
 
 DELIVERY_STATUSES: dict[str, object] = {
@@ -32,14 +33,16 @@ DELIVERY_STATUSES: dict[str, object] = {
 }
 # What a delivery carries: an alert, or a notice to one subscriber (welcome after validation,
 # goodbye after STOP). Notices have no alert.
-DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage")
+# "staff": a notice to a staff user (``StaffNotice``), through the same workers.
+DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage", "staff")
 FINAL_STATUSES = ("sent", "failed", "cancelled")
 
 
 class Delivery(Model):
     """One message to one recipient on one channel: the outbox row and its outcome.
 
-    ``recipient_key`` is ``s<subscriber id>`` or ``o<organisation id>`` so that one unique
+    ``recipient_key`` is ``s<subscriber id>``, ``o<organisation id>`` or ``u<staff user id>``
+    (a staff notice, unique per notice and channel) so that one unique
     constraint covers both kinds of recipient. ``idempotency_key`` is random, fixed at
     enqueue time, and given to the channel (Message-ID, gateway client reference) so that a
     resend after a crash is recognised as the same message.
@@ -60,6 +63,10 @@ class Delivery(Model):
         Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True, index=True
     )
     partner_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A notice to a staff user (recipient ``u<user id>``): its text is rendered at send time.
+    staff_notice_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("staff_notices.id", ondelete="CASCADE"), nullable=True, index=True
+    )
     channel: Mapped[str] = mapped_column(String(8), nullable=False)
     language: Mapped[str] = mapped_column(String(5), nullable=False)
     status: Mapped[str] = mapped_column(String(10), nullable=False, default="queued")
@@ -89,12 +96,14 @@ class Delivery(Model):
         "Alert", primaryjoin="foreign(Delivery.alert_id) == Alert.id", viewonly=True
     )
     subscriber: Mapped[Subscriber | None] = relationship("Subscriber")
+    staff_notice: Mapped[StaffNotice | None] = relationship("StaffNotice")
     partner: Mapped[Organisation | None] = relationship(
         "Organisation", primaryjoin="foreign(Delivery.partner_id) == Organisation.id", viewonly=True
     )
 
     __table_args__ = (
         UniqueConstraint("alert_id", "recipient_key", "channel"),
+        UniqueConstraint("staff_notice_id", "channel"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_deliveries_alert_id_status", "alert_id", "status"),
     )

@@ -66,9 +66,10 @@ from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.subscriber import Subscriber
 from backoffice.security import OutOfScope
-from backoffice.services import audit, channels, mailer
+from backoffice.services import audit, channels, mailer, staff_notices
 from backoffice.services.alert_text import (
     render_email,
     render_sms,
@@ -309,12 +310,15 @@ def _load(ids: list[int]) -> list[Delivery]:
             selectinload(Delivery.subscriber).selectinload(Subscriber.department_rows),
             selectinload(Delivery.alert),
             selectinload(Delivery.partner),
+            selectinload(Delivery.staff_notice).selectinload(StaffNotice.user),
         )
     )
     return list(db.session.scalars(statement))
 
 
 def _cancel_reason(delivery: Delivery) -> str | None:
+    if delivery.purpose == "staff":
+        return staff_notices.cancel_reason(delivery.staff_notice, delivery.channel)
     if delivery.purpose == "alert" and (
         delivery.alert is None or delivery.alert.status != "published"
     ):
@@ -380,6 +384,8 @@ def _refusal(delivery: Delivery, attempts: int, batch: _Batch) -> channels.Outco
 
 def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
     key = delivery.idempotency_key
+    if delivery.purpose == "staff":
+        return _staff_message(delivery)
     if delivery.partner_id is not None:
         alert = delivery.alert
         link = batch.config["PUBLIC_BASE_URL"].rstrip("/") + "/"
@@ -413,6 +419,20 @@ def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
         key=key,
         language=language,
         unsubscribe_url=link,
+    )
+
+
+def _staff_message(delivery: Delivery):
+    """A notice to a staff user: level, what, reference and link (``staff_notices.render``)."""
+    notice = delivery.staff_notice
+    subject, body, sms = staff_notices.render(notice)
+    to = staff_notices.contact_of(notice, delivery.channel)
+    if delivery.channel == "sms":
+        return channels.OutgoingSms(
+            to=to, text=sms, key=delivery.idempotency_key, language=delivery.language
+        )
+    return channels.OutgoingEmail(
+        to=to, subject=subject, body=body, key=delivery.idempotency_key, language=delivery.language
     )
 
 

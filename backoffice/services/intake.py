@@ -53,7 +53,7 @@ from backoffice.schemas.reports import (
     ReportInput,
     ReportSchema,
 )
-from backoffice.services import audit, identifiers, references
+from backoffice.services import audit, identifiers, references, staff_notices
 from backoffice.services.confidential import ErasedError, keyring
 from backoffice.services.crypto import associated_data
 from backoffice.services.vocabulary import severity_for
@@ -129,6 +129,8 @@ def create_report(
         report,
         details={"channel": data.channel, "identifiers": len(data.identifiers)},
     )
+    # A dangerous report: the moderators on duty are told, in this same transaction.
+    staff_notices.report_received(report, now)
     return report
 
 

@@ -15,7 +15,9 @@ anyway. If publication did not call it, ``enqueue_pending_alerts`` (run before e
 dispatch) picks up published alerts whose dispatch was requested and never written.
 
 A notice (``enqueue_notice``) is one SMS to one subscriber: the welcome after validation,
-the goodbye after STOP.
+the goodbye after STOP. A staff notice (``enqueue_staff_notice``, written by
+``services.staff_notices``) is one delivery per channel the staff user chose, due at once or
+at the end of her quiet hours; the same workers send it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import AlertDispatch, Delivery
 from backoffice.models.organisation import Organisation
+from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
 from backoffice.services import audit
 
@@ -213,6 +216,33 @@ def enqueue_notice(subscriber: Subscriber, purpose: str, now: dt.datetime | None
         )
     )
     return 1
+
+
+def enqueue_staff_notice(
+    notice: StaffNotice, user_id: int, channels: list[str], due: dt.datetime, now: dt.datetime
+) -> int:
+    """Queue a staff notice on each of her channels, due at ``due`` (added, not flushed: the
+    notice and its deliveries are written together by the caller's commit). The unique
+    (notice, channel) and the notice's unique key make it once."""
+    for channel in channels:
+        db.session.add(
+            Delivery(
+                alert_id=None,
+                purpose="staff",
+                recipient_key=f"u{user_id}",
+                staff_notice=notice,
+                channel=channel,
+                language=PARTNER_LANGUAGE,
+                status="queued",
+                attempts=0,
+                next_attempt_at=due,
+                idempotency_key=secrets.token_hex(16),
+                # The "too late" limit counts from when it may be sent.
+                created_at=due,
+                updated_at=now,
+            )
+        )
+    return len(channels)
 
 
 def enqueue_pending_alerts(now: dt.datetime | None = None) -> int:

@@ -77,6 +77,9 @@ def register_views(appbuilder) -> None:
     from backoffice.views.sms_providers import register as register_sms_providers
 
     register_sms_providers(appbuilder)
+    from backoffice.views.notifications import register as register_notifications
+
+    register_notifications(appbuilder)
     from backoffice.views.operations import register as register_operations
 
     register_operations(appbuilder)

@@ -40,6 +40,7 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "TwoStepAuthDBView": ("/login/", {PUBLIC}),
     "SecondFactorView": ("/account/second-factor/", EVERYONE),
     "SessionsView": ("/account/sessions/", EVERYONE),
+    "NotificationsView": ("/account/notifications/", EVERYONE),
     "HomeIndexView": ("/", {PUBLIC, *EVERYONE}),
     # accounts
     "UserInfoEditView": ("/userinfoeditview/form", EVERYONE),
@@ -124,6 +125,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "review_directory_changes": {"Coordinator"},
     "publish_information": {"Moderator", "Coordinator"},
     "check_identifiers": {"Moderator", "SocialWorker", "Outreach", "PartnerRelay"},
+    "watch_report_queue": {"Coordinator"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a

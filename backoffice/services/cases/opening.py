@@ -21,7 +21,7 @@ from backoffice.models.organisation import Organisation
 from backoffice.models.report import Report
 from backoffice.models.user import StaffUser
 from backoffice.security import OutOfScope, holders, organisation_of
-from backoffice.services import audit, confidential, references
+from backoffice.services import audit, confidential, references, staff_notices
 from backoffice.services.cases.contact import CaseFacts, Contact, apply_facts, seal_contact
 from backoffice.services.cases.deadlines import raise_deadline_flags
 from backoffice.services.cases.rules import (
@@ -154,6 +154,8 @@ def route_report(report_id: int, organisation_id: int, actor) -> Case:
         details={"case": case.reference, "organisation": organisation.id},
     )
     audit.record("case_opened", case, actor=actor, details={"source": "routed"})
+    # A running treatment deadline: the association's social workers are told at once.
+    staff_notices.case_routed(case)
     return case
 
 
