@@ -8,6 +8,7 @@ import datetime as dt
 import re
 
 import pytest
+from flask import current_app
 from sqlalchemy import delete, select
 
 from backoffice import jobs
@@ -15,12 +16,19 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import Delivery
 from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
+from backoffice.security import MODERATOR
 from backoffice.services import cases, dispatch, intake, moderation, staff_notices
 from backoffice.services.timezones import to_local, zone_of_user
 from tests.conftest import csrf_token
 from tests.integration.cases_support import make_report
 from tests.integration.dispatch_support import SmsGateway, SmtpServer, unique_mobile
-from tests.integration.moderation_support import drive, payload, second_moderator, user
+from tests.integration.moderation_support import (
+    PASSWORD,
+    drive,
+    payload,
+    second_moderator,
+    user,
+)
 
 VICTIM_NAME = "Lilabeth"
 VICTIM_PHONE = "07 98 76 54 32"
@@ -78,14 +86,42 @@ def choose(username: str, **settings) -> None:
     db.session.commit()
 
 
+def _reset_settings(app) -> None:
+    with app.app_context():
+        db.session.execute(delete(StaffNoticeSettings))
+        db.session.commit()
+
+
 @pytest.fixture
-def fresh_settings(app_context):
+def clean_settings(app):
     """Every test starts from the defaults (email, on duty, no quiet hours) and leaves them."""
-    db.session.execute(delete(StaffNoticeSettings))
-    db.session.commit()
+    _reset_settings(app)
     yield
-    db.session.execute(delete(StaffNoticeSettings))
-    db.session.commit()
+    _reset_settings(app)
+
+
+@pytest.fixture
+def fresh_settings(clean_settings, app_context):
+    """The defaults, inside an application context (service-level tests)."""
+    yield
+
+
+def reachable_moderator():
+    """A Moderator whose address the mail channel accepts (demo addresses end in .invalid)."""
+    sm = current_app.appbuilder.sm
+    found = sm.find_user(username="test-notice-moderator")
+    if found is None:
+        found = sm.add_user(
+            username="test-notice-moderator",
+            first_name="Nora",
+            last_name="Test",
+            email="notice-moderator@example.org",
+            role=sm.find_role(MODERATOR),
+            password=PASSWORD,
+        )
+        found.organisation_id = user("demo-moderator").organisation_id
+        db.session.commit()
+    return found
 
 
 def quiet_now(username: str) -> dict:
@@ -130,7 +166,8 @@ def test_the_notice_goes_once_by_email_and_sms_through_failures_and_retries(
     app, fresh_settings, smtp, monkeypatch
 ):
     phone = unique_mobile()
-    choose("demo-moderator", by_sms=True, phone=phone)
+    moderator = reachable_moderator()
+    choose(moderator.username, by_sms=True, phone=phone)
     # The gateway fails, then takes the message but answers too late, then accepts.
     with SmsGateway(script=["500", "timeout", "ok"], slow_seconds=1.2) as gateway:
         monkeypatch.setitem(app.config, "SMS_GATEWAY_URL", gateway.url)
@@ -143,10 +180,10 @@ def test_the_notice_goes_once_by_email_and_sms_through_failures_and_retries(
     mails = [
         message
         for _id, to, subject, message in smtp.recorder.received
-        if to == "demo-moderator@demo.invalid" and report.reference in subject
+        if to == moderator.email and report.reference in subject
     ]
     assert len(texts) == 1 and len(mails) == 1
-    notice = notices(report.reference, "danger")[0]
+    notice = next(n for n in notices(report.reference, "danger") if n.user_id == moderator.id)
     assert {
         d.status
         for d in db.session.scalars(select(Delivery).where(Delivery.staff_notice_id == notice.id))
@@ -169,7 +206,7 @@ def test_the_notice_is_written_once_however_often_the_rules_run(fresh_settings):
     for _ in range(2):
         staff_notices.run_rules(utcnow() + dt.timedelta(minutes=45))
         db.session.commit()
-    assert len(notices(report.reference, "danger")) == 1
+    assert len(notices(report.reference, "danger")) == len(recipients(report.reference, "danger"))
     assert len(notices(report.reference, "unclaimed")) == len(recipients(report.reference))
 
 
@@ -290,50 +327,56 @@ def test_the_rules_run_as_a_scheduled_job():
     assert jobs.JOBS["staff_notices"].target == "backoffice.services.staff_notices:run_rules"
 
 
-# --- the page --------------------------------------------------------------------------------
+# --- the page (requests outside the test's application context: each has its own) ---------
 
 
-def test_my_notifications_lists_counts_and_marks_read(app, login_as, fresh_settings):
-    report = dangerous_report()
-    mine = notices(report.reference, "danger")[0]
+def test_my_notifications_lists_counts_and_marks_read(app, login_as, clean_settings):
+    with app.app_context():
+        report = dangerous_report()
+        reference = report.reference
+        mine = next(n for n in notices(reference, "danger") if n.user.username == "demo-moderator")
+        notice_id = mine.id
+        unread = staff_notices.unread_count(user("demo-moderator"))
     client = login_as("demo-moderator")
     page = client.get("/account/notifications/").get_data(as_text=True)
-    assert report.reference in page and 'id="unread-notices"' in page
+    assert reference in page and 'id="unread-notices"' in page
     assert VICTIM_NAME not in page
-    unread = staff_notices.unread_count(user("demo-moderator"))
     token = csrf_token(client, "/account/notifications/")
-    answer = client.post(f"/account/notifications/{mine.id}/read", data={"csrf_token": token})
+    answer = client.post(f"/account/notifications/{notice_id}/read", data={"csrf_token": token})
     assert answer.status_code == 302
-    assert staff_notices.unread_count(user("demo-moderator")) == unread - 1
-    opened = client.post(f"/account/notifications/{mine.id}/open", data={"csrf_token": token})
-    assert opened.headers["Location"].endswith(f"/moderation/reports/{report.reference}")
+    with app.app_context():
+        assert staff_notices.unread_count(user("demo-moderator")) == unread - 1
+    opened = client.post(f"/account/notifications/{notice_id}/open", data={"csrf_token": token})
+    assert opened.headers["Location"].endswith(f"/moderation/reports/{reference}")
 
 
-def test_another_users_notice_is_answered_as_missing(app, login_as, fresh_settings):
-    report = dangerous_report()
-    theirs = notices(report.reference, "danger")[0]
+def test_another_users_notice_is_answered_as_missing(app, login_as, clean_settings):
+    with app.app_context():
+        report = dangerous_report()
+        theirs = notices(report.reference, "danger")[0].id
     client = login_as("demo-social-a")
     token = csrf_token(client, "/account/notifications/")
-    answer = client.post(f"/account/notifications/{theirs.id}/read", data={"csrf_token": token})
+    answer = client.post(f"/account/notifications/{theirs}/read", data={"csrf_token": token})
     assert answer.status_code == 404
-    db.session.expire_all()
-    assert db.session.get(StaffNotice, theirs.id).read_at is None
+    with app.app_context():
+        assert db.session.get(StaffNotice, theirs).read_at is None
 
 
-def test_settings_refuse_a_bad_number_and_keep_a_good_one_sealed(app, login_as, fresh_settings):
+def test_settings_refuse_a_bad_number_and_keep_a_good_one_sealed(app, login_as, clean_settings):
     client = login_as("demo-social-a")
     url = "/account/notifications/settings"
     form = {"csrf_token": csrf_token(client, url), "by_sms": "on", "phone": "12", "on_duty": "on"}
     refused = client.post(url, data=form)
     assert refused.status_code == 400
     assert "This phone number is not valid" in refused.get_data(as_text=True)
-    assert db.session.get(StaffNoticeSettings, user("demo-social-a").id) is None
+    with app.app_context():
+        assert db.session.get(StaffNoticeSettings, user("demo-social-a").id) is None
     phone = unique_mobile()
     form.update(phone=phone, quiet_start="22:00", quiet_end="07:00")
     assert client.post(url, data=form).status_code == 302
-    db.session.expire_all()
-    saved = db.session.get(StaffNoticeSettings, user("demo-social-a").id)
-    assert saved.by_sms and saved.quiet_start == dt.time(22, 0)
-    assert phone not in (saved.phone_sealed or "") and staff_notices.phone_of(saved) == phone
+    with app.app_context():
+        saved = db.session.get(StaffNoticeSettings, user("demo-social-a").id)
+        assert saved.by_sms and saved.quiet_start == dt.time(22, 0)
+        assert phone not in (saved.phone_sealed or "") and staff_notices.phone_of(saved) == phone
     bad_time = client.post(url, data={**form, "quiet_end": "25:99"})
     assert bad_time.status_code == 400 and "HH:MM" in bad_time.get_data(as_text=True)
