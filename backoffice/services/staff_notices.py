@@ -370,19 +370,15 @@ def deadlines_near(now: dt.datetime | None = None) -> int:
     """Rule 3, again: an open treatment deadline less than 12 hours away → urgent."""
     now = now or utcnow()
     hours = int(current_app.config.get("NOTIFY_DEADLINE_HOURS", 12))
-    rows = db.session.execute(
-        select(Case)
-        .join(CaseFlag, CaseFlag.case_id == Case.id)
-        .where(
-            CaseFlag.kind.in_(DEADLINE_FLAGS),
-            CaseFlag.resolved_at.is_(None),
-            CaseFlag.deadline > now,
-            CaseFlag.deadline <= now + dt.timedelta(hours=hours),
-            Case.status == "open",
-            Case.erased_at.is_(None),
-        )
-        .distinct()
-    ).scalars()
+    near = select(CaseFlag.case_id).where(
+        CaseFlag.kind.in_(DEADLINE_FLAGS),
+        CaseFlag.resolved_at.is_(None),
+        CaseFlag.deadline > now,
+        CaseFlag.deadline <= now + dt.timedelta(hours=hours),
+    )
+    rows = db.session.scalars(
+        select(Case).where(Case.id.in_(near), Case.status == "open", Case.erased_at.is_(None))
+    ).all()
     count = 0
     for case in rows:
         workers = list(db.session.scalars(holders(HOLD_CASES, case.organisation_id)))
