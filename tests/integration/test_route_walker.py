@@ -92,6 +92,7 @@ OTHER_ARGUMENTS: dict[str, str] = {
     "group_by": "walker",
     "action": "pause",
     "session_id": NOWHERE,  # one's own sign-in sessions (another user's: 404, test_accounts)
+    "notice_id": NOWHERE,  # one's own notices (another user's: 404, test_staff_notices)
     "provider": "walker",  # an SMS provider's webhook: 404 for any but the configured one
 }
 # Pages that show the audit trail to its programme-wide readers, who may see references.
