@@ -483,7 +483,13 @@ def render(notice: StaffNotice) -> tuple[str, str, str]:
                 _("Your notice settings: %(link)s", link=settings_link()),
             ]
         )
-        sms = f"Jasmine {level}: {what} ({notice.reference}). {link}"
+        sms = _(
+            "Jasmine %(level)s: %(what)s (%(reference)s). %(link)s",
+            level=level,
+            what=what,
+            reference=notice.reference,
+            link=link,
+        )
     return subject, body, sms
 
 

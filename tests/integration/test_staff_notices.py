@@ -106,8 +106,10 @@ def fresh_settings(clean_settings, app_context):
     yield
 
 
-def reachable_moderator():
-    """A Moderator whose address the mail channel accepts (demo addresses end in .invalid)."""
+@pytest.fixture
+def reachable_moderator(app_context):
+    """A Moderator whose address the mail channel accepts (demo addresses end in .invalid),
+    active during the test only: other tests' dangerous reports must not mail her."""
     sm = current_app.appbuilder.sm
     found = sm.find_user(username="test-notice-moderator")
     if found is None:
@@ -120,8 +122,12 @@ def reachable_moderator():
             password=PASSWORD,
         )
         found.organisation_id = user("demo-moderator").organisation_id
-        db.session.commit()
-    return found
+    found.active = True
+    db.session.commit()
+    yield found
+    db.session.rollback()
+    found.active = False
+    db.session.commit()
 
 
 def quiet_now(username: str) -> dict:
@@ -163,10 +169,10 @@ def test_a_report_that_is_not_dangerous_notifies_nobody(fresh_settings):
 
 
 def test_the_notice_goes_once_by_email_and_sms_through_failures_and_retries(
-    app, fresh_settings, smtp, monkeypatch
+    app, fresh_settings, smtp, monkeypatch, reachable_moderator
 ):
     phone = unique_mobile()
-    moderator = reachable_moderator()
+    moderator = reachable_moderator
     choose(moderator.username, by_sms=True, phone=phone)
     # The gateway fails, then takes the message but answers too late, then accepts.
     with SmsGateway(script=["500", "timeout", "ok"], slow_seconds=1.2) as gateway:
@@ -380,3 +386,15 @@ def test_settings_refuse_a_bad_number_and_keep_a_good_one_sealed(app, login_as, 
         assert phone not in (saved.phone_sealed or "") and staff_notices.phone_of(saved) == phone
     bad_time = client.post(url, data={**form, "quiet_end": "25:99"})
     assert bad_time.status_code == 400 and "HH:MM" in bad_time.get_data(as_text=True)
+
+
+def test_staff_read_their_notices_in_french(app, fresh_settings, monkeypatch):
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "fr")
+    report = dangerous_report()
+    notice = notices(report.reference, "danger")[0]
+    subject, body, sms = staff_notices.render(notice)
+    assert subject == f"[Jasmine] Urgent : {report.reference}"
+    assert (
+        "Un signalement dangereux a été reçu" in body and f"Référence : {report.reference}" in body
+    )
+    assert sms.startswith("Jasmine Urgent : Un signalement dangereux a été reçu")
