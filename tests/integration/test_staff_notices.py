@@ -398,3 +398,21 @@ def test_staff_read_their_notices_in_french(app, fresh_settings, monkeypatch):
         "Un signalement dangereux a été reçu" in body and f"Référence : {report.reference}" in body
     )
     assert sms.startswith("Jasmine Urgent : Un signalement dangereux a été reçu")
+
+
+@pytest.mark.parametrize("rule", list(staff_notices.RULE_LEVELS))
+def test_every_rule_says_a_level_what_a_reference_and_a_link_only(app_context, rule):
+    notice = StaffNotice(
+        rule=rule,
+        level=staff_notices.RULE_LEVELS[rule],
+        reference="J-2026-424242",
+        path="/moderation/reports/J-2026-424242",
+    )
+    subject, body, sms = staff_notices.render(notice)
+    for text in (subject, body, sms):
+        assert "J-2026-424242" in text
+    assert (
+        "/moderation/reports/J-2026-424242" in sms and "/moderation/reports/J-2026-424242" in body
+    )
+    # Nothing but our own words around the reference: no field of a report is read.
+    assert len(sms) <= 160 * 2
