@@ -385,6 +385,7 @@ def _refusal(delivery: Delivery, attempts: int, batch: _Batch) -> channels.Outco
 def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
     key = delivery.idempotency_key
     if delivery.purpose == "staff":
+        batch.contacts_read += 1
         return _staff_message(delivery)
     if delivery.partner_id is not None:
         alert = delivery.alert

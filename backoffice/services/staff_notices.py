@@ -102,7 +102,21 @@ def _phone_aad(user_id: int) -> bytes:
 
 
 def phone_of(settings: StaffNoticeSettings) -> str | None:
-    """Her notice number, decrypted (her own settings page, the dispatcher)."""
+    """Her notice number, decrypted for her own settings page: the read is audited."""
+    if not settings.phone_sealed:
+        return None
+    audit.record(
+        "decrypt",
+        object_type="StaffNoticeSettings",
+        object_id=settings.user_id,
+        details={"field": "phone"},
+    )
+    return _open_phone(settings)
+
+
+def _open_phone(settings: StaffNoticeSettings) -> str | None:
+    """Decrypted for sending, without an event per message: the dispatcher's batch event
+    counts the contacts it read (``dispatch._audit_batch``)."""
     if not settings.phone_sealed:
         return None
     return keyring().open(settings.phone_sealed, _phone_aad(settings.user_id))
@@ -515,4 +529,4 @@ def cancel_reason(notice: StaffNotice | None, channel: str) -> str | None:
 def contact_of(notice: StaffNotice, channel: str) -> str | None:
     if channel == "email":
         return (notice.user.email or "").strip() or None
-    return phone_of(settings_of(notice.user_id))
+    return _open_phone(settings_of(notice.user_id))

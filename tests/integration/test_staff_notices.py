@@ -9,10 +9,11 @@ import re
 
 import pytest
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from backoffice import jobs
 from backoffice.extensions import db
+from backoffice.models.audit import AuditEvent
 from backoffice.models.base import utcnow
 from backoffice.models.dispatch import Delivery
 from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
@@ -368,6 +369,18 @@ def test_another_users_notice_is_answered_as_missing(app, login_as, clean_settin
         assert db.session.get(StaffNotice, theirs).read_at is None
 
 
+def _phone_reads(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action == "decrypt",
+            AuditEvent.object_type == "StaffNoticeSettings",
+            AuditEvent.object_id == str(user_id),
+        )
+    )
+
+
 def test_settings_refuse_a_bad_number_and_keep_a_good_one_sealed(app, login_as, clean_settings):
     client = login_as("demo-social-a")
     url = "/account/notifications/settings"
@@ -384,6 +397,12 @@ def test_settings_refuse_a_bad_number_and_keep_a_good_one_sealed(app, login_as, 
         saved = db.session.get(StaffNoticeSettings, user("demo-social-a").id)
         assert saved.by_sms and saved.quiet_start == dt.time(22, 0)
         assert phone not in (saved.phone_sealed or "") and staff_notices.phone_of(saved) == phone
+    with app.app_context():
+        reads = _phone_reads(user("demo-social-a").id)
+    shown = client.get(url).get_data(as_text=True)
+    assert phone in shown  # her own number, on her own page: the read is audited
+    with app.app_context():
+        assert _phone_reads(user("demo-social-a").id) == reads + 1
     bad_time = client.post(url, data={**form, "quiet_end": "25:99"})
     assert bad_time.status_code == 400 and "HH:MM" in bad_time.get_data(as_text=True)
 
