@@ -17,6 +17,7 @@ import mimetypes
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from backoffice.services.bidi import isolate
 
@@ -33,6 +34,17 @@ _environment = Environment(
     lstrip_blocks=True,
 )
 _environment.filters["isolate"] = isolate
+
+
+def sentence(line: dict) -> Markup:
+    """A translated sentence with its values (``{"text": ..., "values": {...}}``): the text
+    escaped, each value isolated, so a date, a time or a reference keeps its order in a
+    right-to-left page."""
+    values = {name: isolate(value) for name, value in line["values"].items()}
+    return Markup(escape(line["text"])) % values if values else escape(line["text"])  # noqa: S704 - escaped text, isolated values
+
+
+_environment.filters["sentence"] = sentence
 
 
 class RefusedURL(ValueError):
