@@ -85,15 +85,21 @@ def render_html(template: str, **context: object) -> str:
     return _environment.get_template(template).render(**context)
 
 
-def html_to_pdf(html: str) -> bytes:
-    """The PDF of ``html``; stylesheets and images only through ``asset:`` URLs."""
+def html_document(html: str):
+    """The laid-out WeasyPrint document of ``html`` (its ``pages``, then ``write_pdf()``);
+    stylesheets and images only through ``asset:`` URLs."""
     from weasyprint import HTML
 
     # WeasyPrint warns about every refused URL and font detail; keep the logs quiet.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fetcher = _fetcher_class()()
-    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).render()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of ``html``; stylesheets and images only through ``asset:`` URLs."""
+    return html_document(html).write_pdf()
 
 
 def render_pdf(template: str, **context: object) -> bytes:
