@@ -14,6 +14,7 @@ left.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 
 from babel.dates import format_date
@@ -41,8 +42,19 @@ from backoffice.services.worker_texts import (
 from reports_pdf import html_document, render_html
 
 # Tighter type, step by step, until one alert fits its page: a summary at its 2,000
-# characters in Chinese or Arabic takes twice the lines of a French one.
+# characters in Chinese takes twice the lines of a French one. The first step tried is
+# guessed from the summary's width (a wide character counts twice), so that most sheets are
+# laid out once.
 DENSITIES = (0, 1, 2, 3)
+DENSITY_WIDTHS = (2200, 3000, 3600)
+
+
+def _first_density(contents: Sequence[AlertContent], language: str) -> int:
+    if len(contents) != 1:
+        return 0
+    summary = contents[0].summaries.get(language) or contents[0].summaries.get("fr") or ""
+    width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in summary)
+    return sum(width >= limit for limit in DENSITY_WIDTHS)
 
 
 def _rows(rows) -> list[dict]:
@@ -128,7 +140,7 @@ def build_alert_sheet(
         check_url=check_url,
         site_url=site_url or configured_site_url(),
     )
-    for density in DENSITIES:
+    for density in DENSITIES[_first_density(contents, language) :]:
         document = html_document(render_html("alert_sheet.html", density=density, **context))
         if len(contents) != 1 or len(document.pages) == 1:
             break

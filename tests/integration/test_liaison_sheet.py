@@ -139,6 +139,15 @@ def test_each_side_fits_one_page_in_every_language(app, login_as, tmp_path, lang
     assert "abrégé" in front, "the long account is cut to keep one page"
 
 
+def test_a_long_account_in_chinese_still_fits_the_front(app, login_as, tmp_path):
+    ids = _case(app, language="zh", account="他把车门锁上，打了我的脸，还抢走了我的钱。" * 120)
+    client = login_as(AIDES_WORKER)
+    _consent(client, ids["case"])
+    pages, texts = _pdf(_sheet(client, ids["case"]).data, tmp_path)
+    assert pages == 2 and TITLES["zh"] in texts[1]
+    assert "他把车门锁上" in texts[0] and "abrégé" in texts[0]
+
+
 def test_the_arabic_back_is_arabic_with_numbers_in_order(app, login_as, tmp_path):
     ids = _case(app, language="ar")
     client = login_as(AIDES_WORKER)

@@ -22,6 +22,7 @@ Rules never import the PDF package: the view passes ``render(context) -> bytes``
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
 
 from babel import Locale, UnknownLocaleError
@@ -43,8 +44,9 @@ Render = Callable[[dict], bytes]
 
 # The consent kind (``LEGAL_RECIPIENTS``) that lets her account go to a doctor.
 DOCTOR = "doctor"
-# Her account is cut beyond this many characters, so that the front stays one page.
-TESTIMONY_MAX_CHARACTERS = 1400
+# Her account is cut beyond this width, so that the front stays one page (a wide character,
+# Chinese, counts twice: it takes twice the room of a Latin, Cyrillic or Arabic one).
+TESTIMONY_MAX_WIDTH = 1400
 FRONT_LANGUAGE = "fr"
 FALLBACK_BACK_LANGUAGE = "en"
 WINDOWS = (("pep", "pep"), ("emergency_contraception", "contraception"))
@@ -57,6 +59,19 @@ def back_language(preferred: str | None) -> str | None:
     if code == FRONT_LANGUAGE:
         return None
     return code if code in ALERT_LANGUAGES else FALLBACK_BACK_LANGUAGE
+
+
+def shorten(text: str, max_width: int) -> tuple[str, bool]:
+    """(``text`` cut to ``max_width`` at a word when it has spaces, True) or (text, False)."""
+    width = 0
+    for index, char in enumerate(text):
+        width += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if width > max_width:
+            cut = text[:index]
+            if " " in cut[-40:]:
+                cut = cut.rsplit(" ", 1)[0]
+            return cut + " …", True
+    return text, False
 
 
 def testimony_consent(case: Case) -> LegalConsent | None:
@@ -191,9 +206,7 @@ def liaison_context(case: Case, actor, *, now: dt.datetime | None = None) -> dic
     back = back_language(preferred)
     consent = testimony_consent(case)
     testimony = read_testimony(case).strip() if consent and case.report is not None else ""
-    shortened = len(testimony) > TESTIMONY_MAX_CHARACTERS
-    if shortened:
-        testimony = testimony[:TESTIMONY_MAX_CHARACTERS].rsplit(" ", 1)[0] + " …"
+    testimony, shortened = shorten(testimony, TESTIMONY_MAX_WIDTH)
     sides = [_side(case, FRONT_LANGUAGE, preferred, back, now)]
     if back:
         sides.append(_side(case, back, preferred, back, now))
