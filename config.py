@@ -112,6 +112,10 @@ def _base_settings(environment: str) -> dict:
         "PUBLIC_BASE_URL": _env(
             "PUBLIC_BASE_URL", "http://127.0.0.1:5000" if environment == "development" else None
         ),
+        # The programme's public site (for workers), printed at the foot of the alert sheets.
+        "PUBLIC_SITE_URL": _env(
+            "PUBLIC_SITE_URL", "https://jasmine.example" if environment == "development" else None
+        ),
     }
 
 

@@ -17,6 +17,7 @@ import mimetypes
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 
 from backoffice.services.bidi import isolate
 
@@ -33,6 +34,17 @@ _environment = Environment(
     lstrip_blocks=True,
 )
 _environment.filters["isolate"] = isolate
+
+
+def sentence(line: dict) -> Markup:
+    """A translated sentence with its values (``{"text": ..., "values": {...}}``): the text
+    escaped, each value isolated, so a date, a time or a reference keeps its order in a
+    right-to-left page."""
+    values = {name: isolate(value) for name, value in line["values"].items()}
+    return Markup(escape(line["text"])) % values if values else escape(line["text"])  # noqa: S704 - escaped text, isolated values
+
+
+_environment.filters["sentence"] = sentence
 
 
 class RefusedURL(ValueError):
@@ -73,15 +85,21 @@ def render_html(template: str, **context: object) -> str:
     return _environment.get_template(template).render(**context)
 
 
-def html_to_pdf(html: str) -> bytes:
-    """The PDF of ``html``; stylesheets and images only through ``asset:`` URLs."""
+def html_document(html: str):
+    """The laid-out WeasyPrint document of ``html`` (its ``pages``, then ``write_pdf()``);
+    stylesheets and images only through ``asset:`` URLs."""
     from weasyprint import HTML
 
     # WeasyPrint warns about every refused URL and font detail; keep the logs quiet.
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
     fetcher = _fetcher_class()()
-    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).render()
+
+
+def html_to_pdf(html: str) -> bytes:
+    """The PDF of ``html``; stylesheets and images only through ``asset:`` URLs."""
+    return html_document(html).write_pdf()
 
 
 def render_pdf(template: str, **context: object) -> bytes:

@@ -3,6 +3,9 @@ language, for partners to relay on outreach rounds.
 
 Text comes from the alert renderer (``alert_text.render_alert``), so the sheet says exactly
 what the app and SMS say. Headings of the sheet itself use the same ``alerts`` catalogue.
+One alert fits one A4 page in every language, whatever its length (summary, identifiers,
+description at their maximum: the type tightens step by step, ``DENSITIES``), with the French
+emergency numbers (17, 112, 3919, 119) and the public site (``PUBLIC_SITE_URL``) at its foot.
 Chinese, Cyrillic and Arabic need their fonts (Debian's fonts-noto-cjk, fonts-noto-core,
 fonts-dejavu-core; ``make system-deps`` installs them); Arabic pages are laid out right to
 left.
@@ -11,10 +14,11 @@ left.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Sequence
 
 from babel.dates import format_date
-from flask import current_app
+from flask import current_app, has_app_context
 
 from backoffice.services import alerts, audit
 from backoffice.services.alert_text import (
@@ -30,7 +34,27 @@ from backoffice.services.alert_text import (
     translations_for,
 )
 from backoffice.services.vocabulary import ALERT_LANGUAGES, DEPARTMENTS, RIGHT_TO_LEFT_LANGUAGES
-from reports_pdf import render_pdf
+from backoffice.services.worker_texts import (
+    emergency_heading,
+    emergency_numbers,
+    public_site_footer,
+)
+from reports_pdf import html_document, render_html
+
+# Tighter type, step by step, until one alert fits its page: a summary at its 2,000
+# characters in Chinese takes twice the lines of a French one. The first step tried is
+# guessed from the summary's width (a wide character counts twice), so that most sheets are
+# laid out once.
+DENSITIES = (0, 1, 2, 3)
+DENSITY_WIDTHS = (2200, 3000, 3600)
+
+
+def _first_density(contents: Sequence[AlertContent], language: str) -> int:
+    if len(contents) != 1:
+        return 0
+    summary = contents[0].summaries.get(language) or contents[0].summaries.get("fr") or ""
+    width = sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in summary)
+    return sum(width >= limit for limit in DENSITY_WIDTHS)
 
 
 def _rows(rows) -> list[dict]:
@@ -58,6 +82,7 @@ def sheet_context(
     *,
     department: str | None = None,
     check_url: str | None = None,
+    site_url: str | None = None,
     today: dt.date | None = None,
 ) -> dict:
     """Primitive values only: what the template needs, nothing it could lazy-load."""
@@ -87,7 +112,15 @@ def sheet_context(
         "fallback_note": catalogue.gettext(SUMMARY_FALLBACK),
         "check_hint": catalogue.gettext(CHECK_HINT) % {"url": check_url} if check_url else "",
         "alerts": [_alert_block(content, language) for content in contents],
+        "emergency_heading": emergency_heading(language),
+        "emergency_numbers": emergency_numbers(language),
+        "site_footer": public_site_footer(language, site_url) if site_url else "",
     }
+
+
+def configured_site_url() -> str | None:
+    """The public site printed at the foot of every sheet (``PUBLIC_SITE_URL``)."""
+    return current_app.config.get("PUBLIC_SITE_URL") if has_app_context() else None
 
 
 def build_alert_sheet(
@@ -96,10 +129,22 @@ def build_alert_sheet(
     *,
     department: str | None = None,
     check_url: str | None = None,
+    site_url: str | None = None,
 ) -> bytes:
-    """The PDF sheet of these alerts (already limited to published ones by the caller)."""
-    context = sheet_context(contents, language, department=department, check_url=check_url)
-    return render_pdf("alert_sheet.html", **context)
+    """The PDF sheet of these alerts (already limited to published ones by the caller); its
+    foot gives the emergency numbers and the public site (by default ``PUBLIC_SITE_URL``)."""
+    context = sheet_context(
+        contents,
+        language,
+        department=department,
+        check_url=check_url,
+        site_url=site_url or configured_site_url(),
+    )
+    for density in DENSITIES[_first_density(contents, language) :]:
+        document = html_document(render_html("alert_sheet.html", density=density, **context))
+        if len(contents) != 1 or len(document.pages) == 1:
+            break
+    return document.write_pdf()
 
 
 class SheetError(ValueError):

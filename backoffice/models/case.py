@@ -511,13 +511,16 @@ class CaseEvidence(ConfidentialRecord, OrganisationOwned, Model):
 LEGAL_RECIPIENTS: dict[str, object] = {
     "police": _l("Police or gendarmerie"),
     "lawyer": _l("Lawyer"),
+    # Her account on the emergency liaison sheet for a doctor (services/cases/liaison.py).
+    "doctor": _l("Doctor (emergency liaison sheet)"),
 }
 
 
 class LegalConsent(OrganisationOwned, Model):
     """Her consent to pass the aggressor's details (never hers) to the police or a lawyer,
     and what may go with them: her testimony, the evidence. Withdrawn, it blocks new
-    dossiers (those already given stay listed)."""
+    dossiers (those already given stay listed). Of the kind "doctor", it lets her testimony
+    go on the emergency liaison sheet (services/cases/liaison.py) and nothing else."""
 
     __tablename__ = "case_legal_consents"
 

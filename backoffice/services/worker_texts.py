@@ -173,3 +173,128 @@ def unsubscribe_page(language: str) -> UnsubscribePage:
         invalid=_text(language, UNSUBSCRIBE_INVALID),
         how_to=_text(language, UNSUBSCRIBE_HOW_TO),
     )
+
+
+# --- The emergency liaison sheet for a doctor (``services/cases/liaison.py``) ------------------
+# One A4 page: French on the front for the doctor, the same in her language on the back, for
+# her and for a doctor or interpreter who reads it. Third person throughout ("her language").
+
+LIAISON_SHEET: dict[str, tuple[str, str]] = {
+    # NOTE: Title of the sheet a social worker prints for the doctor or the emergency
+    # department after an assault.
+    "title": AP_("liaison sheet", "Emergency medical liaison sheet"),
+    # NOTE: Under the title. Keep %(reference)s (the case reference) and %(printed)s (a date
+    # and time with its zone).
+    "for_whom": AP_(
+        "liaison sheet",
+        "For the doctor or the emergency department. Case %(reference)s, printed %(printed)s.",
+    ),
+    # NOTE: Heading: when the assault happened.
+    "heading_incident": AP_("liaison sheet", "The incident"),
+    # NOTE: Keep %(date)s and %(time)s.
+    "incident_at": AP_("liaison sheet", "Incident: %(date)s at %(time)s"),
+    # NOTE: Keep %(date)s.
+    "incident_day": AP_("liaison sheet", "Incident: %(date)s, time not known"),
+    "incident_unknown": AP_("liaison sheet", "Date of the incident not known: ask her."),
+    # NOTE: Keep %(span)s (e.g. "31 h 20 min").
+    "since": AP_("liaison sheet", "Time since the incident: %(span)s"),
+    # NOTE: When only the day is known, the time is counted from midnight. Keep %(span)s.
+    "since_at_most": AP_(
+        "liaison sheet",
+        "Time since the incident: at most %(span)s (counted from the start of the day)",
+    ),
+    # NOTE: A duration in hours and minutes, e.g. "31 h 05 min". Keep %(hours)s and
+    # %(minutes)s.
+    "span": AP_("liaison sheet", "%(hours)s h %(minutes)s min"),
+    # NOTE: Heading: treatments that must start before a deadline.
+    "heading_windows": AP_("liaison sheet", "Treatments with a deadline"),
+    # NOTE: Keep "PEP" and "48".
+    "pep": AP_("liaison sheet", "HIV post-exposure treatment (PEP): within 48 hours"),
+    # NOTE: Keep "120".
+    "contraception": AP_("liaison sheet", "Emergency contraception: within 120 hours (5 days)"),
+    # NOTE: A treatment window still open. Keep %(span)s and %(deadline)s (date and time).
+    "open": AP_("liaison sheet", "Still possible: %(span)s left, until %(deadline)s"),
+    # NOTE: A treatment window closed. Keep %(span)s and %(deadline)s (date and time).
+    "closed": AP_("liaison sheet", "Deadline passed %(span)s ago (%(deadline)s)"),
+    "window_unknown": AP_("liaison sheet", "Cannot be computed without the date of the incident"),
+    # NOTE: Heading: the certificate a doctor writes after an assault (France).
+    "heading_certificate": AP_("liaison sheet", "Initial medical certificate"),
+    # NOTE: Keep "(certificat médical initial)" and "(ITT)" in French: she shows them in France.
+    "certificate": AP_(
+        "liaison sheet",
+        "Please write an initial medical certificate (certificat médical initial) recording "
+        "the injuries you observe and, if any, the days of total incapacity for work (ITT). "
+        "Give it to her: she may need it to file a complaint.",
+    ),
+    # NOTE: Heading: the language she speaks.
+    "heading_language": AP_("liaison sheet", "Her language"),
+    "language_unknown": AP_("liaison sheet", "Not recorded"),
+    "interpreter": AP_(
+        "liaison sheet",
+        "If she does not speak French well, ask for a professional interpreter (by phone if "
+        "needed).",
+    ),
+    # NOTE: Heading: the social worker of the partner association who follows her.
+    "heading_contact": AP_("liaison sheet", "Social worker following her"),
+    "label_association": AP_("liaison sheet", "Association"),
+    "label_phone": AP_("liaison sheet", "Phone"),
+    "label_email": AP_("liaison sheet", "Email"),
+    # NOTE: Heading of her own account of the assault, printed only when she agreed.
+    "heading_testimony": AP_("liaison sheet", "Her account (shared with her consent)"),
+    "testimony_shortened": AP_(
+        "liaison sheet", "(shortened: the social worker has the full account)"
+    ),
+    "no_testimony": AP_(
+        "liaison sheet",
+        "She has not agreed to share her account. Ask her only what the care requires.",
+    ),
+    # NOTE: On the back (her language): her account is printed on the French side only.
+    "testimony_on_front": AP_(
+        "liaison sheet", "Her account, which she agreed to share, is on the French side."
+    ),
+    # NOTE: Keep %(language)s (a language's name).
+    "back_note": AP_("liaison sheet", "The back of this sheet says the same in %(language)s."),
+    "confidential": AP_(
+        "liaison sheet",
+        "Confidential medical information. This sheet belongs to her: give it back to her or "
+        "keep it in her medical file.",
+    ),
+}
+
+# --- Emergency numbers and the public site, printed on the alert and liaison sheets ----------
+
+# NOTE: Heading of the list of French emergency numbers.
+EMERGENCY_HEADING = AP_("emergency numbers", "Emergency numbers (free, 24 hours a day)")
+EMERGENCY_NUMBERS: tuple[tuple[str, tuple[str, str]], ...] = (
+    # NOTE: What the French number 17 is for.
+    ("17", AP_("emergency numbers", "Police")),
+    # NOTE: What 112 is for.
+    ("112", AP_("emergency numbers", "Emergencies, from any phone, anywhere in Europe")),
+    # NOTE: What the French number 3919 (Violences Femmes Info) is for.
+    ("3919", AP_("emergency numbers", "Violence against women: listening and advice, anonymous")),
+    # NOTE: What the French number 119 (Allô Enfance en danger) is for.
+    ("119", AP_("emergency numbers", "Children in danger")),
+)
+# NOTE: Footer of the printed alert sheet. Keep %(url)s.
+PUBLIC_SITE_FOOTER = AP_("emergency numbers", "Alerts, help and the partner associations: %(url)s")
+
+
+def liaison_texts(language: str) -> dict[str, str]:
+    """The liaison sheet's sentences in ``language``, placeholders kept."""
+    return {key: _text(language, message) for key, message in LIAISON_SHEET.items()}
+
+
+def emergency_numbers(language: str) -> list[dict[str, str]]:
+    """The emergency numbers with what each is for, in ``language``."""
+    return [
+        {"number": number, "meaning": _text(language, meaning)}
+        for number, meaning in EMERGENCY_NUMBERS
+    ]
+
+
+def emergency_heading(language: str) -> str:
+    return _text(language, EMERGENCY_HEADING)
+
+
+def public_site_footer(language: str, url: str) -> str:
+    return _text(language, PUBLIC_SITE_FOOTER) % {"url": url}

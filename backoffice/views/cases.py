@@ -49,6 +49,7 @@ from backoffice.views import confirmation
 from backoffice.views.arguments import page_arg, parse_int
 from backoffice.views.uploads import uploaded_bytes
 from reports_pdf.dossier import render_dossier
+from reports_pdf.liaison_sheet import render_liaison_sheet
 
 READ_METHODS = (
     "list",
@@ -61,6 +62,7 @@ READ_METHODS = (
     "evidence_file",
     "evidence_thumbnail",
     "dossier_page",
+    "liaison_sheet",
 )
 
 
@@ -755,6 +757,27 @@ class CaseView(BaseView):
     def evidence_thumbnail(self, evidence_id: int):
         return self._evidence(evidence_id, thumbnail=True)
 
+    # -- the emergency liaison sheet for a doctor -------------------------------------------
+    @expose("/<int:case_id>/liaison-sheet.pdf")
+    @has_access
+    def liaison_sheet(self, case_id: int):
+        """One A4 page for the doctor: French on the front, her language on the back; her
+        account only with her consent. Reading it is audited (her language is sealed)."""
+        case = scoped_get(Case, case_id)
+        try:
+            pdf = cases.liaison_sheet(case, _actor(), render_liaison_sheet)
+        except CaseRuleError as error:
+            flash(error.message, "warning")
+            return self._back(case_id)
+        return Response(
+            pdf,
+            mimetype="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{case.reference}-liaison.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
     # -- police or lawyer: consent and dossier ---------------------------------------------
     @expose("/<int:case_id>/legal-consents", methods=["POST"])
     @has_access
@@ -792,7 +815,7 @@ class CaseView(BaseView):
         """Her consents to a dossier, the dossiers given, and the form when one applies."""
         case = scoped_get(Case, case_id)
         consents = cases.legal_consents_of(case)
-        active = any(c.is_active for c in consents)
+        active = any(c.is_active and c.recipient_kind in ("police", "lawyer") for c in consents)
         directory = cases.recipients()
         return self.render(
             "cases/dossier.html",

@@ -225,6 +225,33 @@ def test_only_the_data_protection_officer_runs_the_audit_check(app, login_as, wh
         assert response.status_code in (302, 403, 404), f"{who} ran the audit check"
 
 
+@pytest.fixture(scope="module")
+def social_workers_case(app):
+    """A case of demo-social-a's association (for the routes under a case)."""
+    from backoffice.extensions import db
+    from tests.integration.cases_support import open_case
+
+    with app.app_context():
+        case_id = open_case(USER_OF_ROLE["SocialWorker"]).id
+        db.session.remove()
+    return case_id
+
+
+@pytest.mark.parametrize("who", [PUBLIC, *ROLES, "demo-social-b"])
+def test_only_the_cases_social_workers_print_its_liaison_sheet(
+    app, login_as, social_workers_case, who
+):
+    """The emergency liaison sheet decrypts the case: its association's social workers only
+    (another association's social worker gets a 404, like a case that does not exist)."""
+    client = app.test_client() if who == PUBLIC else login_as(USER_OF_ROLE.get(who, who))
+    response = client.get(f"/cases/{social_workers_case}/liaison-sheet.pdf")
+    if who == "SocialWorker":
+        assert response.status_code == 200 and response.mimetype == "application/pdf"
+    else:
+        assert response.status_code in (302, 403, 404), f"{who} printed the sheet"
+        assert response.mimetype != "application/pdf"
+
+
 # Values for the variables of API routes (a starter sheet loaded by the migrations).
 API_PATH_VALUES = {"<slug>": "pep-48h"}
 

@@ -65,6 +65,7 @@ from backoffice.services.cases.dossiers import (
 )
 from backoffice.services.cases.erasure import erase_case
 from backoffice.services.cases.evidence import add_evidence, evidence_of, read_evidence
+from backoffice.services.cases.liaison import liaison_sheet
 from backoffice.services.cases.notes import (
     NoteView,
     add_note,
@@ -205,4 +206,5 @@ __all__ = [
 __all__ += ["add_evidence", "evidence_of", "read_evidence"]
 __all__ += ["DossierRequest", "build_dossier", "dossiers_of", "legal_consents_of"]
 __all__ += ["ComplaintInput", "change_complaint_dates", "complaints_of", "record_complaint"]
+__all__ += ["liaison_sheet"]
 __all__ += ["published_alert_of", "recipients", "record_legal_consent", "withdraw_legal_consent"]
