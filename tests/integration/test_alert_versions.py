@@ -29,7 +29,12 @@ from backoffice.services import (
 )
 from backoffice.services.alert_text import render_revision_sms
 from tests.conftest import csrf_token
-from tests.integration.dispatch_support import SmsGateway, organisation, unique_mobile
+from tests.integration.dispatch_support import (
+    SmsGateway,
+    SmtpServer,
+    organisation,
+    unique_mobile,
+)
 from tests.integration.moderation_support import report_in, unique_phone, user
 
 
@@ -411,3 +416,47 @@ def test_versions_reseal_with_key_rotation():
     from backoffice.services import key_rotation
 
     assert any(kind.model is AlertVersion for kind in key_rotation.ROOT_SEALED)
+
+
+def test_the_correction_reaches_e_mail_recipients_in_their_language(app, app_context, monkeypatch):
+    department = "972"  # Martinique: few other tests' subscribers there
+    reader = subscribers.register(
+        {
+            "pseudonym": "Test",
+            "phone": "",
+            "email": f"uk-{uuid.uuid4().hex[:10]}@example.org",
+            "language": "uk",
+            "departments": department,
+        },
+        organisation(AIDES).id,
+        validate_now=True,
+    )
+    db.session.commit()
+    address = subscribers.contact_for_dispatch(reader, "email")
+    wrong, right = unique_phone(), unique_phone()
+    incident = {"department": department, "city": "Fort-de-France"}
+    alert = _alert_of(report_in("published", **_with_phone(wrong), incident=incident))
+    server = SmtpServer()
+    server.start()
+    try:
+        monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
+        monkeypatch.setitem(app.config, "SMTP_PORT", server.port)
+        monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 3)
+        _head_of_queue(alert)
+        dispatch.dispatch_due()
+        first = [s for _m, to, s, _msg in server.recorder.received if to == address]
+        assert len(first) == 1
+        alerts.correct(alert, user("demo-moderator"), _correction(alert, right), "Typo")
+        db.session.commit()
+        _head_of_queue(alert)
+        dispatch.dispatch_due()
+        dispatch.dispatch_due()
+        mine = [(s, msg) for _m, to, s, msg in server.recorder.received if to == address]
+    finally:
+        server.stop()
+    assert len(mine) == 2
+    subject, message = mine[1]
+    assert subject.startswith("Виправлення: ") and subject.endswith(first[0])
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    assert body.startswith(f"Виправлення попередження {alert.reference}")
+    assert _shown(right) in body and _shown(wrong) not in body
