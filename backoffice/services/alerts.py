@@ -901,7 +901,7 @@ def _require_live(alert: Alert, actor, now: dt.datetime) -> None:
 
 
 def _clean_version_reason(reason: str | None, required: bool) -> str | None:
-    reason = (reason or "").strip() or None
+    reason = (reason or "").replace("\x00", "").strip() or None
     if required and not reason:
         message = _l("Say what was wrong: it is kept in the alert's history.")
         raise AlertError(message, {"reason": [message]})

@@ -237,6 +237,7 @@ def enqueue_notice(subscriber: Subscriber, purpose: str, now: dt.datetime | None
 # --- corrections and updates of a published alert ------------------------------------------
 
 # The alert messages that reached (or were reaching) someone: a correction goes to them.
+REVISION_PURPOSES = ("correction", "update")
 _RECEIVED = ("sent", "sending")
 
 
@@ -296,6 +297,17 @@ def enqueue_revision(
     """
     now = now or utcnow()
     db.session.flush()
+    # An older notice still waiting would say the same (messages are rendered at send time).
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.purpose.in_(REVISION_PURPOSES),
+            Delivery.status == "queued",
+            Delivery.alert_version < version,
+        )
+        .values(status="cancelled", error_code="superseded", updated_at=now)
+    )
     subscriber_rows = (
         select(
             literal(alert.id, Integer),

@@ -460,3 +460,24 @@ def test_the_correction_reaches_e_mail_recipients_in_their_language(app, app_con
     body = message.get_body(preferencelist=("plain",)).get_content()
     assert body.startswith(f"Виправлення попередження {alert.reference}")
     assert _shown(right) in body and _shown(wrong) not in body
+
+
+def test_a_second_correction_cancels_the_first_notice_still_waiting(app_context):
+    _subscriber("bg", "75")
+    db.session.commit()
+    phone = unique_phone()
+    alert = _published(phone)
+    db.session.execute(update(Delivery).where(Delivery.alert_id == alert.id).values(status="sent"))
+    moderator = user("demo-moderator")
+    alerts.correct(alert, moderator, _correction(alert, unique_phone()), "First typo")
+    first = db.session.scalars(
+        select(Delivery).where(Delivery.alert_id == alert.id, Delivery.alert_version == 2)
+    ).all()
+    alerts.correct(alert, moderator, _correction(alert, unique_phone()), "Second typo")
+    db.session.commit()
+    third = db.session.scalars(
+        select(Delivery).where(Delivery.alert_id == alert.id, Delivery.alert_version == 3)
+    ).all()
+    assert first and {(d.status, d.error_code) for d in first} == {("cancelled", "superseded")}
+    assert len(third) == len(first) and {d.status for d in third} <= {"queued"}
+    assert [v.number for v in alert.versions] == [1, 2] and alert.version_number == 3
