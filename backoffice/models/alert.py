@@ -118,12 +118,23 @@ class Alert(TimestampMixin, Model):
         cascade="all, delete-orphan",
         order_by="AlertTranslation.language",
     )
+    versions: Mapped[list[AlertVersion]] = relationship(
+        "AlertVersion",
+        back_populates="alert",
+        cascade="all, delete-orphan",
+        order_by="AlertVersion.number",
+    )
 
     __mapper_args__ = {"version_id_col": version_id}
     __table_args__ = (Index("ix_alerts_status_published_at", "status", "published_at"),)
 
     def __repr__(self) -> str:
         return self.reference
+
+    @property
+    def version_number(self) -> int:
+        """The current version's number: 1 as first published, one more per change."""
+        return len(self.versions) + 1
 
     @property
     def reports(self) -> list[Report]:
@@ -236,3 +247,44 @@ class IdentifierCheck(Model):
     count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
     __table_args__ = (UniqueConstraint("month", "kind", "matched", "source", "api_client_id"),)
+
+
+class AlertVersion(Model):
+    """A superseded version of a published alert (issue 18.6): what it said before a
+    correction or a strengthening, who changed it, when and what changed.
+
+    The public parts (texts, severity, types) are kept as they were published; the identifiers
+    it published are lookup data, sealed together with the root key and bound to this row
+    (``identifiers_sealed``, a JSON list of [kind, normalised value]). ``number`` is the
+    superseded version's number (1 = as first published); the alert's current number is one
+    more than its last version's. ``changes`` names the parts that changed, never a value.
+    """
+
+    __tablename__ = "alert_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    # "correction" (a mistake put right) or "strengthening" (a later report attached).
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    snapshot: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    identifiers_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    row_uid: Mapped[str] = mapped_column(
+        String(32), default=new_row_uid, nullable=False, unique=True
+    )
+    changes: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When it was superseded, by whom, and how many notices the change queued.
+    superseded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"), nullable=True)
+    notices: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+    alert: Mapped[Alert] = relationship("Alert", back_populates="versions")
+    superseded_by = relationship("StaffUser", foreign_keys=[superseded_by_id])
+
+    __table_args__ = (UniqueConstraint("alert_id", "number"),)
+
+    def __repr__(self) -> str:
+        return f"AlertVersion({self.number})"

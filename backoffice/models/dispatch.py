@@ -34,7 +34,9 @@ DELIVERY_STATUSES: dict[str, object] = {
 # What a delivery carries: an alert, or a notice to one subscriber (welcome after validation,
 # goodbye after STOP). Notices have no alert.
 # "staff": a notice to a staff user (``StaffNotice``), through the same workers.
-DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage", "staff")
+# "correction" and "update" tell those who received an alert that it was corrected or
+# strengthened (issue 18.6); they carry the alert and the version they announce.
+DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage", "staff", "correction", "update")
 FINAL_STATUSES = ("sent", "failed", "cancelled")
 
 
@@ -58,6 +60,11 @@ class Delivery(Model):
     # first, and the dispatcher cancels a delivery whose alert or partner is missing.
     alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     purpose: Mapped[str] = mapped_column(String(10), nullable=False, default="alert")
+    # The alert's version this message carries: 1 for the alert itself, n for the notice of
+    # its n-th version (a correction or an update); one message per recipient and version.
+    alert_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=1, server_default="1"
+    )
     recipient_key: Mapped[str] = mapped_column(String(24), nullable=False)
     subscriber_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=True, index=True
@@ -102,7 +109,7 @@ class Delivery(Model):
     )
 
     __table_args__ = (
-        UniqueConstraint("alert_id", "recipient_key", "channel"),
+        UniqueConstraint("alert_id", "alert_version", "recipient_key", "channel"),
         UniqueConstraint("staff_notice_id", "channel"),
         Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
         Index("ix_deliveries_alert_id_status", "alert_id", "status"),

@@ -317,6 +317,19 @@ CHECK_HINT = A_("Check a number before meeting a client: %(url)s")
 # NOTE: SMS alert: as short as possible (one SMS = 160 Latin or 70 other characters).
 SMS_ALERT = A_("ALERT %(departments)s (%(severity)s): %(violence)s. %(identifiers)s.")
 SMS_ALERT_NO_IDENTIFIERS = A_("ALERT %(departments)s (%(severity)s): %(violence)s.")
+# NOTE: First sentence of the notice sent when a published alert was corrected (a wrong digit
+# in a number or a plate...): the alert's corrected text follows. Keep %(reference)s.
+REVISION_CORRECTION = A_("Correction to alert %(reference)s: this replaces the previous message.")
+# NOTE: First sentence of the notice sent when another report about the same man was added to
+# a published alert; the updated alert follows. Keep %(reference)s and %(count)d.
+REVISION_UPDATE = AN_(
+    "Update on alert %(reference)s: reported %(count)d time.",
+    "Update on alert %(reference)s: reported %(count)d times.",
+)
+# NOTE: Subject of the email of a corrected alert; %(title)s is the alert's title.
+REVISION_CORRECTION_SUBJECT = A_("Correction: %(title)s")
+# NOTE: Subject of the email of an alert updated with another report; %(title)s is its title.
+REVISION_UPDATE_SUBJECT = A_("Update: %(title)s")
 # NOTE: "STOP" is the keyword the SMS gateway understands: never translate it.
 SMS_STOP_HINT = A_("Reply STOP to unsubscribe")
 SMS_SUBSCRIBED = A_("You are registered for alerts in %(departments)s. Reply STOP at any time.")
@@ -807,3 +820,44 @@ def render_subscription_sms(departments: Iterable[str], language: str) -> str:
 def render_unsubscribed_sms(language: str) -> str:
     """The SMS answering STOP."""
     return _sms_ready(language, _reader(language).text(SMS_UNSUBSCRIBED))
+
+
+# --- corrections and updates of a published alert (issue 18.6) -------------------------------
+
+REVISION_PURPOSES = ("correction", "update")
+
+
+def _revision_notice(reader: _Reader, content: AlertContent, purpose: str) -> str:
+    reference = reader.isolate(content.reference)
+    if purpose == "update":
+        count = max(content.reports_count, 1)
+        translated = reader.catalogue.ngettext(*REVISION_UPDATE, count)
+        return translated % {"reference": reference, "count": count}
+    return reader.text(REVISION_CORRECTION, reference=reference)
+
+
+def render_revision_sms(content: AlertContent, language: str, purpose: str) -> str:
+    """The notice of a corrected (``correction``) or strengthened (``update``) alert: one
+    sentence saying so, then the alert as it now reads (its identifiers included, which is
+    what a worker checks), then the STOP hint."""
+    reader = _reader(language)
+    separator = "" if language == "zh" else " "
+    parts = [
+        _revision_notice(reader, content, purpose),
+        _sms_body(reader, content, labelled=True),
+        reader.text(SMS_STOP_HINT),
+    ]
+    return _sms_ready(language, separator.join(parts))
+
+
+def render_revision_email(
+    content: AlertContent, language: str, purpose: str, subject: str, body: str
+) -> tuple[str, str]:
+    """(subject, body) of the notice: the alert's email (``render_email``) introduced by the
+    sentence saying it was corrected or updated."""
+    reader = _reader(language)
+    prefix = REVISION_UPDATE_SUBJECT if purpose == "update" else REVISION_CORRECTION_SUBJECT
+    return (
+        reader.text(prefix, title=subject),
+        f"{_revision_notice(reader, content, purpose)}\n\n{body}",
+    )

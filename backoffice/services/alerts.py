@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Engine, and_, bindparam, create_engine, or_, select, text
+from sqlalchemy import Engine, and_, bindparam, create_engine, exists, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -46,6 +46,7 @@ from backoffice.models.alert import (
     AlertIdentifier,
     AlertReport,
     AlertTranslation,
+    AlertVersion,
     IdentifierCheck,
 )
 from backoffice.models.base import new_row_uid, utcnow
@@ -365,7 +366,7 @@ def check_reports(reports: Sequence[Report]) -> None:
     if not reports:
         raise AlertError(_l("An alert needs at least one report."))
     for report in reports:
-        if report.status not in ("in_review", "approved"):
+        if report.status not in ("in_review", "approved") and not is_freed(report):
             raise AlertError(
                 _l(
                     "Report %(reference)s is %(status)s: only reports in review or approved "
@@ -419,6 +420,7 @@ def compose(
     check_reports(reports)
     parts = parts or parts_from_reports(reports)
     severity, extra = validate_parts(parts)
+    _reopen_freed(reports, actor, now)
     alert = Alert(status="draft", created_by_id=getattr(actor, "id", None), created_at=now)
     _fill(alert, parts, severity)
     alert.report_links = [AlertReport(report=r, added_at=now) for r in reports]
@@ -449,15 +451,50 @@ def candidate_reports(reports: Sequence[Report]) -> list[Report]:
 
 
 def reports_awaiting_alert(limit: int = 200) -> list[Report]:
-    """Approved reports, oldest first: what the composer offers to start an alert from."""
-    return list(
+    """Approved reports, and archived ones freed by the retraction of their alerts (see
+    ``is_freed``), oldest first: what the composer offers to start an alert from."""
+    found = list(
         db.session.scalars(
             select(Report)
-            .where(Report.status == "approved")
+            .where(or_(Report.status == "approved", _maybe_freed()))
             .order_by(Report.received_at)
             .limit(limit)
         )
     )
+    return [r for r in found if r.status == "approved" or is_freed(r)]
+
+
+def _maybe_freed():
+    """Archived reports with consent that went into retracted alerts only (SQL side)."""
+    linked = AlertReport.report_id == Report.id
+    return and_(
+        Report.status == "archived",
+        Report.consent_publish_alert.is_(True),
+        exists().where(linked, AlertReport.alert_id == Alert.id, Alert.status == "retracted"),
+        ~exists().where(linked, AlertReport.alert_id == Alert.id, Alert.status != "retracted"),
+    )
+
+
+def is_freed(report: Report) -> bool:
+    """Whether an archived report may feed a new alert: every alert it went into was
+    retracted (not expired), the victim still consents to an alert and the report was not
+    erased. Retraction no longer strands its reports (issue 18.6)."""
+    if report.status != "archived" or not report.consent_publish_alert:
+        return False
+    key = report.data_key
+    if key is not None and key.destroyed_at is not None:
+        return False
+    statuses = [alert.status for alert in alerts_of_report(report)]
+    return bool(statuses) and all(status == "retracted" for status in statuses)
+
+
+def _reopen_freed(reports: Sequence[Report], actor, now: dt.datetime) -> None:
+    """Bring freed reports back to "approved" (their history says so) before a new draft."""
+    for report in reports:
+        if is_freed(report):
+            retracted = alerts_of_report(report)[-1]
+            details = {"alert": retracted.reference}
+            moderation.perform(report, "reopen", actor, details=details, alert=retracted, now=now)
 
 
 def alerts_of_report(report: Report) -> list[Alert]:
@@ -500,6 +537,7 @@ def update_draft(
     reports = list(reports) if reports is not None else alert.reports
     check_reports(reports)
     severity, extra = validate_parts(parts)
+    _reopen_freed(reports, actor, utcnow())
     _fill(alert, parts, severity)
     links = [link for link in alert.report_links if link.report_id in {r.id for r in reports}]
     linked = {link.report_id for link in links}
@@ -685,6 +723,20 @@ def _check_texts(alert: Alert) -> None:
         )
 
 
+def _check_outgoing(alert: Alert) -> None:
+    """The publication safety check (victim details redacted or found in the texts)."""
+    leaks = leaked_details(alert)
+    if leaks:
+        raise AlertError(
+            _l(
+                "The alert's text repeats a detail of the victim redacted in report "
+                "%(reference)s. Remove it before publishing.",
+                reference=", ".join(leaks),
+            )
+        )
+    _check_texts(alert)
+
+
 def publish(
     alert: Alert, actor, *, expected_version: int | None = None, now: dt.datetime | None = None
 ) -> Alert:
@@ -706,16 +758,7 @@ def publish(
         # Every report is checked first, so a refusal changes nothing.
         moderation.check_allowed(report, "publish", actor, now)
         moderation.check_publishable(report)
-    leaks = leaked_details(alert)
-    if leaks:
-        raise AlertError(
-            _l(
-                "The alert's text repeats a detail of the victim redacted in report "
-                "%(reference)s. Remove it before publishing.",
-                reference=", ".join(leaks),
-            )
-        )
-    _check_texts(alert)
+    _check_outgoing(alert)
     for report in alert.reports:
         moderation.perform(
             report, "publish", actor, details={"alert": alert.reference}, alert=alert, now=now
@@ -775,6 +818,274 @@ def retract(
     audit.record("alert_retracted", alert)
     _flush()
     return alert
+
+
+# --- corrections and strengthening of a published alert (issue 18.6) -------------------------
+
+VERSION_KINDS = {"correction": _l("Correction"), "strengthening": _l("Report attached")}
+CHANGE_LABELS = {
+    "identifiers": _l("Identifiers"),
+    "summary": _l("Summary"),
+    "translations": _l("Translations"),
+    "severity": _l("Severity"),
+    "violence_types": _l("Types of violence"),
+    "departments": _l("Departments"),
+    "incident_date": _l("Date"),
+    "date_precision": _l("Date precision"),
+    "work_context": _l("Work context"),
+    "aggressor_description": _l("Description"),
+    "vehicle": _l("Vehicle"),
+    "reports_count": _l("Number of reports"),
+}
+
+
+def _alert_version_aad(row: AlertVersion) -> bytes:
+    return associated_data(AlertVersion.__tablename__, "identifiers_sealed", row.row_uid, None)
+
+
+alert_version_aad = _alert_version_aad  # for key rotation's re-sealing
+
+
+def _snapshot(alert: Alert) -> dict:
+    """The public parts of the alert as they read now (no identifier: those are sealed)."""
+    return {
+        "summary": alert.summary,
+        "translations": {t.language: t.summary for t in alert.translations},
+        "severity": alert.severity,
+        "violence_types": list(alert.violence_types or []),
+        "departments": list(alert.departments or []),
+        "incident_date": alert.incident_date.isoformat() if alert.incident_date else None,
+        "date_precision": alert.date_precision,
+        "work_context": alert.work_context,
+        "aggressor_description": dict(alert.aggressor_description or {}),
+        "vehicle": dict(alert.vehicle or {}),
+        "reports_count": alert.reports_count,
+    }
+
+
+def _identifier_keys(alert: Alert) -> set[tuple[str, str]]:
+    return {(row.kind, row.blind_index) for row in alert.identifiers}
+
+
+def _supersede(alert: Alert, kind: str, actor, reason: str | None, now) -> AlertVersion:
+    """The current version, kept in the history before the alert changes."""
+    version = AlertVersion(
+        number=alert.version_number,
+        kind=kind,
+        snapshot=_snapshot(alert),
+        row_uid=new_row_uid(),
+        reason=reason,
+        superseded_at=now,
+        superseded_by_id=getattr(actor, "id", None),
+        changes=[],
+        notices=0,
+    )
+    values = [[row.kind, alert_identifier_value(row), row.platform] for row in alert.identifiers]
+    version.identifiers_sealed = keyring().seal(json.dumps(values), _alert_version_aad(version))
+    return version
+
+
+def _changes(before: dict, before_keys: set, alert: Alert) -> list[str]:
+    after = _snapshot(alert)
+    changed = [name for name in CHANGE_LABELS if name in after and before[name] != after[name]]
+    if before_keys != _identifier_keys(alert):
+        changed.insert(0, "identifiers")
+    return changed
+
+
+def _require_live(alert: Alert, actor, now: dt.datetime) -> None:
+    if not can("moderate", actor):
+        raise OutOfScope("Alert")
+    if alert.status != "published" or (alert.expires_at and alert.expires_at <= now):
+        raise AlertError(_l("Only a live alert can be corrected or strengthened."))
+
+
+def _clean_version_reason(reason: str | None, required: bool) -> str | None:
+    reason = (reason or "").replace("\x00", "").strip() or None
+    if required and not reason:
+        message = _l("Say what was wrong: it is kept in the alert's history.")
+        raise AlertError(message, {"reason": [message]})
+    if reason and len(reason) > moderation.REASON_MAX_LENGTH:
+        raise AlertError(_l("The reason is too long."), {"reason": [_l("The reason is too long.")]})
+    return reason
+
+
+def correct(
+    alert: Alert,
+    actor,
+    parts: AlertParts,
+    reason: str,
+    *,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> AlertVersion:
+    """Correct a published alert as a new version (a wrong digit in a number, a plate...).
+
+    The version it replaces is kept (``AlertVersion``: texts, sealed identifiers, who, when,
+    what changed); the check and the feed use the corrected identifiers at once (a removed
+    identifier no longer matches); the corrected texts pass the same safety check as a
+    publication; those who received the alert get a correction notice, once, through the
+    outbox. Refused (nothing changed) with ``AlertError``; the caller rolls back.
+    """
+    now = now or utcnow()
+    _require_live(alert, actor, now)
+    _check_alert_version(alert, expected_version)
+    reason = _clean_version_reason(reason, required=True)
+    severity, extra = validate_parts(parts)
+    before, before_keys = _snapshot(alert), _identifier_keys(alert)
+    version = _supersede(alert, "correction", actor, reason, now)
+    wanted = _chosen_identifiers(alert.reports, parts, extra)
+    for row in alert.identifiers:
+        if row.id in parts.kept_identifier_ids:
+            wanted.setdefault(
+                (row.kind, row.blind_index), (alert_identifier_value(row), row.platform)
+            )
+    _fill(alert, parts, severity)
+    _sync_identifiers(alert, wanted)
+    version.changes = _changes(before, before_keys, alert)
+    if not version.changes:
+        raise AlertError(_l("Nothing was changed: there is nothing to correct."))
+    _check_outgoing(alert)
+    return _new_version(alert, version, "correction", notify=True, now=now)
+
+
+def _new_version(
+    alert: Alert, version: AlertVersion, purpose: str, *, notify: bool, now: dt.datetime
+) -> AlertVersion:
+    alert.versions.append(version)
+    alert.updated_at = now  # bumps the version even when only child rows changed
+    _flush()
+    number = alert.version_number
+    if notify:
+        version.notices = outbox.enqueue_revision(alert, purpose, number, now=now)
+    action = "alert_corrected" if version.kind == "correction" else "alert_strengthened"
+    audit.record(
+        action,
+        alert,
+        details={"version": number, "changes": version.changes, "notices": version.notices},
+    )
+    _flush()
+    return version
+
+
+def attachable_report(reference: str) -> Report | None:
+    """An approved report that could strengthen a live alert, by reference."""
+    found = moderation.reports_by_reference([reference.strip()])
+    return found[0] if found else None
+
+
+def attach_report(
+    alert: Alert,
+    report: Report,
+    actor,
+    *,
+    severity: str | None = None,
+    notify: bool = True,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    now: dt.datetime | None = None,
+) -> AlertVersion:
+    """Strengthen a live alert with a later report about the same aggressor.
+
+    The report (approved: consent, redaction reviewed) is published with the alert, which
+    counts one more report ("reported 3 times") and may be raised in severity (never
+    lowered). With ``notify``, those who received the alert get an update, once, through
+    the outbox. The superseded version is kept in the history, like a correction's.
+    """
+    now = now or utcnow()
+    _require_live(alert, actor, now)
+    _check_alert_version(alert, expected_version)
+    reason = _clean_version_reason(reason, required=False)
+    if report.id in {link.report_id for link in alert.report_links}:
+        raise AlertError(_l("This report already backs the alert."))
+    if report.status != "approved":
+        raise AlertError(
+            _l(
+                "Report %(reference)s must be approved before it is attached to an alert.",
+                reference=report.reference,
+            )
+        )
+    moderation.check_allowed(report, "publish", actor, now)
+    moderation.check_publishable(report)
+    if severity is not None and (
+        severity not in SEVERITIES or SEVERITY_RANK[severity] < SEVERITY_RANK[alert.severity]
+    ):
+        message = _l("The severity can be raised, not lowered.")
+        raise AlertError(message, {"severity": [message]})
+    before, before_keys = _snapshot(alert), _identifier_keys(alert)
+    version = _supersede(alert, "strengthening", actor, reason, now)
+    alert.report_links.append(AlertReport(report=report, added_at=now))
+    alert.reports_count = len(alert.report_links)
+    if severity is not None:
+        alert.severity = severity
+    _check_outgoing(alert)  # the new victim's details must not be in the texts either
+    moderation.perform(
+        report, "publish", actor, details={"alert": alert.reference}, alert=alert, now=now
+    )
+    version.changes = _changes(before, before_keys, alert)
+    return _new_version(alert, version, "update", notify=notify, now=now)
+
+
+@dataclass
+class VersionView:
+    """One version of an alert as the history shows it (identifiers opened, audited)."""
+
+    number: int
+    kind: str | None
+    snapshot: dict
+    identifiers: list[tuple[str, str]]
+    changes: list[str]
+    reason: str | None
+    at: dt.datetime | None
+    by: object
+    notices: int
+    current: bool = False
+
+
+def version_history(alert: Alert, actor) -> list[VersionView]:
+    """Every version of the alert, newest first (the current one included), for
+    moderators; reading the superseded identifiers is audited (one event)."""
+    if not can("moderate", actor):
+        raise OutOfScope("Alert")
+    current_identifiers = [
+        (row.kind, identifiers.display(row.kind, alert_identifier_value(row)))
+        for row in alert.identifiers
+    ]
+    rows = list(alert.versions)
+    history = [
+        VersionView(
+            number=alert.version_number,
+            kind=rows[-1].kind if rows else None,
+            snapshot=_snapshot(alert),
+            identifiers=current_identifiers,
+            changes=rows[-1].changes if rows else [],
+            reason=rows[-1].reason if rows else None,
+            at=rows[-1].superseded_at if rows else alert.published_at,
+            by=rows[-1].superseded_by if rows else alert.published_by,
+            notices=rows[-1].notices if rows else 0,
+            current=True,
+        )
+    ]
+    for index in range(len(rows) - 1, -1, -1):
+        row = rows[index]
+        previous = rows[index - 1] if index else None
+        values = json.loads(keyring().open(row.identifiers_sealed, _alert_version_aad(row)))
+        history.append(
+            VersionView(
+                number=row.number,
+                kind=previous.kind if previous else None,
+                snapshot=row.snapshot,
+                identifiers=[(k, identifiers.display(k, value)) for k, value, _p in values],
+                changes=previous.changes if previous else [],
+                reason=previous.reason if previous else None,
+                at=previous.superseded_at if previous else alert.published_at,
+                by=previous.superseded_by if previous else alert.published_by,
+                notices=previous.notices if previous else 0,
+            )
+        )
+    if rows:
+        audit.record("alert_history_read", alert, details={"versions": len(rows)}, actor=actor)
+    return history
 
 
 def expire_due_alerts(now: dt.datetime | None = None) -> int:

@@ -71,7 +71,10 @@ from backoffice.models.subscriber import Subscriber
 from backoffice.security import OutOfScope
 from backoffice.services import audit, channels, mailer, staff_notices
 from backoffice.services.alert_text import (
+    REVISION_PURPOSES,
     render_email,
+    render_revision_email,
+    render_revision_sms,
     render_sms,
     render_subscription_sms,
     render_unsubscribed_sms,
@@ -319,7 +322,7 @@ def _load(ids: list[int]) -> list[Delivery]:
 def _cancel_reason(delivery: Delivery) -> str | None:
     if delivery.purpose == "staff":
         return staff_notices.cancel_reason(delivery.staff_notice, delivery.channel)
-    if delivery.purpose == "alert" and (
+    if delivery.purpose in ("alert", *REVISION_PURPOSES) and (
         delivery.alert is None or delivery.alert.status != "published"
     ):
         return "alert_withdrawn"
@@ -390,7 +393,7 @@ def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
     if delivery.partner_id is not None:
         alert = delivery.alert
         link = batch.config["PUBLIC_BASE_URL"].rstrip("/") + "/"
-        subject, body = renderer.email(alert, PARTNER_LANGUAGE, link)
+        subject, body = _email_text(delivery, renderer, PARTNER_LANGUAGE, link)
         sheet = renderer.sheet(alert)
         attachments = [mailer.Attachment(f"{alert.reference}.pdf", sheet, "application/pdf")]
         return channels.OutgoingEmail(
@@ -412,7 +415,7 @@ def _message(delivery: Delivery, renderer: _Renderer, batch: _Batch):
             language=language,
         )
     link = unsubscribe_url(subscriber)
-    subject, body = renderer.email(delivery.alert, language, link)
+    subject, body = _email_text(delivery, renderer, language, link)
     return channels.OutgoingEmail(
         to=contact_for_dispatch(subscriber, "email"),
         subject=subject,
@@ -437,6 +440,18 @@ def _staff_message(delivery: Delivery):
     )
 
 
+def _email_text(
+    delivery: Delivery, renderer: _Renderer, language: str, link: str
+) -> tuple[str, str]:
+    """The alert's email; for a correction or an update, introduced by a sentence saying so
+    (the alert is rendered as it reads now: a notice always carries the corrected text)."""
+    subject, body = renderer.email(delivery.alert, language, link)
+    if delivery.purpose in REVISION_PURPOSES:
+        content = renderer.content(delivery.alert)
+        return render_revision_email(content, language, delivery.purpose, subject, body)
+    return subject, body
+
+
 def _sms_text(delivery: Delivery, subscriber: Subscriber, renderer: _Renderer) -> str:
     if delivery.purpose == "welcome":
         departments = ["France"] if subscriber.all_departments else subscriber.departments
@@ -452,6 +467,9 @@ def _sms_text(delivery: Delivery, subscriber: Subscriber, renderer: _Renderer) -
         # Nothing a lock screen should show: a neutral line, the reference, where to read it.
         link = renderer.config.get("DISCREET_ALERT_URL") or renderer.config["PUBLIC_BASE_URL"]
         return discreet_alert_sms(delivery.language, delivery.alert.reference, link)
+    if delivery.purpose in REVISION_PURPOSES:
+        content = renderer.content(delivery.alert)
+        return render_revision_sms(content, delivery.language, delivery.purpose)
     return renderer.sms(delivery.alert, delivery.language)
 
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
-from backoffice.models.alert import AlertIdentifier
+from backoffice.models.alert import AlertIdentifier, AlertVersion
 from backoffice.models.keys import DataKey
 from backoffice.models.report import ReportIdentifier
 from backoffice.models.user import StaffUser
 from backoffice.services import audit, intake
-from backoffice.services.alerts import alert_identifier_aad
+from backoffice.services.alerts import alert_identifier_aad, alert_version_aad
 from backoffice.services.confidential import keyring as current_keyring
 from backoffice.services.crypto import KEY_REFRESH_SECONDS, TOKEN_VERSION, Keyring
 from backoffice.services.second_factor import secret_aad
@@ -53,6 +53,7 @@ class RootSealed:
 ROOT_SEALED = (
     RootSealed(ReportIdentifier, "value_sealed", lambda row: intake.identifier_aad(row.row_uid)),
     RootSealed(AlertIdentifier, "value_sealed", alert_identifier_aad),
+    RootSealed(AlertVersion, "identifiers_sealed", alert_version_aad),
     RootSealed(StaffUser, "totp_secret", secret_aad),
     RootSealed(StaffUser, "totp_pending_secret", lambda u: secret_aad(u, "totp_pending_secret")),
 )

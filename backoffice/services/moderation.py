@@ -135,6 +135,10 @@ TRANSITIONS: dict[str, Transition] = {
                    _l("Retract"), reason_required=True, via_alert=True),
         Transition("expire", ("published",), "archived", frozenset({SYSTEM}),
                    _l("Expire"), via_alert=True),
+        # Retraction no longer strands a report (issue 18.6): once every alert it went into
+        # is retracted, the alert service brings it back to "approved" for a new alert.
+        Transition("reopen", ("archived",), "approved", frozenset({MODERATE}),
+                   _l("Reuse for a new alert"), via_alert=True),
     )
 }  # fmt: skip
 

@@ -18,6 +18,13 @@ A notice (``enqueue_notice``) is one SMS to one subscriber: the welcome after va
 the goodbye after STOP. A staff notice (``enqueue_staff_notice``, written by
 ``services.staff_notices``) is one delivery per channel the staff user chose, due at once or
 at the end of her quiet hours; the same workers send it.
+
+A correction or an update of a published alert (``enqueue_revision``, issue 18.6) goes to
+those who received the alert — its recipients whose alert message was sent (or was being
+sent) — on the same channel, once per version: subscribers still active, on a channel they
+still accept, in their language of today; partner associations still active with an alert
+address. Recipients whose alert is still queued need nothing: messages are rendered at send
+time, so they receive the corrected text.
 """
 
 from __future__ import annotations
@@ -26,7 +33,19 @@ import datetime as dt
 import secrets
 
 from flask import current_app
-from sqlalchemy import DateTime, Integer, String, cast, func, literal, or_, select, true, update
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    String,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from backoffice.extensions import db
@@ -243,6 +262,132 @@ def enqueue_staff_notice(
             )
         )
     return len(channels)
+
+
+# --- corrections and updates of a published alert ------------------------------------------
+
+# The alert messages that reached (or were reaching) someone: a correction goes to them.
+REVISION_PURPOSES = ("correction", "update")
+_RECEIVED = ("sent", "sending")
+
+
+def _received_by_subscribers(alert_id: int):
+    """Subscribers' alert messages of ``alert_id`` that went out, still deliverable."""
+    return and_(
+        Delivery.alert_id == alert_id,
+        Delivery.purpose == "alert",
+        Delivery.status.in_(_RECEIVED),
+        Subscriber.status == "active",
+        or_(Subscriber.channel.is_(None), Subscriber.channel == Delivery.channel),
+        or_(
+            and_(Delivery.channel == "sms", Subscriber.phone_index.is_not(None)),
+            and_(Delivery.channel == "email", Subscriber.email_index.is_not(None)),
+        ),
+    )
+
+
+def _revision_partners(alert_id: int) -> list[Delivery]:
+    received = select(Delivery).where(
+        Delivery.alert_id == alert_id,
+        Delivery.purpose == "alert",
+        Delivery.partner_id.is_not(None),
+        Delivery.status.in_(_RECEIVED),
+    )
+    return [
+        delivery
+        for delivery in db.session.scalars(received)
+        if delivery.partner is not None
+        and delivery.partner.active
+        and (delivery.partner.alert_email or "").strip()
+    ]
+
+
+def revision_counts(alert: Alert) -> dict[str, int]:
+    """How many SMS, e-mails and partner e-mails a correction of ``alert`` would queue now
+    (said on the confirmation page; the same selection as ``enqueue_revision``)."""
+    rows = db.session.execute(
+        select(Delivery.channel, func.count())
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(_received_by_subscribers(alert.id))
+        .group_by(Delivery.channel)
+    ).all()
+    counts = {"sms": 0, "email": 0, **{channel: count for channel, count in rows}}
+    counts["partners"] = len(_revision_partners(alert.id))
+    return counts
+
+
+def enqueue_revision(
+    alert: Alert, purpose: str, version: int, now: dt.datetime | None = None
+) -> int:
+    """Queue the notice of ``alert``'s version ``version`` (``purpose``: "correction" or
+    "update") to those who received the alert; returns the rows written.
+
+    In the caller's transaction; one row per recipient, channel and version (the unique
+    constraint), so a second call for the same version writes nothing.
+    """
+    now = now or utcnow()
+    db.session.flush()
+    # An older notice still waiting would say the same (messages are rendered at send time).
+    db.session.execute(
+        update(Delivery)
+        .where(
+            Delivery.alert_id == alert.id,
+            Delivery.purpose.in_(REVISION_PURPOSES),
+            Delivery.status == "queued",
+            Delivery.alert_version < version,
+        )
+        .values(status="cancelled", error_code="superseded", updated_at=now)
+    )
+    subscriber_rows = (
+        select(
+            literal(alert.id, Integer),
+            literal(purpose, String),
+            Delivery.recipient_key,
+            Delivery.subscriber_id,
+            Delivery.channel,
+            Subscriber.language,
+            literal("queued", String),
+            literal(0, Integer),
+            literal(now, DateTime),
+            _random_key(),
+            literal(now, DateTime),
+            literal(now, DateTime),
+            literal(version, Integer),
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(_received_by_subscribers(alert.id))
+    )
+    table = Delivery.__table__
+    statement = (
+        _insert(table)
+        .from_select([*_DELIVERY_COLUMNS, "alert_version"], subscriber_rows)
+        .on_conflict_do_nothing()
+    )
+    total = db.session.execute(statement).rowcount or 0
+    partners = _revision_partners(alert.id)
+    for received in partners:
+        row = {
+            "alert_id": alert.id,
+            "alert_version": version,
+            "purpose": purpose,
+            "recipient_key": received.recipient_key,
+            "partner_id": received.partner_id,
+            "channel": "email",
+            "language": PARTNER_LANGUAGE,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "idempotency_key": secrets.token_hex(16),
+            "created_at": now,
+            "updated_at": now,
+        }
+        total += db.session.execute(_insert(table).values(**row).on_conflict_do_nothing()).rowcount
+    audit.record(
+        "alert_revision_enqueued",
+        alert,
+        details={"version": version, "purpose": purpose, "deliveries": total},
+    )
+    return total
 
 
 def enqueue_pending_alerts(now: dt.datetime | None = None) -> int:

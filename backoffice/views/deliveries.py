@@ -49,6 +49,7 @@ REASONS: dict[str, object] = {
     "too_late": _l("Not sent in time"),
     "contact_unreadable": _l("Contact erased"),
     "alert_withdrawn": _l("Alert retracted or expired before sending"),
+    "superseded": _l("A newer correction or update replaces this one"),
     "subscriber_paused": _l("Subscriber paused her alerts"),
     "subscriber_unsubscribed": _l("Subscriber unsubscribed"),
     "subscriber_pending": _l("Registration not validated"),

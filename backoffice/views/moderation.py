@@ -392,6 +392,55 @@ def parts_from_form(form) -> alerts.AlertParts:
     )
 
 
+CORRECTION_FIELDS = (
+    "version",
+    "reason",
+    "summary",
+    "severity",
+    "keep_identifiers",
+    *(f"summary_{lang}" for lang in ALERT_LANGUAGES if lang != "fr"),
+    *(f"extra_{name}_{index}" for index in range(3) for name in ("kind", "value")),
+)
+
+
+def correction_parts(alert, form) -> alerts.AlertParts:
+    """The correction form over the alert's parts: texts, severity and identifiers change;
+    the other parts stay as published."""
+    parts = alerts.parts_from_alert(alert)
+    typed = parts_from_form(form)
+    parts.summary = typed.summary
+    parts.translations = typed.translations
+    parts.severity = typed.severity
+    parts.kept_identifier_ids = typed.kept_identifier_ids
+    parts.extra_identifiers = typed.extra_identifiers
+    return parts
+
+
+def _revision_line(counts: dict, purpose: str) -> str:
+    sms = ngettext("%(num)d SMS", "%(num)d SMS", counts["sms"])
+    emails = ngettext("%(num)d e-mail", "%(num)d e-mails", counts["email"])
+    partners = counts["partners"]
+    if purpose == "update":
+        return ngettext(
+            "%(sms)s and %(emails)s will tell those who received the alert that it was "
+            "reported again, and %(num)d partner organisation by e-mail.",
+            "%(sms)s and %(emails)s will tell those who received the alert that it was "
+            "reported again, and %(num)d partner organisations by e-mail.",
+            partners,
+            sms=sms,
+            emails=emails,
+        )
+    return ngettext(
+        "%(sms)s and %(emails)s will carry the correction to those who received the alert, "
+        "and %(num)d partner organisation by e-mail.",
+        "%(sms)s and %(emails)s will carry the correction to those who received the alert, "
+        "and %(num)d partner organisations by e-mail.",
+        partners,
+        sms=sms,
+        emails=emails,
+    )
+
+
 class AlertComposerView(BaseView):
     """Composing, publishing and retracting alerts (Moderators only)."""
 
@@ -575,6 +624,143 @@ class AlertComposerView(BaseView):
             back=url_for("AlertsView.show", reference=alert.reference),
         )
 
+    # --- correcting and strengthening a published alert (issue 18.6) ---
+
+    @expose("/correct/<reference>", methods=["GET", "POST"])
+    @has_access
+    def correct(self, reference: str):
+        """Correct a published alert as a new version: form, confirmation, then the change."""
+        alert = alerts.get_alert(reference)
+        if alert.status != "published":
+            return redirect(url_for("AlertsView.show", reference=reference))
+        if request.method == "GET":
+            return self._correction_form(alert, alerts.parts_from_alert(alert), keep_all=True)
+        parts = correction_parts(alert, request.form)
+        if not confirmation.confirmed():
+            return self._confirm_correction(alert)
+        try:
+            version = alerts.correct(
+                alert, g.user, parts, request.form.get("reason", ""), expected_version=_version()
+            )
+        except (alerts.AlertError, moderation.ModerationError) as error:
+            _refused(error)
+            alert = alerts.get_alert(reference)
+            return self._correction_form(alert, parts, errors=getattr(error, "errors", {}))
+        flash(
+            ngettext(
+                "Alert %(reference)s corrected; %(num)d correction notice queued.",
+                "Alert %(reference)s corrected; %(num)d correction notices queued.",
+                version.notices,
+                reference=reference,
+            ),
+            "success",
+        )
+        return redirect(url_for("AlertsView.show", reference=reference) + "#history")
+
+    def _correction_form(self, alert, parts, *, keep_all=False, errors=None):
+        kept = set(parts.kept_identifier_ids)
+        current = [
+            {
+                "id": row.id,
+                "kind": row.kind,
+                "display": display(row.kind, alerts.alert_identifier_value(row)),
+                "kept": keep_all or row.id in kept,
+            }
+            for row in alert.identifiers
+        ]
+        page = self.render_template(
+            "moderation/correct.html",
+            alert=alert,
+            parts=parts,
+            current_identifiers=current,
+            errors=errors or {},
+            reason=request.form.get("reason", ""),
+            kinds=KINDS,
+            **_vocabularies(),
+        )
+        return page, 422 if errors else 200
+
+    def _confirm_correction(self, alert):
+        counts = outbox.revision_counts(alert)
+        return confirmation.page(
+            self,
+            title=_("Correct alert %(reference)s?", reference=alert.reference),
+            consequences=[
+                _revision_line(counts, "correction"),
+                _("The check and the feed use the corrected identifiers and texts at once."),
+                _("The version it replaces stays in the alert's history, with your reason."),
+            ],
+            action=url_for("AlertComposerView.correct", reference=alert.reference),
+            hidden=confirmation.resent_form(*CORRECTION_FIELDS),
+            submit=_("Correct the alert"),
+            back=url_for("AlertComposerView.correct", reference=alert.reference),
+        )
+
+    @expose("/attach/<reference>", methods=["POST"])
+    @has_access
+    def attach(self, reference: str):
+        """Strengthen a live alert with a later report about the same aggressor."""
+        alert = alerts.get_alert(reference)
+        report = alerts.attachable_report(request.form.get("report", ""))
+        severity = _choice(request.form.get("severity"), SEVERITIES)
+        notify = request.form.get("notify") == "1"
+        back = url_for("AlertsView.show", reference=reference) + "#strengthen"
+        if report is None:
+            flash(_("No report has this reference."), "danger")
+            return redirect(back)
+        if not confirmation.confirmed():
+            return self._confirm_attach(alert, report, severity, notify)
+        try:
+            alerts.attach_report(
+                alert,
+                report,
+                g.user,
+                severity=severity,
+                notify=notify,
+                reason=request.form.get("reason", ""),
+                expected_version=_version(),
+            )
+        except (alerts.AlertError, moderation.ModerationError) as error:
+            _refused(error)
+            return redirect(back)
+        flash(
+            _(
+                "Report %(report)s now backs alert %(reference)s.",
+                report=report.reference,
+                reference=reference,
+            ),
+            "success",
+        )
+        return redirect(url_for("AlertsView.show", reference=reference) + "#history")
+
+    def _confirm_attach(self, alert, report, severity, notify):
+        count = alert.reports_count + 1
+        lines = [
+            ngettext(
+                "Report %(report)s is published with the alert, which will show it was "
+                "reported %(num)d time.",
+                "Report %(report)s is published with the alert, which will show it was "
+                "reported %(num)d times.",
+                count,
+                report=report.reference,
+            )
+        ]
+        if severity and severity != alert.severity:
+            lines.append(_("Its severity becomes “%(severity)s”.", severity=SEVERITIES[severity]))
+        if notify:
+            lines.append(_revision_line(outbox.revision_counts(alert), "update"))
+        else:
+            lines.append(_("No message is sent: the feed and the alert page show the new count."))
+        return confirmation.page(
+            self,
+            title=_("Attach report %(report)s?", report=report.reference),
+            consequences=lines,
+            action=url_for("AlertComposerView.attach", reference=alert.reference),
+            hidden=confirmation.resent_form("report", "severity", "notify", "reason", "version"),
+            submit=_("Attach the report"),
+            back=url_for("AlertsView.show", reference=alert.reference),
+        )
+
     @expose("/discard/<reference>", methods=["POST"])
     @has_access
     def discard(self, reference: str):
@@ -625,12 +811,16 @@ class AlertsView(BaseView):
     def show(self, reference: str):
         alert = alerts.visible_alert(reference, g.user)
         lang = _choice(request.args.get("lang"), ALERT_LANGUAGES) or "fr"
+        moderator = alerts.sees_every_alert(g.user)
         return self.render_template(
             "moderation/alert.html",
             alert=alert,
             previews=alerts.previews(alert),
             lang=lang,
-            moderator=alerts.sees_every_alert(g.user),
+            moderator=moderator,
+            history=alerts.version_history(alert, g.user) if moderator else [],
+            change_labels=alerts.CHANGE_LABELS,
+            version_kinds=alerts.VERSION_KINDS,
             **_vocabularies(),
         )
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
+import pytest
+from alembic.script import ScriptDirectory
 from flask_migrate import upgrade
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from backoffice.extensions import db
+from backoffice.models.base import new_row_uid
 from backoffice.models.outreach import MESSAGE_PURPOSES
 from backoffice.services.vocabulary import ALERT_LANGUAGES
 from backoffice.services.worker_texts import outreach_text
@@ -400,3 +405,47 @@ def test_existing_redaction_texts_are_sealed_in_batches(tmp_path_factory, test_k
         assert f"Sealed the redactions of {done} of 3 reports" in caplog.text
     for word in words.values():
         assert word.encode() not in dumped
+
+
+def test_existing_deliveries_carry_version_one_and_a_correction_may_follow_them(
+    tmp_path_factory, test_keyring
+):
+    """20261207_versions_1: the unique (alert, recipient, channel) gains the version."""
+    migrations = ScriptDirectory(str(Path(__file__).resolve().parents[2] / "migrations"))
+    before = migrations.get_revision("20261207_versions_1").down_revision
+    insert = text(
+        "INSERT INTO deliveries (alert_id, purpose, recipient_key, channel, language, status,"
+        " attempts, next_attempt_at, idempotency_key, created_at, updated_at{version})"
+        " VALUES (4242, :purpose, 'o7', 'email', 'fr', 'sent', 1, :now, :key, :now, :now"
+        "{value})"
+    )
+    now = dt.datetime(2026, 12, 1, 12, 0)
+    with own_database(tmp_path_factory.mktemp("migration_db")) as url:
+        instance = tmp_path_factory.mktemp("migration_instance")
+        app = make_app(url, test_keyring, instance)
+        with app.app_context():
+            upgrade(revision=before)
+            with db.engine.begin() as connection:
+                statement = text(insert.text.format(version="", value=""))
+                connection.execute(
+                    statement, {"purpose": "alert", "now": now, "key": new_row_uid()}
+                )
+            upgrade(revision="heads")
+            versioned = text(insert.text.format(version=", alert_version", value=", :version"))
+            with db.engine.begin() as connection:
+                kept = connection.execute(
+                    text("SELECT alert_version FROM deliveries WHERE alert_id = 4242")
+                ).scalar_one()
+                connection.execute(
+                    versioned,
+                    {"purpose": "correction", "now": now, "key": new_row_uid(), "version": 2},
+                )
+            with pytest.raises(IntegrityError), db.engine.begin() as connection:
+                connection.execute(
+                    versioned,
+                    {"purpose": "correction", "now": now, "key": new_row_uid(), "version": 2},
+                )
+            count = db.session.scalar(text("SELECT count(*) FROM deliveries"))
+            db.session.remove()
+            db.engine.dispose()
+    assert kept == 1 and count == 2
