@@ -42,11 +42,12 @@ def test_a_routed_urgent_case_is_on_the_social_worker_s_home_page(app, page, mon
     for width in (390, 1366):
         page.set_viewport_size({"width": width, "height": 800})
         page.goto("/")
-        row = page.locator(f'#home-cases .home-deadlines tr[data-reference="{reference}"]')
+        row = page.locator(f'#home-cases .home-deadlines li[data-reference="{reference}"]')
         assert row.is_visible()
-        # French by default: the flag's name and the time left, counted from the incident.
+        # The flag's name and the time left (about 45 h), counted from the incident.
         text = row.inner_text()
-        assert "48" in text and ("restant" in text or " h " in text), text
+        assert "(PEP)" in text and " h " in text, text
+        assert row.get_attribute("data-urgency") == "running"
         assert page.locator(f'#home-cases .home-new-cases li[data-reference="{reference}"]')
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         assert scroll <= inner, f"the home page is {scroll}px wide at {inner}px"

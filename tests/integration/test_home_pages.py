@@ -175,15 +175,17 @@ def test_a_social_worker_sees_running_deadlines_most_urgent_first_and_overdue_ac
 
     page = get_home(login_as(AIDES_WORKER))
     block = section(page, "cases")
-    deadlines = block.split("home-deadlines")[1].split("</table>")[0]
-    order = re.findall(r'<tr data-reference="([^"]+)"', deadlines)
+    deadlines = listed(block, "deadlines")
+    order = re.findall(r'<li class="home-deadline" data-reference="([^"]+)"', deadlines)
     mine = [r for r in order if r in refs]
     assert mine == [sooner_ref, later_ref, contraception_ref]
-    row = deadlines.split(f'data-reference="{sooner_ref}"')[1].split("</tr>")[0]
+    row = deadlines.split(f'data-reference="{sooner_ref}"')[1].split("</li>")[0]
     assert "Post-exposure treatment (PEP) within 48 hours" in row and " left" in row
-    assert f'<tr data-reference="{sooner_ref}" class="warning">' in deadlines  # < 12 h
+    assert row.startswith(' data-urgency="soon"')  # under 12 hours: marked
+    later_row = deadlines.split(f'data-reference="{later_ref}"')[1]
+    assert later_row.startswith(' data-urgency="running"')
     contraception_row = deadlines.split(f'data-reference="{contraception_ref}"')[1]
-    assert "Emergency contraception within 5 days" in contraception_row.split("</tr>")[0]
+    assert "Emergency contraception within 5 days" in contraception_row.split("</li>")[0]
     overdue = listed(block, "overdue")
     line = overdue.split(f'data-reference="{late_ref}"')[1].split("</li>")[0]
     assert 'class="text-danger"' in overdue and "overdue" in line and "Call back" in line
