@@ -80,7 +80,7 @@ def test_a_moderator_sees_waiting_reports_by_severity_and_the_oldest_first(
     with app.app_context():
         dangerous = new_report(incident={"violence_types": ["rape"]})
         risky = new_report(incident={"violence_types": ["theft", "condom_removal"]})
-        # The oldest waiting report of all: first in the list.
+        # Older than the other: before it in the list.
         dangerous.received_at = utcnow() - dt.timedelta(days=900)
         db.session.commit()
         oldest_reference, risky_reference = dangerous.reference, risky.reference
@@ -90,8 +90,11 @@ def test_a_moderator_sees_waiting_reports_by_severity_and_the_oldest_first(
     assert after["risky"] == before["risky"] + 1
     oldest = section(page, "moderation").split('class="table table-condensed home-oldest"')[1]
     rows = re.findall(r'<tr data-reference="([^"]+)"', oldest)
-    assert rows[0] == oldest_reference and risky_reference in rows
-    first_row = oldest.split("</tr>")[1]
+    assert rows.index(oldest_reference) < rows.index(risky_reference)
+    with app.app_context():  # the oldest first, whatever other tests left waiting
+        received = [moderation.report_by_reference(r).received_at for r in rows]
+    assert received == sorted(received)
+    first_row = oldest.split(f'<tr data-reference="{oldest_reference}"')[1].split("</tr>")[0]
     assert "Dangerous" in first_row and "Received" in first_row and "ago" in first_row
     with app.app_context():  # leaves the open statuses, so that no other list starts with it
         report = moderation.report_by_reference(oldest_reference)
@@ -266,7 +269,7 @@ def test_a_coordinator_sees_the_latest_builds_and_this_months_key_figures(app, l
                 language="en",
                 status="failed",
                 error="test",
-                requested_at=utcnow() + dt.timedelta(seconds=5),  # the newest
+                requested_at=utcnow(),  # the newest
             )
         )
         db.session.commit()
@@ -318,3 +321,23 @@ def test_a_user_with_several_roles_sees_each_of_her_sections(app, login_as):
 def test_signed_out_visitors_see_the_sign_in_invitation_only(client):
     page = get_home(client)
     assert "Sign in" in page and "home-moderation" not in page and "home-cases" not in page
+
+
+def test_in_french_counts_agree_and_ages_read_il_y_a(app, login_as):
+    """French, the product's language: plurals through ngettext, ages as "il y a 3 h"."""
+    with app.app_context():
+        reference = new_report(incident={"violence_types": ["rape"]}).reference
+        report = moderation.report_by_reference(reference)
+        report.received_at = utcnow() - dt.timedelta(hours=3, minutes=10)
+        db.session.commit()
+    client = login_as("demo-moderator")
+    client.get("/lang/fr")
+    block = section(get_home(client), "moderation")
+    assert re.search(r"\d+ signalements? en attente", block)
+    assert "Les plus anciens d'abord" in block or "Les plus anciens d&#39;abord" in block
+    assert "il y a " in block
+    with app.app_context():  # out of the oldest-first lists of the other tests
+        report = moderation.report_by_reference(reference)
+        moderation.perform(report, "claim", user("demo-moderator"))
+        moderation.perform(report, "reject", user("demo-moderator"), reason="Test")
+        db.session.commit()
