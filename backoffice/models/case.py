@@ -182,6 +182,8 @@ class Case(ConfidentialRecord, OrganisationOwned, TimestampMixin, Model):
     __table_args__ = (
         Index("ix_cases_organisation_opened", "organisation_id", "opened_at"),
         Index("ix_cases_organisation_status", "organisation_id", "status"),
+        # The home page's new cases of an association, newest first (services/home.py).
+        Index("ix_cases_organisation_status_opened", "organisation_id", "status", "opened_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -453,7 +455,11 @@ class FollowUpAction(ConfidentialRecord, OrganisationOwned, TimestampMixin, Mode
     """Something to do by a date, by someone; its free-text details are confidential."""
 
     __tablename__ = "case_actions"
-    __table_args__ = (Index("ix_case_actions_open_due", "assignee_id", "done_at", "due_on"),)
+    __table_args__ = (
+        Index("ix_case_actions_open_due", "assignee_id", "done_at", "due_on"),
+        # The home page's overdue actions of an association (services/home.py).
+        Index("ix_case_actions_organisation_open_due", "organisation_id", "done_at", "due_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(

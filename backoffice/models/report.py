@@ -146,6 +146,11 @@ class Report(ConfidentialRecord, TimestampMixin, Model):
     )
 
     __mapper_args__ = {"version_id_col": version_id}
+    # The home page: waiting reports by severity, the oldest first (services/home.py).
+    __table_args__ = (
+        Index("ix_reports_status_severity", "status", "severity"),
+        Index("ix_reports_status_received", "status", "received_at"),
+    )
 
     def __repr__(self) -> str:
         return self.reference
@@ -202,6 +207,11 @@ class ReportEvent(Model):
     details: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
 
     report: Mapped[Report] = relationship("Report")
+
+    # The home page's answers received (``info_added``), without reading every event.
+    __table_args__ = (
+        Index("ix_report_events_action_report", "action", "report_id", "occurred_at"),
+    )
 
     def __repr__(self) -> str:
         return f"{self.action} {self.from_status}->{self.to_status}"

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_timedelta
 from flask import Flask, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from backoffice import security
+from backoffice.models.base import utcnow
 from backoffice.services.bidi import isolate, strip_bidi_controls
 from backoffice.services.timezones import to_local, zone_of_user
 
@@ -37,6 +38,21 @@ def local_date(value: dt.date | dt.datetime | None, zone=None) -> str:
     if isinstance(value, dt.datetime):
         value = to_local(value, zone if zone is not None else zone_of_user(g.get("user"))).date()
     return format_date(value, "medium", locale=get_locale() or "fr")
+
+
+def ago(value: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """How long ago a stored (naive UTC) moment was, in the reader's language: "il y a 3 h"."""
+    if value is None:
+        return ""
+    elapsed = (now or utcnow()) - value
+    return format_timedelta(
+        -elapsed,
+        granularity="minute",
+        threshold=1.5,
+        add_direction=True,
+        format="short",
+        locale=get_locale() or "fr",
+    )
 
 
 def displayed(value: object) -> object:
@@ -99,6 +115,7 @@ def install(app: Flask) -> None:
     app.jinja_env.finalize = displayed
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_date"] = local_date
+    app.jinja_env.filters["ago"] = ago
     app.jinja_env.filters["role_label"] = role_label
     app.jinja_env.filters["isolate"] = isolate
     app.jinja_env.filters["stock_value"] = stock_value
