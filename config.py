@@ -263,6 +263,9 @@ def _service_settings(production: bool) -> dict:
         # Moderation: how long a claim on a report holds, how long an alert stays live, and
         # the per-client limit of identifier checks (on top of API_RATE_LIMIT).
         "CLAIM_MINUTES": _env_int("CLAIM_MINUTES", 30),
+        # A question to the worker or the filing partner left unanswered this many days sends
+        # the report back to the queue marked "no answer" (job expire_unanswered_questions).
+        "INFORMATION_ANSWER_DAYS": _env_int("INFORMATION_ANSWER_DAYS", 7),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
         # The check (issue 12, F7): per client and source address without a worker token,
         # per worker with one, and the client's overall budget.

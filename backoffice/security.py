@@ -269,6 +269,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Checks an identifier against the published alerts for a worker met in the field (the
     # roles that meet workers); moderators' own check also searches reports.
     "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
+    # Follows the reports its association filed (their outcome) and answers the moderators'
+    # questions about them (services/questions.py).
+    "answer_filed_reports": (PARTNER_RELAY,),
 }
 
 

@@ -60,6 +60,7 @@ from backoffice.models.worker_access import (
     PendingRegistration,
     ReportAnswer,
     ReportFollowUp,
+    ReportQuestion,
     WorkerToken,
 )
 
@@ -86,4 +87,5 @@ __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
-__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "ReportQuestion"]
+__all__ += ["WorkerToken"]
