@@ -132,7 +132,7 @@ def answer(report: Report, actor, text: str | None, *, expected_version: int | N
         raise AnswerRefused(_l("Write your answer before sending it."))
     if len(text) > ANSWER_MAX_LENGTH:
         raise AnswerRefused(
-            _l("The answer is too long (%(max)d characters at most).", max=ANSWER_MAX_LENGTH)
+            _l("This text is too long (at most %(n)d characters).", n=ANSWER_MAX_LENGTH)
         )
     try:
         return record_answer(report, text, actor, source="partner")
