@@ -185,7 +185,37 @@ def expire_unanswered(now: dt.datetime | None = None) -> int:
     return len(due)
 
 
+def seal_legacy_questions() -> int:
+    """Questions asked before they were sealed sat in clear in the report's history: each
+    becomes a sealed ``ReportQuestion`` (same author and time) and leaves the history."""
+    legacy = db.session.scalars(
+        select(ReportEvent)
+        .join(Report, Report.id == ReportEvent.report_id)
+        .where(ReportEvent.action == "request_info", ReportEvent.reason.is_not(None))
+        .order_by(ReportEvent.id)
+    ).all()
+    for event in legacy:
+        report = event.report
+        question = ReportQuestion(
+            report_id=report.id,
+            addressee="partner" if report.filing_organisation_id is not None else "worker",
+            asked_by_id=event.actor_id,
+            asked_at=event.occurred_at,
+        )
+        question.text = event.reason
+        db.session.add(question)
+        db.session.flush()
+        event.reason = None
+        event.details = {**(event.details or {}), "question": question.id}
+    if legacy:
+        audit.record(
+            "legacy_questions_sealed", object_type="Report", details={"count": len(legacy)}
+        )
+    return len(legacy)
+
+
 def expire_unanswered_job() -> None:
+    seal_legacy_questions()
     expire_unanswered()
 
 

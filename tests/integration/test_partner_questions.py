@@ -354,3 +354,29 @@ def test_other_roles_cannot_answer(app, login_as, username):
             )
             is None
         )
+
+
+def test_questions_asked_before_they_were_sealed_leave_the_history(app):
+    with app.app_context():
+        report = filed_report()
+        moderator = user("demo-moderator")
+        moderation.perform(report, "claim", moderator)
+        moderation.perform(report, "request_info", moderator, reason="placeholder")
+        db.session.commit()
+        # As a question was stored before this change: in clear in the history, no row.
+        event = moderation.history(report)[-1]
+        db.session.delete(db.session.get(ReportQuestion, event.details["question"]))
+        event.reason, event.details = "Which street, and which night?", {}
+        db.session.commit()
+        assert questions.question_text(report) == "Which street, and which night?"
+
+        assert questions.seal_legacy_questions() >= 1
+        db.session.commit()
+        event = db.session.get(ReportEvent, event.id)
+        assert event.reason is None
+        question = db.session.get(ReportQuestion, event.details["question"])
+        assert "street" not in question.text_sealed
+        assert (question.addressee, question.asked_by_id) == ("partner", moderator.id)
+        assert question.asked_at == event.occurred_at
+        assert questions.question_text(report) == "Which street, and which night?"
+        assert questions.seal_legacy_questions() == 0  # nothing left in clear
