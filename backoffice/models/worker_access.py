@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.models.base import ConfidentialRecord, EncryptedText, utcnow
+from backoffice.models.report import Report
 from backoffice.services.confidential import Sealed
 
 
@@ -83,6 +84,9 @@ class ReportFollowUp(Model):
 
 
 QUESTION_ADDRESSEES = ("worker", "partner")
+
+# A relay's home and "Filed reports" count her association's reports by status.
+Index("ix_reports_filing_organisation_status", Report.filing_organisation_id, Report.status)
 
 
 class ReportQuestion(ConfidentialRecord, Model):

@@ -48,6 +48,10 @@ def upgrade():
     with op.batch_alter_table("report_questions") as batch_op:
         batch_op.create_index(batch_op.f("ix_report_questions_report_id"), ["report_id"])
         batch_op.create_index(batch_op.f("ix_report_questions_asked_at"), ["asked_at"])
+    with op.batch_alter_table("reports") as batch_op:
+        batch_op.create_index(
+            "ix_reports_filing_organisation_status", ["filing_organisation_id", "status"]
+        )
     with op.batch_alter_table("report_answers") as batch_op:
         batch_op.add_column(sa.Column("question_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("answered_by_id", sa.Integer(), nullable=True))
@@ -76,4 +80,6 @@ def downgrade():
         )
         batch_op.drop_column("answered_by_id")
         batch_op.drop_column("question_id")
+    with op.batch_alter_table("reports") as batch_op:
+        batch_op.drop_index("ix_reports_filing_organisation_status")
     op.drop_table("report_questions")
