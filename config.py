@@ -274,6 +274,9 @@ def _service_settings(production: bool) -> dict:
         "NOTIFY_UNCLAIMED_MINUTES": _env_int("NOTIFY_UNCLAIMED_MINUTES", 30),
         "NOTIFY_DEADLINE_HOURS": _env_int("NOTIFY_DEADLINE_HOURS", 12),
         "NOTIFY_LOOKBACK_HOURS": _env_int("NOTIFY_LOOKBACK_HOURS", 48),
+        # A question to the worker or the filing partner left unanswered this many days sends
+        # the report back to the queue marked "no answer" (job expire_unanswered_questions).
+        "INFORMATION_ANSWER_DAYS": _env_int("INFORMATION_ANSWER_DAYS", 7),
         "ALERT_EXPIRY_MONTHS": _env_int("ALERT_EXPIRY_MONTHS", 12),
         # The check (issue 12, F7): per client and source address without a worker token,
         # per worker with one, and the client's overall budget.

@@ -323,6 +323,13 @@ register("case_action_digest", "backoffice.services.cases:send_action_digests", 
 # Signed checkpoints of the audit chain's head, outside the database (issue 12, finding 4).
 register("audit_checkpoint", "backoffice.services.audit:export_checkpoint", "interval", hours=1)
 register("expire_alerts", "backoffice.services.alerts:expire_due_alerts", "cron", hour=3)
+# A question unanswered after INFORMATION_ANSWER_DAYS: the report back to the queue.
+register(
+    "expire_unanswered_questions",
+    "backoffice.services.questions:expire_unanswered_job",
+    "interval",
+    hours=1,
+)
 register(
     "dispatch_deliveries",
     "backoffice.jobs:dispatch_deliveries",

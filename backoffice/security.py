@@ -271,6 +271,9 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     "check_identifiers": (MODERATOR, SOCIAL_WORKER, OUTREACH, PARTNER_RELAY),
     # Is told when a dangerous report waits unclaimed (besides every moderator).
     "watch_report_queue": (COORDINATOR,),
+    # Follows the reports its association filed (their outcome) and answers the moderators'
+    # questions about them (services/questions.py).
+    "answer_filed_reports": (PARTNER_RELAY,),
 }
 
 

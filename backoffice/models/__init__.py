@@ -61,6 +61,7 @@ from backoffice.models.worker_access import (
     PendingRegistration,
     ReportAnswer,
     ReportFollowUp,
+    ReportQuestion,
     WorkerToken,
 )
 
@@ -89,3 +90,5 @@ __all__ += ["GrantRequest"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]
 __all__ += ["StaffNotice", "StaffNoticeSettings"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "ReportQuestion"]
+__all__ += ["WorkerToken"]

@@ -10,6 +10,10 @@
   unsubscribes.
 * ``ReportFollowUp`` / ``ReportAnswer`` — what lets her follow her report with its reference
   and follow-up code, and her sealed answers to a moderator's question.
+* ``ReportQuestion`` — a moderator's question about a report (``request_info``), sealed: it
+  may quote the testimony. It goes to whoever can answer (``addressee``): the worker through
+  the follow-up, or the relays of the association that filed the report, whose answers are
+  ``ReportAnswer`` rows too (``answered_by_id`` names the relay; services/questions.py).
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_appbuilder import Model
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backoffice.models.base import ConfidentialRecord, EncryptedText, utcnow
+from backoffice.models.report import Report
 from backoffice.services.confidential import Sealed
 
 
@@ -78,9 +83,43 @@ class ReportFollowUp(Model):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
 
+QUESTION_ADDRESSEES = ("worker", "partner")
+
+# A relay's home and "Filed reports" count her association's reports by status.
+Index("ix_reports_filing_organisation_status", Report.filing_organisation_id, Report.status)
+
+
+class ReportQuestion(ConfidentialRecord, Model):
+    """A moderator's question about a report, sealed with its own data key (shredded when
+    the report is erased). Answered (``answered_at``) or, after ``INFORMATION_ANSWER_DAYS``,
+    given up (``unanswered_at``: the report went back to the queue marked "no answer")."""
+
+    __tablename__ = "report_questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    addressee: Mapped[str] = mapped_column(String(10), nullable=False)
+    asked_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id"), nullable=True
+    )
+    asked_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, nullable=False, default=utcnow, index=True
+    )
+    text_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    unanswered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+    text = Sealed()
+
+    asked_by = relationship("StaffUser", foreign_keys=[asked_by_id])
+
+
 class ReportAnswer(ConfidentialRecord, Model):
-    """Her answer to a moderator's question: her own words, sealed with its own data key
-    (shredded when she erases her report)."""
+    """An answer to a moderator's question: her own words (through the follow-up) or a
+    relay's of the association that filed the report (``answered_by_id``), sealed with its
+    own data key (shredded when the report is erased)."""
 
     __tablename__ = "report_answers"
 
@@ -88,7 +127,15 @@ class ReportAnswer(ConfidentialRecord, Model):
     report_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    question_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("report_questions.id", ondelete="SET NULL"), nullable=True
+    )
+    answered_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id"), nullable=True
+    )
     text_sealed: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     text = Sealed()
+
+    answered_by = relationship("StaffUser", foreign_keys=[answered_by_id])

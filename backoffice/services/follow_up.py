@@ -26,9 +26,9 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.alert import Alert, AlertReport
 from backoffice.models.base import utcnow
-from backoffice.models.report import Report, ReportEvent
-from backoffice.models.worker_access import ReportAnswer, ReportFollowUp
-from backoffice.services import audit, confidential, moderation, report_erasure
+from backoffice.models.report import Report
+from backoffice.models.worker_access import ReportFollowUp
+from backoffice.services import audit, confidential, questions, report_erasure
 
 CODE_KIND = "report-follow-up"
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
@@ -114,12 +114,7 @@ def status(report: Report, follow_up: ReportFollowUp) -> dict:
 
 
 def _question(report: Report) -> str | None:
-    return db.session.scalar(
-        select(ReportEvent.reason)
-        .where(ReportEvent.report_id == report.id, ReportEvent.action == "request_info")
-        .order_by(ReportEvent.occurred_at.desc(), ReportEvent.id.desc())
-        .limit(1)
-    )
+    return questions.question_text(report)  # sealed: its reading is audited
 
 
 def _published_alert(report: Report) -> str | None:
@@ -135,11 +130,7 @@ def answer(report: Report, follow_up: ReportFollowUp, text: str) -> None:
     """Her answer to the question: sealed, the report back to review, the moderators told."""
     if follow_up.erased_at or report.status != "needs_info":
         raise NotAwaitingAnswer()
-    row = ReportAnswer(report_id=report.id)
-    row.text = text
-    db.session.add(row)
-    moderation.perform(report, "info_added", None, details={"source": "worker"})
-    audit.record("report_answer_received", report, details={"characters": len(text)})
+    questions.record_answer(report, text, source="worker")
 
 
 def erase(report: Report, follow_up: ReportFollowUp, *, withdraw_alert: bool) -> None:

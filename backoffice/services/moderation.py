@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.report import Report, ReportEvent, ReportIdentifier
+from backoffice.models.worker_access import ReportQuestion
 from backoffice.security import OutOfScope, can
 from backoffice.services import audit
 from backoffice.services import references as references_service
@@ -38,6 +39,7 @@ from backoffice.services.paging import Page, paginate
 
 SYSTEM = "system"  # the actor of scheduled jobs and of intake (no staff user)
 MODERATE = "moderate"  # the capability (security.CAPABILITIES) of whoever moderates
+ANSWER_FILED = "answer_filed_reports"  # a relay answering about a report her association filed
 
 STATUSES: dict[str, object] = {
     "received": _l("Received"),
@@ -120,8 +122,12 @@ TRANSITIONS: dict[str, Transition] = {
                    _l("Approve for an alert"), needs_claim=True),
         Transition("request_info", ("in_review",), "needs_info", frozenset({MODERATE}),
                    _l("Ask for information"), reason_required=True, needs_claim=True),
-        Transition("info_added", ("needs_info",), "received", frozenset({MODERATE, SYSTEM}),
-                   _l("Information added")),
+        # ANSWER_FILED: a relay of the association that filed the report answers (questions).
+        Transition("info_added", ("needs_info",), "received",
+                   frozenset({MODERATE, ANSWER_FILED, SYSTEM}), _l("Information added")),
+        # No answer after INFORMATION_ANSWER_DAYS (job expire_unanswered_questions).
+        Transition("no_answer", ("needs_info",), "received", frozenset({SYSTEM}),
+                   _l("No answer")),
         Transition("reject", ("in_review",), "rejected", frozenset({MODERATE}),
                    _l("Reject"), reason_required=True, needs_claim=True),
         Transition("merge", ("in_review",), "merged", frozenset({MODERATE}),
@@ -303,6 +309,10 @@ def perform(
         details["into"] = merge_into.reference
     source = report.status
     _apply(transition, report, actor, now, merge_into)
+    if transition.name == "request_info":
+        # The question may quote her testimony: sealed with the report, never in the history.
+        details["question"] = _ask(report, actor, reason, now).id
+        reason = None
     event = _event(report, transition.name, actor, source, transition.target, reason, details, now)
     if merge_into is not None:
         _event(merge_into, "merged_from", actor, None, None, None, {"from": report.reference}, now)
@@ -327,6 +337,21 @@ def _apply(transition: Transition, report: Report, actor, now, merge_into) -> No
         report.claim_expires_at = None
     if merge_into is not None:
         report.merged_into_id = merge_into.id
+
+
+def _ask(report: Report, actor, text: str, now: dt.datetime) -> ReportQuestion:
+    """The moderator's question, sealed, addressed to whoever can answer: the association
+    that filed the report (its relays), otherwise the worker (the API follow-up)."""
+    question = ReportQuestion(
+        report_id=report.id,
+        addressee="partner" if report.filing_organisation_id is not None else "worker",
+        asked_by_id=getattr(actor, "id", None),
+        asked_at=now,
+    )
+    question.text = text
+    db.session.add(question)
+    db.session.flush()
+    return question
 
 
 def _event(report, action, actor, source, target, reason, details, now) -> ReportEvent:

@@ -18,7 +18,7 @@ from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
 from backoffice.models.report import REDACTION_SEALED_COLUMNS, VICTIM_SEALED_COLUMNS, Report
-from backoffice.models.worker_access import ReportAnswer, ReportFollowUp
+from backoffice.models.worker_access import ReportAnswer, ReportFollowUp, ReportQuestion
 from backoffice.security import can
 from backoffice.services import alerts, audit, confidential
 
@@ -69,6 +69,10 @@ def erase_report(report: Report) -> None:
     answers = select(ReportAnswer).where(ReportAnswer.report_id == report.id)
     for answer in db.session.scalars(answers):
         confidential.shred(answer, ["text_sealed"])
+    # The moderators' questions may quote her testimony: they go with it.
+    asked = select(ReportQuestion).where(ReportQuestion.report_id == report.id)
+    for question in db.session.scalars(asked):
+        confidential.shred(question, ["text_sealed"])
     report.city = None
     report.incident_time = None
     follow_up = db.session.get(ReportFollowUp, report.id)

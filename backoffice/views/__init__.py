@@ -59,6 +59,9 @@ def register_views(appbuilder) -> None:
     from backoffice.views.reports import register as register_reports
 
     register_reports(appbuilder)
+    from backoffice.views.partner import register as register_partner
+
+    register_partner(appbuilder)
     from backoffice.views.moderation import register as register_moderation
 
     register_moderation(appbuilder)

@@ -28,7 +28,7 @@ from backoffice.security import (
     MODERATOR,
     ROLES,
 )
-from backoffice.services import alerts, audit, intake, moderation, outbox
+from backoffice.services import alerts, audit, intake, moderation, outbox, questions
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
     BUILD_LABELS,
@@ -190,6 +190,7 @@ class ModerationView(BaseView):
         return self.render_template(
             "moderation/queue.html",
             page=page,
+            unanswered=questions.unanswered_report_ids([r.id for r in page.items]),
             filters=filters,
             open_statuses=moderation.OPEN_STATUSES,
             age_filters=moderation.AGE_FILTERS,
@@ -219,6 +220,7 @@ class ModerationView(BaseView):
             "identifiers": _identifier_rows(report),
             "linked": moderation.linked_reports(report),
             "history": moderation.history(report),
+            "questions": questions.answers(report),
             "event_labels": {
                 **{name: t.label for name, t in moderation.TRANSITIONS.items()},
                 "redaction_reviewed": _("Redaction reviewed"),

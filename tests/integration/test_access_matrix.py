@@ -91,6 +91,9 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     # subscribers: the co-opting organisation's partners manage them; others see counts only
     "SubscriberView": ("/subscribers/", {"SocialWorker", "PartnerRelay"}),
     "SubscriberCountsView": ("/subscriber-counts/", {"Moderator", "Coordinator", "Admin"}),
+    # reports a partner association filed: their outcome and the moderators' questions,
+    # for its relays (issue 18, items 4 and 5)
+    "FiledReportsView": ("/partner/reports/", {"PartnerRelay"}),
     "DeliveryView": ("/deliveries/", {"Moderator", "Admin"}),
     # public: the unsubscribe link (no login) and the SMS gateway's webhook (shared secret)
     "UnsubscribeView": ("/unsubscribe/", {PUBLIC, *EVERYONE}),
@@ -126,6 +129,7 @@ CAPABILITIES: dict[str, set[str]] = {
     "publish_information": {"Moderator", "Coordinator"},
     "check_identifiers": {"Moderator", "SocialWorker", "Outreach", "PartnerRelay"},
     "watch_report_queue": {"Coordinator"},
+    "answer_filed_reports": {"PartnerRelay"},
 }
 
 # Public API routes (bearer keys only, never a staff session): (method, path) -> a body a

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.report import Report, ReportEvent
-from backoffice.services import alerts, moderation
+from backoffice.services import alerts, moderation, questions
 from backoffice.services.moderation import (
     ClaimHeld,
     ConcurrentChange,
@@ -55,7 +55,10 @@ EXPECTED = {
     "release": ({"in_review"}, "received", {"Moderator"}),
     "approve": ({"in_review"}, "approved", {"Moderator"}),
     "request_info": ({"in_review"}, "needs_info", {"Moderator"}),
-    "info_added": ({"needs_info"}, "received", {"Moderator", "system"}),
+    # and a relay of the association that filed the report, answering its question
+    "info_added": ({"needs_info"}, "received", {"Moderator", "PartnerRelay", "system"}),
+    # the question went unanswered INFORMATION_ANSWER_DAYS (job)
+    "no_answer": ({"needs_info"}, "received", {"system"}),
     "reject": ({"in_review"}, "rejected", {"Moderator"}),
     "merge": ({"in_review"}, "merged", {"Moderator"}),
     "record_only": ({"in_review", "approved"}, "recorded", {"Moderator"}),
@@ -193,7 +196,11 @@ def test_reasons_are_required(app_context, name):
     db.session.rollback()
     moderation.perform(report, name, user("demo-moderator"), reason="Date missing")
     db.session.commit()
-    assert moderation.history(report)[-1].reason == "Date missing"
+    if name == "request_info":  # the question may quote her testimony: sealed, not in history
+        assert moderation.history(report)[-1].reason is None
+        assert questions.question_text(report) == "Date missing"
+    else:
+        assert moderation.history(report)[-1].reason == "Date missing"
 
 
 def test_retraction_requires_a_reason(app_context):
@@ -243,7 +250,9 @@ def test_the_history_tells_who_when_from_to_and_why(app_context):
         ("info_added", "needs_info", "received"),
     ]
     request = moderation.history(report)[1]
-    assert request.reason == "Test reason" and request.actor_name == "demo-moderator"
+    assert request.actor_name == "demo-moderator"
+    # the question is sealed apart (it may quote her testimony); the history points to it
+    assert request.reason is None and request.details["question"]
     assert request.occurred_at <= utcnow()
 
 
