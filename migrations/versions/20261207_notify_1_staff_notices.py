@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_notify_1"
-down_revision = "20261207_erasure_1"
+down_revision = "20261207_homes_1"
 branch_labels = None
 depends_on = None
 

@@ -10,7 +10,7 @@ from alembic import op
 import backoffice.models.base
 
 revision = "20261207_partner_1"
-down_revision = "20261207_erasure_1"
+down_revision = "20261207_versions_1"
 branch_labels = None
 depends_on = None
 
