@@ -20,7 +20,7 @@ class Trend:
     """A key figure against the previous period: "up", "down" or "same", "+12 %"."""
 
     direction: str
-    text: str
+    text: str  # empty when the previous figure was zero
     previous: str  # the previous period's figure, as shown
 
 
@@ -120,7 +120,7 @@ def compare(current: Presented, previous: Presented) -> Presented:
         if old_value == now_value:
             direction, text = "same", "="
         elif old_value == 0:
-            direction, text = "up", "+"
+            direction, text = "up", ""  # no rate of change from nothing
         else:
             change = (now_value - old_value) / old_value
             direction = "up" if change > 0 else "down"
