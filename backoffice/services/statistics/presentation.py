@@ -4,8 +4,10 @@ table lines and SVG charts, for the dashboard, the exports and the funder report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from flask_babel import format_decimal, format_percent
+from babel.numbers import format_percent
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from backoffice.services import charts, suppression
@@ -124,7 +126,8 @@ def compare(current: Presented, previous: Presented) -> Presented:
         else:
             change = (now_value - old_value) / old_value
             direction = "up" if change > 0 else "down"
-            text = format_percent(change, "+#,##0 %;-#,##0 %")
+            sign = "+" if change > 0 else "-"
+            text = sign + format_percent(abs(change), locale=_locale())
         shown.trend = Trend(direction, text, old.text)
     return current
 
@@ -212,8 +215,14 @@ def format_number(value: int | float | str | None) -> str:
 def format_value(value: int | float | str | None, unit: str | None = None) -> str:
     """A cell or figure in the UI locale; rates with their sign ("97,9 %" in French)."""
     if unit == "percent" and isinstance(value, int | float):
-        return format_percent(value / 100, format="#,##0.0 %")
+        # The locale's own pattern ("21.1%", "21,1 %"), with the decimal the rate has.
+        rate = Decimal(str(value)) / 100  # 21.1 % exactly, not 21.100000000000002
+        return format_percent(rate, locale=_locale(), decimal_quantization=False)
     return format_number(value)
+
+
+def _locale():
+    return get_locale() or "en"
 
 
 # --- entry points for the views and the funder report -----------------------------------------
