@@ -39,7 +39,12 @@
     }
   }
 
-  window.addEventListener("hashchange", markCurrentSection);
+  // A table shown on demand (details opened, another section) may scroll only now: the
+  // theme gives scrolling regions their tab stop when the window resizes.
+  function recheckScrolling() { window.dispatchEvent(new Event("resize")); }
+
+  window.addEventListener("hashchange", function () { markCurrentSection(); recheckScrolling(); });
+  document.addEventListener("toggle", recheckScrolling, true);
 
   document.addEventListener("DOMContentLoaded", function () {
     markCurrentSection();
