@@ -265,7 +265,7 @@ def fill(connection, reports: int) -> None:
         (
             "subscribers",
             f"""
-        INSERT INTO subscribers (pseudonym, language, all_departments, status, unsubscribe_salt,
+        INSERT INTO subscribers (pseudonym_sealed, language, all_departments, status, unsubscribe_salt,
             unsubscribe_token_hash, validated_at, unsubscribed_at, organisation_id, row_uid,
             created_at, updated_at)
         SELECT 'bench-' || g, coalesce(nullif({_pick(LANGUAGES, "random()")}, ''), 'fr'),
