@@ -265,9 +265,9 @@ def fill(connection, reports: int) -> None:
         (
             "subscribers",
             f"""
-        INSERT INTO subscribers (pseudonym_sealed, language, all_departments, status, unsubscribe_salt,
-            unsubscribe_token_hash, validated_at, unsubscribed_at, organisation_id, row_uid,
-            created_at, updated_at)
+        INSERT INTO subscribers (pseudonym_sealed, language, all_departments, status,
+            unsubscribe_salt, unsubscribe_token_hash, validated_at, unsubscribed_at,
+            organisation_id, row_uid, created_at, updated_at)
         SELECT 'bench-' || g, coalesce(nullif({_pick(LANGUAGES, "random()")}, ''), 'fr'),
             g % 10 = 0, CASE WHEN g % 11 = 0 THEN 'unsubscribed' ELSE 'active' END,
             md5('s' || g), md5('t' || g), at,
