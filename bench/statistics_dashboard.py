@@ -282,7 +282,7 @@ def fill(connection, reports: int) -> None:
         INSERT INTO subscriber_departments (subscriber_id, department)
         SELECT DISTINCT id, {_pick(_departments(), _rand("id * k", 23))}
         FROM subscribers, generate_series(1, 2) k
-        WHERE pseudonym LIKE 'bench-%' AND NOT all_departments""",
+        WHERE pseudonym_sealed LIKE 'bench-%' AND NOT all_departments""",
         ),
         (
             "outreach rounds",
