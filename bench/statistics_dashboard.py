@@ -105,7 +105,7 @@ def fill(connection, reports: int) -> None:
             "reports",
             f"""
         INSERT INTO reports (reference, status, version_id, channel, language, incident_date,
-            date_precision, department, work_context, violence_types, severity, narrative,
+            date_precision, department, work_context, violence_types, severity, narrative_sealed,
             aggressor_description, vehicle, consent_publish_alert, consent_follow_up,
             consent_share_with_partner, consent_statistics, consent_police_or_lawyer,
             reporter_relation, filing_organisation_id, received_at, redaction_status, row_uid,
@@ -115,7 +115,7 @@ def fill(connection, reports: int) -> None:
             {_pick(_departments(), "r4")}, nullif({_pick(CONTEXTS, "r5")}, ''),
             ({types})[1 + floor(r6 * {n_combos})::int]::json,
             ({severities})[1 + floor(r6 * {n_combos})::int],
-            repeat(md5(g::text), 10), '{{}}'::json, '{{}}'::json, r7 < 0.8, r7 < 0.15, false,
+            NULL, '{{}}'::json, '{{}}'::json, r7 < 0.8, r7 < 0.15, false,
             r8 < 0.93, false, {_pick(RELATIONS, "r9")},
             CASE WHEN r9 > 0.85 THEN ({org_array})[1 + (g % {len(orgs)})] END,
             at, 'proposed', md5('r' || g), at, at, at
@@ -217,11 +217,11 @@ def fill(connection, reports: int) -> None:
             "structures",
             f"""
         INSERT INTO structures (code, name, category, city, department, location_approximate,
-            trained_on_sex_work, active, search_key, created_at, updated_at)
+            trained_on_sex_work, active, search_key, source_kind, created_at, updated_at)
         SELECT 'bench-' || g, 'Structure ' || g,
             (ARRAY['community','allied','cegidd','hospital','lawyer','shelter','police','other'])
                 [1 + g % 8], 'Ville', {_pick(_departments(), "random()")}, false, g % 3 = 0,
-            true, 'structure ' || g, now(), now()
+            true, 'structure ' || g, 'form', now(), now()
         FROM generate_series(1, 400) g""",
         ),
         (
@@ -265,9 +265,9 @@ def fill(connection, reports: int) -> None:
         (
             "subscribers",
             f"""
-        INSERT INTO subscribers (pseudonym, language, all_departments, status, unsubscribe_salt,
-            unsubscribe_token_hash, validated_at, unsubscribed_at, organisation_id, row_uid,
-            created_at, updated_at)
+        INSERT INTO subscribers (pseudonym_sealed, language, all_departments, status,
+            unsubscribe_salt, unsubscribe_token_hash, validated_at, unsubscribed_at,
+            organisation_id, row_uid, created_at, updated_at)
         SELECT 'bench-' || g, coalesce(nullif({_pick(LANGUAGES, "random()")}, ''), 'fr'),
             g % 10 = 0, CASE WHEN g % 11 = 0 THEN 'unsubscribed' ELSE 'active' END,
             md5('s' || g), md5('t' || g), at,
@@ -282,7 +282,7 @@ def fill(connection, reports: int) -> None:
         INSERT INTO subscriber_departments (subscriber_id, department)
         SELECT DISTINCT id, {_pick(_departments(), _rand("id * k", 23))}
         FROM subscribers, generate_series(1, 2) k
-        WHERE pseudonym LIKE 'bench-%' AND NOT all_departments""",
+        WHERE pseudonym_sealed LIKE 'bench-%' AND NOT all_departments""",
         ),
         (
             "outreach rounds",

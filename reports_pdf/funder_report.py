@@ -21,15 +21,16 @@ import threading
 import time
 from collections.abc import Callable
 
+from babel.dates import format_datetime
 from flask import Flask
-from flask_babel import force_locale, format_datetime, gettext, ngettext
+from flask_babel import force_locale, format_date, get_locale, gettext, ngettext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.statistics import FunderReport
-from backoffice.services import statistics, suppression
+from backoffice.services import statistics, suppression, timezones
 from backoffice.services.statistics import Period, Scope, funder_reports
 from reports_pdf import TEMPLATES_DIR, html_to_pdf
 
@@ -54,33 +55,43 @@ def _environment() -> Environment:
 
 # --- what the template receives ------------------------------------------------------------
 
+# A table with more columns than this is printed in smaller type, its headers wrapped, so
+# that it fits the page's width; one with at most SHORT_TABLE lines is kept on one page.
+WIDE_TABLE = 5
+SHORT_TABLE = 16
 
-def _texts(cells: list | None, labels: int) -> list[str] | None:
-    if cells is None:
-        return None
-    return [*cells[:labels], *[statistics.format_number(c) for c in cells[labels:]]]
+
+def _table(view: statistics.TableView) -> dict:
+    return {
+        "key": view.key,
+        "title": view.title,
+        "headers": view.headers,
+        "rows": [view.texts(row) for row in view.rows],
+        "total": view.texts(view.total),
+        "labels": view.label_columns,
+        "note": view.note,
+        "withheld": view.withheld,
+        "wide": len(view.headers) > WIDE_TABLE,
+        "short": len(view.rows) <= SHORT_TABLE,
+    }
 
 
-def document_context(presented: statistics.Presented, built_at: dt.datetime) -> dict:
+def _moment(local: dt.datetime) -> str:
+    """ "7 décembre 2026, 15:04 CET": a local time in the report's language, with its zone."""
+    text = format_datetime(local, "d MMMM y, HH:mm", tzinfo=local.tzinfo, locale=get_locale())
+    return f"{text} {local.tzname()}"
+
+
+def document_context(
+    presented: statistics.Presented, built_at: dt.datetime, partners: list[str] | None = None
+) -> dict:
     """Primitive values only: strings, numbers, lists and dicts (and the SVG charts)."""
     figures = presented.figures
     scope = figures.scope
     charts = statistics.charts_for(presented)
     sections = []
     for section in figures.sections:
-        tables = [
-            {
-                "key": view.key,
-                "title": view.title,
-                "headers": view.headers,
-                "rows": [_texts(row, view.label_columns) for row in view.rows],
-                "total": _texts(view.total, view.label_columns),
-                "labels": view.label_columns,
-                "note": view.note,
-                "withheld": view.withheld,
-            }
-            for view in statistics.table_views(presented, section)
-        ]
+        tables = [_table(view) for view in statistics.table_views(presented, section)]
         owned = {key for key, owner in statistics.CHART_SECTIONS.items() if owner == section.code}
         sections.append(
             {
@@ -88,17 +99,23 @@ def document_context(presented: statistics.Presented, built_at: dt.datetime) -> 
                 "title": str(section.title),
                 "note": str(section.note) if section.note else None,
                 "tables": tables,
-                "charts": [svg for key, svg in charts.items() if key in owned],
+                "charts": [
+                    {"title": chart.title, "svg": chart.svg}
+                    for key, chart in charts.items()
+                    if key in owned
+                ],
             }
         )
     threshold = presented.threshold or statistics.threshold()
+    local = timezones.to_local(built_at, scope.department)
     return {
         "period": scope.period.label(),
-        "start": scope.period.start.isoformat(),
-        "end": scope.period.end.isoformat(),
+        "start": format_date(scope.period.start, "long"),
+        "end": format_date(scope.period.end, "long"),
         "days": scope.period.days,
         "department": scope.department,
-        "built_at": format_datetime(built_at, "medium") + " UTC",
+        "built_at": _moment(local),
+        "partners": list(partners or []),
         "threshold": threshold,
         "small_mark": suppression.primary_mark(threshold),
         "secondary_mark": suppression.SECONDARY_MARK,
@@ -127,7 +144,8 @@ def render_html(
         progress(10, "figures")
         presented = statistics.for_funder_report(Scope(period, department=department))
         progress(50, "charts")
-        context = document_context(presented, built_at or utcnow())
+        partners = funder_reports.partner_names()
+        context = document_context(presented, built_at or utcnow(), partners)
         progress(65, "layout")
         return _environment().get_template(TEMPLATE).render(lang=language, **context)
 

@@ -4,8 +4,10 @@ the dashboard and in the PDF (WeasyPrint draws inline SVG).
 * Accessible: ``role="img"`` with a ``<title>`` and a ``<desc>`` that names every value, so a
   screen reader (and ``pdftotext``) gets the figures; the table next to each chart holds them
   too.
-* Print-safe: black, greys and a hatch pattern tell the series apart in greyscale; nothing
-  relies on colour.
+* Colour-blind safe and print-safe: the Okabe–Ito blue and vermilion (told apart by people
+  with any colour vision, each at least 3:1 against white), and the second series hatched
+  too, so that the series differ in greyscale as well; every legend names its series in
+  words and every bar carries its value: nothing relies on colour alone.
 * Suppression-safe: charts are drawn from the figures *as shown*. A hidden value (``<5`` or
   ``s``) gets no bar and no point, only its mark, so a bar's length never reveals it.
 """
@@ -20,8 +22,9 @@ from markupsafe import Markup, escape
 
 INK = "#1a1a1a"
 DARK = "#4d4d4d"
-LIGHT = "#bdbdbd"
 GRID = "#d9d9d9"
+BLUE = "#0072B2"  # Okabe–Ito blue: 5.1:1 on white
+VERMILION = "#B84F00"  # Okabe–Ito vermilion, darkened to 5:1 on white
 FONT = "DejaVu Sans, Verdana, sans-serif"
 
 
@@ -39,7 +42,7 @@ def _nice_step(maximum: float, ticks: int = 4) -> float:
         return 1.0
     raw = maximum / ticks
     magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
+    for factor in (1, 2, 5, 10):  # whole steps: counts are whole
         if raw <= factor * magnitude:
             return max(factor * magnitude, 1.0)
     return 10 * magnitude
@@ -55,7 +58,11 @@ def _svg(chart_id: str, title: str, desc: str, width: int, height: int, body: li
         f'<defs><pattern id="{chart_id}-hatch" width="6" height="6" '
         f'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
         f'<rect width="6" height="6" fill="#ffffff"/>'
-        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{DARK}" stroke-width="2"/></pattern></defs>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{DARK}" stroke-width="2"/></pattern>'
+        f'<pattern id="{chart_id}-second" width="6" height="6" '
+        f'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+        f'<rect width="6" height="6" fill="{VERMILION}"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="#ffffff" stroke-width="1.5"/></pattern></defs>'
     )
     # Every text went through escape() above; the rest is numbers and fixed markup.
     return Markup(head + "".join(body) + "</svg>")  # noqa: S704
@@ -107,13 +114,14 @@ def line_chart(
     for path in paths:
         if len(path) > 1:
             body.append(
-                f'<polyline points="{" ".join(path)}" fill="none" stroke="{INK}" stroke-width="2"/>'
+                f'<polyline points="{" ".join(path)}" fill="none" stroke="{BLUE}" '
+                f'stroke-width="2"/>'
             )
     for index, point in enumerate(points):
         if point.value is not None:
             body.append(
                 f'<circle cx="{x_of(index):.1f}" cy="{y_of(point.value):.1f}" r="3" '
-                f'fill="#ffffff" stroke="{INK}" stroke-width="1.5"/>'
+                f'fill="#ffffff" stroke="{BLUE}" stroke-width="2"/>'
             )
     body += _x_labels(points, x_of, top + plot_h, count)
     return _svg(chart_id, title, _describe(points), width, height, body)
@@ -139,13 +147,23 @@ def _y_axis(left, top, plot_w, plot_h, ceiling, step) -> list[str]:
 
 
 def _x_labels(points: Sequence[Point], x_of, baseline: float, count: int) -> list[str]:
-    # Keep labels readable: at most about twelve of them.
+    # Keep labels readable: at most about twelve of them, "janv. 2025" on two lines.
     every = max(1, math.ceil(count / 12))
-    return [
-        _text(x_of(i), baseline + 16, p.label, "middle", font_size=10)
-        for i, p in enumerate(points)
-        if i % every == 0
-    ]
+    labels = []
+    for i, p in enumerate(points):
+        if i % every:
+            continue
+        first, _space, second = p.label.rpartition(" ")
+        if not first:
+            labels.append(_text(x_of(i), baseline + 16, p.label, "middle", font_size=10))
+            continue
+        x = f"{x_of(i):.1f}"
+        labels.append(
+            f'<text x="{x}" y="{baseline + 15:.1f}" text-anchor="middle" fill="{INK}" '
+            f'font-size="10">{escape(first)}'
+            f'<tspan x="{x}" dy="12">{escape(second)}</tspan></text>'
+        )
+    return labels
 
 
 def hbar_chart(
@@ -171,7 +189,7 @@ def hbar_chart(
         length = plot_w * point.value / largest
         body.append(
             f'<rect x="{label_width}" y="{y + 4}" width="{length:.1f}" height="{row - 8}" '
-            f'fill="{DARK}"/>'
+            f'fill="{BLUE}"/>'
         )
         body.append(_text(label_width + length + 6, y + 15, point.text))
     return _svg(chart_id, title, _describe(points), width, height, body)
@@ -196,7 +214,7 @@ def grouped_bars(
     count = max(len(categories), 1)
     group = plot_w / count
     bar = min(group * 0.8 / max(len(series), 1), 28)
-    fills = [DARK, f"url(#{chart_id}-hatch)", LIGHT]
+    fills = [BLUE, f"url(#{chart_id}-second)", DARK]
     for s_index, (name, points) in enumerate(series):
         fill = fills[s_index % len(fills)]
         legend_x = left + s_index * 200

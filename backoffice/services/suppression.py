@@ -464,6 +464,10 @@ def protect(table: Table, threshold: int | None) -> ShownTable:
     result = suppress(grid, threshold)
 
     def cell(key, value):
+        if result.withheld and key in grid.fixed:
+            # Published elsewhere (a key figure, another table): shown here as it is there,
+            # so that a total is never a number on one page and "s" on another.
+            return shown_count(value, threshold)
         mark = result.mark(key, threshold)
         return value if mark is None else mark
 

@@ -114,6 +114,7 @@ class StatisticsView(BaseView):
             scope = Scope(_default_period(today), organisation_id=viewer.organisation_id)
             granularity = "month"
         presented = statistics.dashboard(scope, viewer, granularity)
+        charts = statistics.charts_for(presented)
         today = utcnow().date()
         return self.render_template(
             "statistics/dashboard.html",
@@ -125,10 +126,13 @@ class StatisticsView(BaseView):
             departments=DEPARTMENTS,
             query=_query(scope, granularity),
             quick=[(label, p) for label, p in statistics.quick_periods(today)],
-            charts=statistics.charts_for(presented),
-            chart_sections=statistics.CHART_SECTIONS,
+            charts_of=lambda section: [
+                charts[key]
+                for key, owner in statistics.CHART_SECTIONS.items()
+                if owner == section.code and key in charts
+            ],
             table_views=lambda section: statistics.table_views(presented, section),
-            number=statistics.format_number,
+            number=statistics.format_value,
             threshold=statistics.threshold(),
             may_build=can("build_funder_report"),
             languages=_report_languages(),
@@ -298,6 +302,7 @@ class FunderReportView(BaseView):
             step_labels=STEP_LABELS,
             default_start=dt.date(today.year, 1, 1),
             default_end=today,
+            language_names={code: label for code, label in _report_languages()},
         )
 
     @expose("/build", methods=["POST"])

@@ -75,6 +75,12 @@ def test_a_report_built_on_request_shows_progress_and_matches_the_dashboard(app,
         assert row.sha256 == hashlib.sha256(pdf).hexdigest()
         assert row.parameters["start"] == "2011-01-01" and row.parameters["threshold"] == 5
         assert row.trigger == "request" and row.build_seconds is not None
+    # The staff history keeps the checksum in a details view and shows no internal timing.
+    page = client.get("/statistics/reports/").get_data(as_text=True)
+    line = page.split(f'id="report-{report_id}"', 1)[1].split("</tr>", 1)[0]
+    checksum = line.split('<details class="stat-checksum">', 1)[1].split("</details>", 1)[0]
+    assert hashlib.sha256(pdf).hexdigest() in checksum
+    assert "Build time" not in page and not re.search(r"\d+\.\d s<", line)
     text = _text(pdf)
     for heading in ("Activity report", "Key figures", "Reports", "Moderation", "Methodology"):
         assert heading in text, heading

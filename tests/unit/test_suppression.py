@@ -183,7 +183,13 @@ def _assert_safe(table):
         if isinstance(mark, int):
             assert not 0 < mark < K, f"{cell} shows {mark}"
     if shown.withheld:
-        assert all(m in (SECONDARY_MARK, MENTIONS) for m in cells.values())
+        # Nothing but the totals published elsewhere too (key figures), shown as they are
+        # there: a withheld table adds nothing to what they say.
+        assert all(
+            m in (SECONDARY_MARK, MENTIONS)
+            or (cell[0] == "total" and m == shown_count(truth[cell], K))
+            for cell, m in cells.items()
+        )
         return shown
     for cell, mark in cells.items():
         if mark == f"<{K}":
@@ -244,6 +250,14 @@ def test_a_table_that_cannot_be_protected_is_withheld():
     # 16 = 5 + 5 + 1 + 5 and complements are at least 5: the 1 would be determined
     shown = _assert_safe(_table([[5], [5], [1], [5]]))
     assert shown.withheld
+    assert [cells[0] for _row, cells in shown.rows] == ["s", "s", "s", "s"]
+
+
+def test_a_withheld_table_shows_its_total_as_the_key_figures_do():
+    """The total is a key figure too: "s" in the table and 16 on the first page would say
+    two things about one number. A total published nowhere else stays hidden."""
+    assert protect(_table([[5], [5], [1], [5]]), K).total == [16]
+    assert protect(_table([[5], [5], [1], [5]], fixed=False), K).total == ["s"]
 
 
 def test_without_a_threshold_every_figure_is_shown():

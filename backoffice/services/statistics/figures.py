@@ -20,6 +20,10 @@ class KeyFigure:
     value: int | float | None
     kind: str = "count"  # count, per_day, hours, percent
     base: int | None = None  # the count a derived figure rests on (hidden when it is small)
+    # The table total it repeats, (table key, column index or "∑"): shown as that cell is
+    # shown, so a figure and its table never disagree (a number here, "s" there).
+    total_of: tuple[str, int | str] | None = None
+    previous: int | float | None = None  # the same figure over the previous period
 
 
 @dataclass

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
+from backoffice.models.organisation import Organisation
 from backoffice.models.statistics import BUILD_STATUSES, FunderReport
 from backoffice.services import audit
 from backoffice.services.statistics.periods import Period, scheduled_periods
@@ -34,6 +35,18 @@ class BuildRefused(ValueError):
     def __init__(self, message: object) -> None:
         super().__init__(str(message))
         self.message = message
+
+
+def partner_names() -> list[str]:
+    """The partner associations named on a report's cover: the active organisations other
+    than the programme's coordination, by name."""
+    return list(
+        db.session.scalars(
+            select(Organisation.name)
+            .where(Organisation.active.is_(True), Organisation.kind != "programme")
+            .order_by(Organisation.name)
+        )
+    )
 
 
 def check_language(language: str) -> None:

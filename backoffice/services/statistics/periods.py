@@ -98,6 +98,19 @@ class Period:
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
+    def previous(self) -> Period:
+        """The period of the same kind just before (the month, quarter or year before; else
+        as many days), to compare with."""
+        kind = self.kind
+        if kind in ("month", "quarter", "year"):
+            months = {"month": 1, "quarter": 3, "year": 12}[kind]
+            end = self.start - dt.timedelta(days=1)
+            first = end.replace(day=1)
+            for _step in range(months - 1):
+                first = (first - dt.timedelta(days=1)).replace(day=1)
+            return Period(first, end)
+        return Period(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
+
     @property
     def kind(self) -> str:
         if self.start.day != 1 or self.end != month_end(self.end.year, self.end.month):

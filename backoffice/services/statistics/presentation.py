@@ -4,8 +4,10 @@ table lines and SVG charts, for the dashboard, the exports and the funder report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
-from flask_babel import format_decimal
+from babel.numbers import format_percent
+from flask_babel import format_decimal, get_locale
 from flask_babel import lazy_gettext as _l
 
 from backoffice.services import charts, suppression
@@ -15,11 +17,21 @@ from backoffice.services.statistics.viewers import Scope, Viewer, threshold
 from backoffice.services.suppression import Table
 
 
+@dataclass(frozen=True)
+class Trend:
+    """A key figure against the previous period: "up", "down" or "same", "+12 %"."""
+
+    direction: str
+    text: str  # empty when the previous figure was zero
+    previous: str  # the previous period's figure, as shown
+
+
 @dataclass
 class ShownFigure:
     figure: KeyFigure
-    text: str  # "1,234", "<5", "6.4", "—"
+    text: str  # "1,234", "<5", "6.4", "97.9 %", "—"
     hidden: bool
+    trend: Trend | None = None
 
 
 @dataclass
@@ -52,7 +64,7 @@ def present(figures: Figures, k: int | None) -> Presented:
     return Presented(
         figures=figures,
         threshold=k,
-        key_figures=[_shown_key_figure(f, k) for f in figures.key_figures],
+        key_figures=[_shown_key_figure(f, k, tables) for f in figures.key_figures],
         tables=tables,
         measures=measures,
     )
@@ -74,15 +86,50 @@ def _shown_measure(measure: Measure, shown: suppression.ShownTable, k: int | Non
     return result
 
 
-def _shown_key_figure(figure: KeyFigure, k: int | None) -> ShownFigure:
+def _shown_key_figure(
+    figure: KeyFigure, k: int | None, tables: dict[str, suppression.ShownTable]
+) -> ShownFigure:
     if figure.kind == "count":
         value = suppression.shown_count(int(figure.value or 0), k)
+        table = tables.get(figure.total_of[0]) if figure.total_of else None
+        if table is not None and table.total is not None:
+            # The total as its table shows it: the same text on every page.
+            column = figure.total_of[1]
+            value = table.total[-1] if column == "∑" else table.total[column]
         return ShownFigure(figure, format_number(value), isinstance(value, str))
     # A rate or a median resting on 1 to k-1 reports would describe them: not shown.
     hidden = k is not None and suppression.is_small(figure.base, k)
     if figure.value is None or hidden:
         return ShownFigure(figure, "—", hidden)
-    return ShownFigure(figure, format_number(figure.value), False)
+    return ShownFigure(figure, format_value(figure.value, figure.kind), False)
+
+
+TREND_KINDS = ("count", "hours")
+
+
+def compare(current: Presented, previous: Presented) -> Presented:
+    """Key figures with their trend against the previous period, when both are shown."""
+    before = {f.figure.code: f for f in previous.key_figures}
+    for shown in current.key_figures:
+        old = before.get(shown.figure.code)
+        if old is None or shown.figure.kind not in TREND_KINDS:
+            continue
+        now_value, old_value = shown.figure.value, old.figure.value
+        if shown.hidden or old.hidden or now_value is None or old_value is None:
+            continue
+        if shown.text == "—" or old.text == "—":
+            continue
+        if old_value == now_value:
+            direction, text = "same", "="
+        elif old_value == 0:
+            direction, text = "up", ""  # no rate of change from nothing
+        else:
+            change = (now_value - old_value) / old_value
+            direction = "up" if change > 0 else "down"
+            sign = "+" if change > 0 else "-"
+            text = sign + format_percent(abs(change), locale=_locale())
+        shown.trend = Trend(direction, text, old.text)
+    return current
 
 
 # Which chart belongs to which section (dashboard and PDF place them alike).
@@ -94,7 +141,18 @@ CHART_SECTIONS = {
 }
 
 
-def charts_for(presented: Presented) -> dict[str, object]:
+@dataclass(frozen=True)
+class ShownChart:
+    """A chart's visible title and its SVG (printed as the SVG)."""
+
+    title: str
+    svg: object
+
+    def __html__(self) -> str:
+        return str(self.svg)
+
+
+def charts_for(presented: Presented) -> dict[str, ShownChart]:
     """The SVG charts of a presentation, drawn from the figures as shown (hidden stays hidden)."""
 
     def point(label, value) -> charts.Point:
@@ -108,18 +166,21 @@ def charts_for(presented: Presented) -> dict[str, object]:
     trend = presented.tables.get(f"reports_by_{presented.figures.granularity}")
     if trend is not None:
         points = [point(row.label, cells[0]) for row, cells in trend.rows]
-        result["trend"] = charts.line_chart("chart-trend", str(trend.table.title), points)
+        title = str(trend.table.title)
+        result["trend"] = ShownChart(title, charts.line_chart("chart-trend", title, points))
     types = presented.tables.get("reports_by_violence_type")
     if types is not None:
         points = ranked([point(row.label, cells[0]) for row, cells in types.rows if cells[0] != 0])
         if points:
-            result["violence_types"] = charts.hbar_chart(
-                "chart-types", str(types.table.title), points
+            title = str(types.table.title)
+            result["violence_types"] = ShownChart(
+                title, charts.hbar_chart("chart-types", title, points)
             )
     places = presented.tables.get("reports_by_place")
     if places is not None:
         points = ranked([point(g.label, cells[0]) for g, cells in places.groups])
-        result["regions"] = charts.hbar_chart("chart-regions", str(_l("Reports by region")), points)
+        title = str(_l("Reports by region"))
+        result["regions"] = ShownChart(title, charts.hbar_chart("chart-regions", title, points))
     delays = presented.tables.get("moderation_delays")
     measures = dict(
         (m.code, values) for m, values in presented.measures.get("moderation_delays", [])
@@ -133,8 +194,9 @@ def charts_for(presented: Presented) -> dict[str, object]:
              [point(c, measures["median_publication_hours"].get(c)) for c in codes]),
         ]  # fmt: skip
         labels = [str(row.label) for row, _cells in delays.rows]
-        result["delays"] = charts.grouped_bars(
-            "chart-delays", str(_l("Moderation delays (median hours)")), labels, series
+        title = str(_l("Moderation delays (median hours)"))
+        result["delays"] = ShownChart(
+            title, charts.grouped_bars("chart-delays", title, labels, series)
         )
     return result
 
@@ -150,12 +212,32 @@ def format_number(value: int | float | str | None) -> str:
     return format_decimal(value, format="#,##0")
 
 
+def format_value(value: int | float | str | None, unit: str | None = None) -> str:
+    """A cell or figure in the UI locale; rates with their sign ("97,9 %" in French)."""
+    if unit == "percent" and isinstance(value, int | float):
+        # The locale's own pattern ("21.1%", "21,1 %"), with the decimal the rate has.
+        rate = Decimal(str(value)) / 100  # 21.1 % exactly, not 21.100000000000002
+        return format_percent(rate, locale=_locale(), decimal_quantization=False)
+    return format_number(value)
+
+
+def _locale():
+    return get_locale() or "en"
+
+
 # --- entry points for the views and the funder report -----------------------------------------
 
 
 def dashboard(scope: Scope, viewer: Viewer, granularity: str = "month") -> Presented:
-    """What the dashboard shows this viewer (suppressed unless it is her own organisation)."""
-    return present(compute(scope, granularity), viewer.screen_threshold)
+    """What the dashboard shows this viewer (suppressed unless it is her own organisation),
+    its key figures compared with the previous period's (shown the same way)."""
+    presented = present(compute(scope, granularity), viewer.screen_threshold)
+    before = Scope(
+        scope.period.previous(),
+        department=scope.department,
+        organisation_id=scope.organisation_id,
+    )
+    return compare(presented, present(compute(before), viewer.screen_threshold))
 
 
 def for_export(scope: Scope, viewer: Viewer, granularity: str = "month") -> Presented:
@@ -185,6 +267,17 @@ class TableView:
     suppressed: bool = True
     codes: list[str] = field(default_factory=list)
     label_columns: int = 1  # leading columns of text (the department table has its region)
+    units: list[str | None] = field(default_factory=list)  # per column: None, hours, percent
+
+    def texts(self, cells: list | None) -> list[str] | None:
+        """A line as printed: labels as they are, numbers and rates in the UI locale."""
+        if cells is None:
+            return None
+        units = self.units or [None] * len(cells)
+        return [
+            cell if index < self.label_columns else format_value(cell, units[index])
+            for index, cell in enumerate(cells)
+        ]
 
 
 PLACE_VIEWS = {"reports_by_region": "groups", "reports_by_department": "rows"}
@@ -248,6 +341,7 @@ def table_view(presented: Presented, key: str) -> TableView | None:
         suppressed=shown.suppressed,
         codes=codes,
         label_columns=2 if key == "reports_by_department" else 1,
+        units=[None] * (len(headers) - len(measures)) + [m.unit for m, _values in measures],
     )
 
 

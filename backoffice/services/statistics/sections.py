@@ -542,7 +542,7 @@ def _key_figures(figures: Figures) -> list[KeyFigure]:
     delays = figures.table("moderation_delays")
     medians = {m.code: m for m in figures.section("moderation").measures["moderation_delays"]}
     items = [
-        KeyFigure("reports", _l("Reports received"), reports),
+        KeyFigure("reports", _l("Reports received"), reports, total_of=(trend.key, 0)),
         KeyFigure("reports_per_day", _l("Reports a day"), round(reports / period.days, 1),
                   kind="per_day", base=reports),
         KeyFigure("median_decision_hours", _l("Median hours to a decision"),
@@ -557,18 +557,23 @@ def _key_figures(figures: Figures) -> list[KeyFigure]:
         checks = figures.table("checks_by_month")
         done = sum(checks.total)
         items += [
-            KeyFigure("alerts_published", _l("Alerts published"), alerts.total[0]),
-            KeyFigure("checks", _l("Identifier checks"), done),
+            KeyFigure("alerts_published", _l("Alerts published"), alerts.total[0],
+                      total_of=("alerts_by_month", 0)),
+            KeyFigure("checks", _l("Identifier checks"), done, total_of=(checks.key, "∑")),
             KeyFigure("match_rate", _l("Checks with a match"), percent(checks.total[0], done),
                       kind="percent", base=checks.total[0]),
         ]  # fmt: skip
     items += [
         KeyFigure("subscribers", _l("Subscribers at the end"),
-                  figures.table("subscribers_by_language").total[0]),
+                  figures.table("subscribers_by_language").total[0],
+                  total_of=("subscribers_by_language", 0)),
         KeyFigure("subscribers_new", _l("New subscribers"),
-                  figures.table("subscribers_new_by_month").total[0]),
-        KeyFigure("cases", _l("Cases opened"), sum(figures.table("cases_by_status").total)),
+                  figures.table("subscribers_new_by_month").total[0],
+                  total_of=("subscribers_new_by_month", 0)),
+        KeyFigure("cases", _l("Cases opened"), sum(figures.table("cases_by_status").total),
+                  total_of=("cases_by_status", "∑")),
         KeyFigure("referrals", _l("Referrals made"),
-                  sum(figures.table("referrals_by_structure").total)),
+                  sum(figures.table("referrals_by_structure").total),
+                  total_of=("referrals_by_structure", "∑")),
     ]  # fmt: skip
     return items

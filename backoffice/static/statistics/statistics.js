@@ -24,7 +24,30 @@
       .catch(function () { window.setTimeout(function () { poll(cell); }, 4000); });
   }
 
+  // Dashboard: the section shown (the address's anchor, else the first) is the current tab.
+  function markCurrentSection() {
+    var links = document.querySelectorAll(".stat-tabs a");
+    if (!links.length) { return; }
+    var target = window.location.hash && document.querySelector(".stat-sections " + window.location.hash);
+    var current = target ? "#" + target.id : links[0].getAttribute("href");
+    for (var i = 0; i < links.length; i += 1) {
+      if (links[i].getAttribute("href") === current) {
+        links[i].setAttribute("aria-current", "true");
+      } else {
+        links[i].removeAttribute("aria-current");
+      }
+    }
+  }
+
+  // A table shown on demand (details opened, another section) may scroll only now: the
+  // theme gives scrolling regions their tab stop when the window resizes.
+  function recheckScrolling() { window.dispatchEvent(new Event("resize")); }
+
+  window.addEventListener("hashchange", function () { markCurrentSection(); recheckScrolling(); });
+  document.addEventListener("toggle", recheckScrolling, true);
+
   document.addEventListener("DOMContentLoaded", function () {
+    markCurrentSection();
     var cells = document.querySelectorAll("[data-progress-url]");
     for (var i = 0; i < cells.length; i += 1) { poll(cells[i]); }
   });
