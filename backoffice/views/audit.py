@@ -4,6 +4,8 @@ construction."""
 
 from __future__ import annotations
 
+import re
+
 from flask import Response, g, request
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, permission_name
@@ -17,14 +19,21 @@ from backoffice.views.arguments import page_arg
 from backoffice.views.base import BackofficeModelView, Interface
 from backoffice.views.formatting import local_time
 
+# What a user name or a reference is made of (anything else, a NUL included, is dropped).
+_TERM = re.compile(r"[^\w.@:+-]")
+
+
+def _term(name: str, length: int) -> str:
+    return _TERM.sub("", request.args.get(name) or "")[:length]
+
 
 def _journal_filters() -> dict:
-    """The journal's filters from the query string: system rows shown or not, one person,
-    one reference (short texts; anything else is ignored)."""
+    """The journal's filters from the query string: system rows shown or not, one person
+    (user name), one reference."""
     return {
         "include_system": request.args.get("system") == "1",
-        "who": (request.args.get("who") or "").strip()[:128],
-        "reference": (request.args.get("reference") or "").strip()[:64],
+        "who": _term("who", 128),
+        "reference": _term("reference", 64),
     }
 
 
@@ -70,11 +79,9 @@ class AuditEventView(BackofficeModelView):
     def journal(self):
         filters = _journal_filters()
         page, entries = audit_journal.journal(page_arg(), **filters)
-        query = {
-            key: value
-            for key, value in request.args.items()
-            if key in ("system", "who", "reference")
-        }
+        query = {key: value for key, value in filters.items() if value and key != "include_system"}
+        if filters["include_system"]:
+            query["system"] = "1"
         return self.render_template(
             "backoffice/audit_journal.html",
             page=page,

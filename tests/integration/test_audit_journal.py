@@ -125,3 +125,15 @@ def test_the_journal_is_for_the_audit_trails_readers_only(app, login_as):
             response = client.get(url)
             assert response.status_code in (302, 403), (username, url, response.status_code)
     assert login_as("demo-admin").get("/audit/journal/").status_code == 200
+
+
+def test_hostile_filters_are_dropped_never_echoed_nor_failing(app, login_as):
+    dpo = login_as(DPO)
+    attack = "<script>alert('jw')</script>"
+    for value in ("\x00", "' OR 1=1 --", attack, "é" * 500, "%00"):
+        for name in ("who", "reference"):
+            response = dpo.get("/audit/journal/", query_string={name: value})
+            assert response.status_code == 200, (name, value)
+            assert attack not in response.get_data(as_text=True)
+            export = dpo.get("/audit/journal/export.csv", query_string={name: value})
+            assert export.status_code == 200
