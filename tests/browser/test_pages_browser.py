@@ -1,11 +1,11 @@
 """Every page of every role on a phone (390 px) and a laptop (1,366 px): no page wider than
-the screen, no axe-core violation of WCAG 2.1 level A or AA, and no stock English string on
-a French page.
+the screen, no axe-core violation of WCAG 2.1 level A or AA, no stock English string on a
+French page, and on the laptop a menu of one row.
 
 The pages come from the application's routes (``app.url_map``), so a new page is visited
 without anyone adding it here: every GET route without arguments, and every GET route whose
 one argument names a row (``pk`` of a model view, ``case_id``, a report's or an alert's
-reference…) with the first row of that model the role's organisation may see. A route
+reference…) with the newest row of that model the role's organisation may see. A route
 answering anything but an HTML page with 200 (a redirect, a refusal, a CSV, a PDF, JSON) is
 not a page of that role and is passed over. axe-core comes bundled with
 axe-playwright-python (no CDN).
@@ -26,7 +26,7 @@ from backoffice.models.report import Report
 from backoffice.models.statistics import FunderReport
 from backoffice.models.structure import Structure
 from backoffice.models.user import StaffUser
-from backoffice.services import alerts
+from backoffice.services import alerts, audit
 from backoffice.transactions import unit_of_work
 from tests.browser.conftest import browser_login
 from tests.integration.moderation_support import report_in, user
@@ -38,6 +38,7 @@ from tests.owned_rows import _Maker, make_owned_rows
 pytestmark = pytest.mark.browser
 
 WIDTHS = (390, 1366)
+AUDIT_PAGES = 8  # FAB's pager then shows all its links
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
     "resultTypes": ["violations"],
@@ -68,8 +69,9 @@ WIDE_ELEMENTS = """() => {
 
 @pytest.fixture(scope="module")
 def rows(app) -> None:
-    """Something on every page: reports at three steps, a draft and a published alert, and
-    one row of every organisation-owned model (and an outreach round of the programme)."""
+    """Something on every page: reports at three steps, a draft and a published alert, one
+    row of every organisation-owned model (and an outreach round of the programme), and an
+    audit trail of several pages."""
     with app.app_context():
         for status in ("received", "in_review", "published"):
             report_in(status)
@@ -80,6 +82,9 @@ def rows(app) -> None:
             make_owned_rows(_organisation(AIDES), user("demo-social-a"))
             rounds = _Maker(_organisation(JASMINE), user("demo-outreach"))
             rounds.contact_outcome()  # a round, a contact and its outcome
+        with unit_of_work():
+            for _ in range(AUDIT_PAGES * 50):  # stock lists of several pages (their pager)
+                audit.record("directory_exported", actor=user("demo-coordinator"))
 
 
 def _organisation(name: str) -> Organisation:

@@ -48,7 +48,7 @@
     });
     container.querySelectorAll("ul.select2-selection__rendered > :not(li)").forEach(function (stray) {
       var item = document.createElement("li");
-      item.setAttribute("role", "none");
+      item.className = "select2-stray-item";
       stray.parentNode.insertBefore(item, stray);
       item.appendChild(stray);
     });
