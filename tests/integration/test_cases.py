@@ -299,7 +299,7 @@ def test_reading_notes_audits_each_note_once_per_request_and_unwraps_the_key_onc
     assert len(unwraps) == 1
     decryptions = [e for e in events if e.action == "decrypt" and e.object_type == "CaseNote"]
     assert len(decryptions) == len(texts)
-    assert all(e.details == {"field": "body"} for e in decryptions)
+    assert all(e.details == {"field": "body", "case": case.reference} for e in decryptions)
     assert audit.verify(decryptions) == []  # bulk-written events carry valid seals
     db.session.rollback()
 
