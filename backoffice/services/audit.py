@@ -94,9 +94,11 @@ def record_decryptions(records: list, field: str) -> None:
     record_decryptions_of((obj, field) for obj in records)
 
 
-def record_decryptions_of(reads: Iterable[tuple[object, str]]) -> None:
+def record_decryptions_of(reads: Iterable[tuple[object, str]], *, case: str | None = None) -> None:
     """``record_decryptions`` for (row, field) pairs of any rows and fields: one INSERT for
-    everything a page decrypted (a case page: contact, notes, referral notes, actions)."""
+    everything a page decrypted (a case page: contact, notes, referral notes, actions).
+    ``case``, the reference of the case the rows belong to, is kept in each event's details
+    (the audit trail then says "read 3 notes of case C-…")."""
     seen = _seen_decryptions()
     actor = _current_actor()
     # Who and when are the same for every row: resolved once (the actor is a proxy), and
@@ -120,7 +122,7 @@ def record_decryptions_of(reads: Iterable[tuple[object, str]]) -> None:
             "organisation_id": getattr(obj, "organisation_id", None),
             "object_type": type(obj).__name__,
             "object_id": _object_key(obj),
-            "details": {"field": field},
+            "details": {"field": field, "case": case} if case else {"field": field},
             "chain_index": index,
         }
         row["seal"] = compute_seal(SimpleNamespace(**row), previous)

@@ -4,8 +4,11 @@ and cells that a spreadsheet cannot mistake for formulas (CSV injection)."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
+
+from flask_babel import get_locale
 
 # A cell starting with one of these is a formula to Excel and LibreOffice.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,3 +29,13 @@ def csv_text(header: Iterable[object], rows: Iterable[Iterable[object]]) -> str:
     for row in rows:
         writer.writerow([safe_cell(cell) for cell in row])
     return buffer.getvalue()
+
+
+def spreadsheet_date(day: dt.date | None) -> str:
+    """A date as the reader's spreadsheet reads one: 07/12/2026 in French, ISO otherwise."""
+    if day is None:
+        return ""
+    locale = get_locale()
+    if locale is not None and locale.language == "fr":
+        return day.strftime("%d/%m/%Y")
+    return day.isoformat()

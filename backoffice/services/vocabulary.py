@@ -154,3 +154,65 @@ def severity_for(violence_types: list[str] | tuple[str, ...]) -> str:
     ranks = [SEVERITY_RANK[VIOLENCE_SEVERITY.get(v, "nuisance")] for v in violence_types]
     best = max(ranks, default=0)
     return next(name for name, rank in SEVERITY_RANK.items() if rank == best)
+
+
+# The aggressor's description and vehicle as staff read them (codes are the API's).
+GENDERS: dict[str, object] = {
+    "man": _l("Man"),
+    "woman": _l("Woman"),
+    "trans woman": _l("Trans woman"),
+    "trans man": _l("Trans man"),
+    "non-binary": _l("Non-binary"),
+    "unknown": _l("Unknown"),
+}
+AGE_RANGES: dict[str, object] = {
+    "18-25": _l("18-25 years old"),
+    "26-35": _l("26-35 years old"),
+    "36-45": _l("36-45 years old"),
+    "46-55": _l("46-55 years old"),
+    "56-65": _l("56-65 years old"),
+    "65+": _l("65 or older"),
+}
+HEIGHTS: dict[str, object] = {
+    "short": _l("Short"),
+    "medium": _l("Average height"),
+    "tall": _l("Tall"),
+}
+BUILDS: dict[str, object] = {
+    "slim": _l("Slim"),
+    "medium": _l("Average build"),
+    "heavy": _l("Heavy build"),
+    "muscular": _l("Muscular"),
+}
+AGGRESSOR_FIELDS: dict[str, tuple[object, dict[str, object] | None]] = {
+    "gender": (_l("Gender"), GENDERS),
+    "age_range": (_l("Age"), AGE_RANGES),
+    "height": (_l("Height"), HEIGHTS),
+    "build": (_l("Build"), BUILDS),
+    "hair": (_l("Hair"), None),
+    "distinctive_signs": (_l("Distinctive signs"), None),
+    "languages": (_l("Languages spoken"), None),
+}
+VEHICLE_FIELDS: dict[str, tuple[object, dict[str, object] | None]] = {
+    "make": (_l("Make"), None),
+    "model": (_l("Model"), None),
+    "colour": (_l("Colour"), None),
+}
+
+
+def described(description: dict | None, fields: dict | None = None) -> list[tuple[str, str]]:
+    """``(label, value)`` pairs of an aggressor's description (or, with ``VEHICLE_FIELDS``, a
+    vehicle) in the reader's language: labels for codes, lists joined, empty values left out.
+    A key or code outside the vocabulary is shown as it is."""
+    fields = AGGRESSOR_FIELDS if fields is None else fields
+    pairs = []
+    for key, value in (description or {}).items():
+        if value in (None, "", [], ()):
+            continue
+        label, values = fields.get(key, (key, None))
+        if isinstance(value, list | tuple):
+            shown = ", ".join(str(item) for item in value)
+        else:
+            shown = str((values or {}).get(value, value))
+        pairs.append((str(label), shown))
+    return pairs

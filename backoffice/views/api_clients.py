@@ -52,6 +52,7 @@ class ApiClientView(BackofficeModelView):
     access = {ADMIN: ALL}
     base_filters = [["deleted_at", FilterNotDeleted, None]]
     list_title = _l("API clients")
+    list_empty = _l("No API client yet.")
     show_title = _l("API client")
     add_title = _l("Add an API client")
     edit_title = _l("Edit an API client")

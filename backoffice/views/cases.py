@@ -41,7 +41,7 @@ from backoffice.models.case import (
 )
 from backoffice.models.structure import STRUCTURE_LANGUAGES, STRUCTURE_SERVICES
 from backoffice.security import ALL, MODERATOR, SOCIAL_WORKER, scoped_get
-from backoffice.services import cases
+from backoffice.services import audit_journal, cases
 from backoffice.services.cases import CaseRuleError
 from backoffice.services.timezones import to_local, zone_of_user
 from backoffice.services.vocabulary import DEPARTMENTS, SEVERITIES
@@ -53,6 +53,7 @@ from reports_pdf.liaison_sheet import render_liaison_sheet
 
 READ_METHODS = (
     "list",
+    "readers",
     "export",
     "show",
     "my_actions",
@@ -354,6 +355,18 @@ class CaseView(BaseView):
             evidence=page.evidence,
             evidence_kinds=EVIDENCE_KINDS,
             title=page.case.reference,
+        )
+
+    @expose("/<int:case_id>/readers")
+    @has_access
+    def readers(self, case_id: int):
+        """Who read this person's file: readers, how many times, when last (audited)."""
+        case = scoped_get(Case, case_id)
+        return self.render(
+            "cases/readers.html",
+            case=case,
+            readers=audit_journal.readers_of_case(case),
+            title=case.reference,
         )
 
     @expose("/<int:case_id>/edit", methods=["GET", "POST"])

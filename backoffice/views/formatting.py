@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from babel.dates import format_date, format_datetime, format_timedelta
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -103,6 +103,17 @@ def stock_value(value):
     return value
 
 
+def empty_list_sentence(modelview_name: str, filters=None) -> str:
+    """What an empty stock list says: that no row matches the filters, or the view's own
+    sentence (``list_empty``: "No outreach round yet.")."""
+    if filters is not None and getattr(filters, "values", None):
+        return str(_l("No row matches these filters."))
+    for view in current_app.appbuilder.baseviews:
+        if type(view).__name__ == modelview_name:
+            return str(getattr(view, "list_empty", None) or _l("Nothing here yet."))
+    return str(_l("Nothing here yet."))
+
+
 def current_locale() -> str:
     return str(get_locale() or "fr")
 
@@ -120,4 +131,5 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["isolate"] = isolate
     app.jinja_env.filters["stock_value"] = stock_value
     app.jinja_env.globals["current_locale"] = current_locale
+    app.jinja_env.globals["empty_list_sentence"] = empty_list_sentence
     app.jinja_env.globals["text_direction"] = text_direction

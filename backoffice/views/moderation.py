@@ -30,22 +30,24 @@ from backoffice.security import (
 )
 from backoffice.services import alerts, audit, intake, moderation, outbox, questions
 from backoffice.services.alert_text import (
-    AGE_RANGE_LABELS,
-    BUILD_LABELS,
-    GENDER_LABELS,
-    HEIGHT_LABELS,
     LANGUAGE_NAMES,
 )
 from backoffice.services.anonymise import PLACEHOLDERS
 from backoffice.services.identifiers import KINDS, InvalidIdentifier, display
 from backoffice.services.vocabulary import (
+    AGE_RANGES,
     ALERT_LANGUAGES,
+    BUILDS,
     CHANNELS,
     DEPARTMENTS,
+    GENDERS,
+    HEIGHTS,
     IDENTIFIER_KINDS,
     SEVERITIES,
+    VEHICLE_FIELDS,
     VIOLENCE_TYPES,
     WORK_CONTEXTS,
+    described,
     severity_for,
 )
 from backoffice.views import confirmation
@@ -149,6 +151,8 @@ def _vocabularies() -> dict:
         "alert_languages": ALERT_LANGUAGES,
         "language_names": LANGUAGE_NAMES,
         "alert_statuses": alerts_statuses(),
+        "described": described,
+        "vehicle_fields": VEHICLE_FIELDS,
     }
 
 
@@ -484,10 +488,10 @@ class AlertComposerView(BaseView):
             if alert is not None and alert.status == "draft"
             else [],
             "date_precisions": DATE_PRECISIONS,
-            "genders": GENDER_LABELS,
-            "age_ranges": AGE_RANGE_LABELS,
-            "heights": HEIGHT_LABELS,
-            "builds": BUILD_LABELS,
+            "genders": GENDERS,
+            "age_ranges": AGE_RANGES,
+            "heights": HEIGHTS,
+            "builds": BUILDS,
             "kinds": KINDS,
             **_vocabularies(),
         }

@@ -17,6 +17,7 @@ class OrganisationView(BackofficeModelView):
     datamodel = Interface(Organisation)
     access = {ADMIN: ALL, COORDINATOR: READ}
     list_title = _l("Partner associations")
+    list_empty = _l("No partner association yet.")
     show_title = _l("Partner association")
     add_title = _l("Add a partner association")
     edit_title = _l("Edit a partner association")

@@ -113,6 +113,7 @@ class OutreachSessionView(ScopedModelView):
         "outcome_delete": "edit",
     }
     list_title = _l("Outreach sessions")
+    list_empty = _l("No outreach session yet.")
     show_title = _l("Outreach session")
     add_title = _l("New outreach session")
     edit_title = _l("Edit an outreach session")
@@ -510,6 +511,7 @@ class PlatformView(BackofficeModelView):
     base_permissions = ["can_list", "can_show", "can_add", "can_edit"]
     exclude_route_methods = {"delete", "download", "action", "action_post"}
     list_title = _l("Sites and platforms")
+    list_empty = _l("No site or platform yet.")
     show_title = _l("Site or platform")
     add_title = _l("Add a site or platform")
     edit_title = _l("Edit a site or platform")
@@ -562,6 +564,7 @@ class OutreachLeadView(BackofficeModelView):
     base_permissions = ["can_list", "can_add", "can_delete"]
     exclude_route_methods = {"show", "edit", "download", "action", "action_post"}
     list_title = _l("Outreach leads")
+    list_empty = _l("No outreach lead named yet.")
     add_title = _l("Name an Outreach lead")
     list_columns = ["user", "user.organisation", "created_at"]
     add_columns = ["user"]

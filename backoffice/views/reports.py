@@ -29,9 +29,13 @@ from backoffice.security import ALL, DATA_PROTECTION, MODERATOR, PARTNER_RELAY, 
 from backoffice.services import audit, identifiers, intake, moderation, report_erasure
 from backoffice.services.alert_text import LANGUAGE_NAMES
 from backoffice.services.vocabulary import (
+    AGE_RANGES,
     ALERT_LANGUAGES,
+    BUILDS,
     CHANNELS,
     DEPARTMENTS,
+    GENDERS,
+    HEIGHTS,
     IDENTIFIER_KINDS,
     REPORTER_RELATIONS,
     SEVERITIES,
@@ -43,21 +47,6 @@ from backoffice.views.arguments import page_arg
 IDENTIFIER_ROWS = 4
 PAGE_SIZE = 50
 
-GENDER_LABELS = {
-    "man": _l("Man"),
-    "woman": _l("Woman"),
-    "trans woman": _l("Trans woman"),
-    "trans man": _l("Trans man"),
-    "non-binary": _l("Non-binary"),
-    "unknown": _l("Unknown"),
-}
-HEIGHT_LABELS = {"short": _l("Short"), "medium": _l("Average height"), "tall": _l("Tall")}
-BUILD_LABELS = {
-    "slim": _l("Slim"),
-    "medium": _l("Average build"),
-    "heavy": _l("Heavy build"),
-    "muscular": _l("Muscular"),
-}
 PRECISION_LABELS = {
     "day": _l("On that day"),
     "week": _l("That week"),
@@ -108,10 +97,10 @@ def _choices() -> dict:
         "contexts": list(WORK_CONTEXTS.items()),
         "violence_types": list(VIOLENCE_TYPES.items()),
         "precisions": list(PRECISION_LABELS.items()),
-        "genders": list(GENDER_LABELS.items()),
-        "age_ranges": [(code, code) for code in intake.AGE_RANGES],
-        "heights": list(HEIGHT_LABELS.items()),
-        "builds": list(BUILD_LABELS.items()),
+        "genders": list(GENDERS.items()),
+        "age_ranges": [(code, AGE_RANGES.get(code, code)) for code in intake.AGE_RANGES],
+        "heights": list(HEIGHTS.items()),
+        "builds": list(BUILDS.items()),
         "identifier_kinds": list(IDENTIFIER_KINDS.items()),
         "relations": list(REPORTER_RELATIONS.items()),
         "consent_questions": list(CONSENT_QUESTIONS.items()),
@@ -419,9 +408,10 @@ def _labels() -> dict:
         "precision": PRECISION_LABELS,
         "redaction": REDACTION_STATUS_LABELS,
         "span": SPAN_LABELS,
-        "gender": GENDER_LABELS,
-        "height": HEIGHT_LABELS,
-        "build": BUILD_LABELS,
+        "gender": GENDERS,
+        "age_range": AGE_RANGES,
+        "height": HEIGHTS,
+        "build": BUILDS,
         "language": LANGUAGE_NAMES,
     }
 

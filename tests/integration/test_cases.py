@@ -299,7 +299,7 @@ def test_reading_notes_audits_each_note_once_per_request_and_unwraps_the_key_onc
     assert len(unwraps) == 1
     decryptions = [e for e in events if e.action == "decrypt" and e.object_type == "CaseNote"]
     assert len(decryptions) == len(texts)
-    assert all(e.details == {"field": "body"} for e in decryptions)
+    assert all(e.details == {"field": "body", "case": case.reference} for e in decryptions)
     assert audit.verify(decryptions) == []  # bulk-written events carry valid seals
     db.session.rollback()
 
@@ -546,6 +546,8 @@ def test_the_export_speaks_the_readers_language_and_defuses_formulas(app_context
     assert header[:3] == ["Référence", "Statut", "Source"]
     assert line[:3] and line[0] == case.reference and line[2] == "Ouvert sur le terrain"
     assert "Santé, Juridique" in line and "Besoins satisfaits" in line and "needs_met" not in line
+    opened = to_local(case.opened_at, zone_of_user(actor)).date()
+    assert line[3] == opened.strftime("%d/%m/%Y")  # a French date, in the reader's zone
 
     row = _export_rows(_export(app_context, actor, only_this))[case.reference]
     assert row["Status"] == "Closed" and row["Needs"] == "Health, Legal"

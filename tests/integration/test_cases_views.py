@@ -161,7 +161,7 @@ def test_the_case_page_audits_each_note_once_and_the_audit_view_shows_no_text(ap
         case = open_case()
         notes = [cases.add_note(case, text, user(AIDES_WORKER)) for text in texts]
         db.session.commit()
-        case_id, note_ids = case.id, [str(n.id) for n in notes]
+        case_id, reference, note_ids = case.id, case.reference, [str(n.id) for n in notes]
 
     def decrypt_events() -> list[AuditEvent]:
         with app.app_context():
@@ -180,7 +180,9 @@ def test_the_case_page_audits_each_note_once_and_the_audit_view_shows_no_text(ap
     worker.get(f"/cases/{case_id}")
     events = decrypt_events()
     assert len(events) == 6  # every reading, once per note and request
-    assert all(e.details == {"field": "body"} and e.actor_name == AIDES_WORKER for e in events)
+    # codes and the case's reference only (the trail then says "read 3 notes of case C-…")
+    expected = {"field": "body", "case": reference}
+    assert all(e.details == expected and e.actor_name == AIDES_WORKER for e in events)
 
     admin = login_as("demo-admin")
     listing = admin.get("/audit/list/?psize_AuditEventView=100").get_data(as_text=True)

@@ -62,7 +62,7 @@ from backoffice.services.cases.sealed import SealedReader
 from backoffice.services.cases.transfers import transfers_of
 from backoffice.services.crypto import DecryptionError
 from backoffice.services.paging import Page, paginate
-from backoffice.services.spreadsheets import csv_text
+from backoffice.services.spreadsheets import csv_text, spreadsheet_date
 from backoffice.services.timezones import to_local, to_utc, zone_of_user
 from backoffice.services.vocabulary import VIOLENCE_TYPES
 
@@ -247,7 +247,7 @@ def export_csv(actor, filters: CaseFilters) -> str:
 
 def _export_row(case: Case, names: dict[int, str], zone) -> list:
     def day(moment: dt.datetime | None) -> str:
-        return to_local(moment, zone).date().isoformat() if moment else ""
+        return spreadsheet_date(to_local(moment, zone).date()) if moment else ""
 
     def labels(vocabulary: dict, codes) -> str:
         return ", ".join(str(vocabulary.get(code, code)) for code in codes)

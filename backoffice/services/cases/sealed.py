@@ -46,7 +46,7 @@ class SealedReader:
         return text
 
     def audit(self) -> None:
-        audit.record_decryptions_of(self.reads)
+        audit.record_decryptions_of(self.reads, case=self.case.reference)
         self.reads = []
 
     def _key(self) -> bytes | None:

@@ -33,3 +33,42 @@
   });
   window.addEventListener("resize", markScrollable);
 })();
+
+// FAB's select2 boxes: the search field of a multiple choice gets the name of its field, and
+// the "clear" cross select2 puts straight inside its list becomes a list item (axe-core's
+// "label" and "list" rules). Select2 redraws its list on every change: done again then.
+(function () {
+  function nameOf(select) {
+    var label = select.id && document.querySelector('label[for="' + select.id + '"]');
+    return (label ? label.textContent : select.getAttribute("aria-label") || "").trim();
+  }
+  function mend(container, name) {
+    container.querySelectorAll(".select2-search__field").forEach(function (field) {
+      if (name && !field.hasAttribute("aria-label")) field.setAttribute("aria-label", name);
+    });
+    container.querySelectorAll("ul.select2-selection__rendered > :not(li)").forEach(function (stray) {
+      var item = document.createElement("li");
+      item.className = "select2-stray-item";
+      stray.parentNode.insertBefore(item, stray);
+      item.appendChild(stray);
+    });
+  }
+  function mendAll() {
+    document.querySelectorAll("select").forEach(function (select) {
+      var container = select.nextElementSibling;
+      if (!container || !container.classList.contains("select2-container")) return;
+      var name = nameOf(select);
+      mend(container, name);
+      if (!container.hasAttribute("data-mended")) {
+        container.setAttribute("data-mended", "");
+        new MutationObserver(function () { mend(container, name); })
+          .observe(container, { childList: true, subtree: true });
+      }
+    });
+  }
+  if (window.jQuery) {
+    window.jQuery(function () { setTimeout(mendAll, 0); });
+  } else {
+    document.addEventListener("DOMContentLoaded", mendAll);
+  }
+})();
