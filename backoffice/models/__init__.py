@@ -46,7 +46,7 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
-from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffInvitation, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import (
     Structure,
@@ -85,5 +85,5 @@ __all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
-__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffInvitation", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from babel.dates import format_date, format_datetime
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -15,6 +15,7 @@ from markupsafe import Markup
 from backoffice import security
 from backoffice.services.bidi import isolate, strip_bidi_controls
 from backoffice.services.timezones import to_local, zone_of_user
+from backoffice.views import role_labels
 
 
 def local_time(value: dt.datetime | None, zone=None) -> str:
@@ -87,6 +88,15 @@ def stock_value(value):
     return value
 
 
+def permission_areas(permission_views) -> list:
+    """A role's permissions grouped by area, in words (views/role_labels.py)."""
+    return role_labels.describe(current_app.appbuilder, permission_views)
+
+
+def permission_summary(permission_views) -> str:
+    return role_labels.summary(current_app.appbuilder, permission_views)
+
+
 def current_locale() -> str:
     return str(get_locale() or "fr")
 
@@ -102,5 +112,7 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["role_label"] = role_label
     app.jinja_env.filters["isolate"] = isolate
     app.jinja_env.filters["stock_value"] = stock_value
+    app.jinja_env.filters["permission_areas"] = permission_areas
+    app.jinja_env.filters["permission_summary"] = permission_summary
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["text_direction"] = text_direction
