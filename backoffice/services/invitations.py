@@ -22,7 +22,7 @@ import secrets
 from urllib.parse import urlencode
 
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.security import generate_password_hash
@@ -124,10 +124,12 @@ def send(user: StaffUser, invitation: StaffInvitation, token: str) -> None:
                 "An administrator sent you this link to choose a new password for the "
                 "Jasmine back office:"
             )
-        validity = _(
-            "The link works once, for %(hours)d hours. If you did not expect this message, "
+        validity = ngettext(
+            "The link works once, for %(num)d hour. If you did not expect this message, "
             "ignore it and tell your association.",
-            hours=hours,
+            "The link works once, for %(num)d hours. If you did not expect this message, "
+            "ignore it and tell your association.",
+            hours,
         )
         greeting = _("Hello %(name)s,", name=user.first_name)
         body = f"{greeting}\n\n{opening}\n\n{link}\n\n{validity}\n"
