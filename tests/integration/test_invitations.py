@@ -296,3 +296,23 @@ def test_the_link_page_is_rate_limited_like_the_login(database_url, test_keyring
     ]
     assert 429 not in statuses[:3]
     assert 429 in statuses[3:]
+
+
+def test_every_permission_and_capability_has_words(app):
+    """A new screen's permission or a new capability must get its label, or the roles
+    screen would fall back to the code's words."""
+    from backoffice import security
+    from backoffice.views import role_labels
+
+    assert set(security.CAPABILITY_DESCRIPTIONS) == set(security.CAPABILITIES)
+    with app.test_request_context():
+        declared = security.declared_access(app.appbuilder)
+        for views in declared.values():
+            for view, permissions in views.items():
+                if view == security.CAPABILITY_MENU:
+                    continue
+                unnamed = permissions - {"menu_access"} - set(role_labels.PERMISSION_LABELS)
+                assert not unnamed, f"{view}: no words for {sorted(unnamed)}"
+                if permissions - {"menu_access"}:
+                    _area, label = role_labels.screen_of(app.appbuilder, view)
+                    assert not label.endswith("View"), view
