@@ -164,6 +164,8 @@ def accept(invitation: StaffInvitation, password: str, confirmation: str) -> Sta
     if problem_of(invitation) is not None:
         raise InvitationRefused(_("This link no longer works."))
     user = db.session.get(StaffUser, invitation.user_id)
+    if invitation.purpose == RESET and not user.active:
+        raise InvitationRefused(_("This link no longer works."))  # closed since it was sent
     if password != confirmation:
         raise InvitationRefused(_("The two passwords are not the same."))
     words = [user.username, user.first_name, user.last_name, user.email]

@@ -153,6 +153,7 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         g.held_changes = grants.hold_sensitive_changes(item, g.account_before)
         if not item.active:
             self.appbuilder.sm.end_all_sessions(item)
+            invitations.revoke(item)  # a link must not reopen a closed account
 
     def post_update(self, item) -> None:
         requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))

@@ -316,3 +316,31 @@ def test_every_permission_and_capability_has_words(app):
                 if permissions - {"menu_access"}:
                     _area, label = role_labels.screen_of(app.appbuilder, view)
                     assert not label.endswith("View"), view
+
+
+def test_deactivating_an_account_withdraws_its_link(app, login_as, smtp_server):
+    admin = login_as("demo-admin")
+    name = _invite(app, admin, "Outreach")
+    _choose(app.test_client(), _link(smtp_server.wait_for(1)[0][1]), PASSWORD)
+    with app.app_context():
+        user = _user(name)
+        user_id = user.id
+        form = {
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "username": user.username,
+            "email": user.email,
+            "organisation": str(user.organisation_id),
+            "roles": [str(role.id) for role in user.roles],
+        }
+    token = csrf_token(admin, "/users/list/")
+    admin.post(
+        "/users/action_post",
+        data={"csrf_token": token, "action": "send_link", "rowid": [str(user_id)]},
+    )
+    reset = _link(smtp_server.wait_for(2)[1][1])
+    form["csrf_token"] = csrf_token(admin, f"/users/edit/{user_id}")  # "active" left unticked
+    assert admin.post(f"/users/edit/{user_id}", data=form).status_code == 302
+    assert app.test_client().get(reset).status_code == 410
+    with app.app_context():
+        assert not _user(name).active
