@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 
 from flask import abort, flash, g, redirect, request
+from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.views import (
     ResetPasswordView,
     RoleModelView,
@@ -37,6 +39,9 @@ from backoffice.views.arguments import parse_int
 from backoffice.views.base import DoomsFailedHooks, ScopedActions
 
 log = logging.getLogger(__name__)
+
+# The buttons of an account's page.
+_SHOW_ACTIONS = ("send_link", "revoke_link")
 
 _ASSIGNABLE_ROLES = [
     ["name", FilterNotEqual, "Superuser"],
@@ -120,6 +125,31 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
     # No password fields: the person chooses hers from the invitation's link.
     add_form_extra_fields = edit_form_extra_fields
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # FAB's "Reset Password" of someone else is not offered: she gets a sign-in link.
+        self.actions.pop("resetpasswords", None)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's account page, whose one button was "Reset Password": the sign-in link
+        buttons instead (a POST each, with the CSRF token)."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        actions = {name: self.actions[name] for name in _SHOW_ACTIONS if name in self.actions}
+        widgets = self._get_show_widget(pk, item, actions=actions)
+        self.update_redirect()
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            appbuilder=self.appbuilder,
+            related_views=self._related_views,
+        )
+
     def process_form(self, form, is_created: bool) -> None:
         """Before FAB writes the form on the account: remember the account as it was."""
         if not is_created:
@@ -194,7 +224,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             "invitation, or a new password for an account already in use)?"
         ),
         "fa-envelope",
-        single=False,
     )
     def send_link(self, items):
         _send_links(items if isinstance(items, list) else [items])
@@ -205,7 +234,6 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         _l("Withdraw the sign-in link"),
         _l("Withdraw the links sent to the selected people? They will no longer work."),
         "fa-ban",
-        single=False,
     )
     def revoke_link(self, items):
         users = items if isinstance(items, list) else [items]

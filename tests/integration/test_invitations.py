@@ -344,3 +344,20 @@ def test_deactivating_an_account_withdraws_its_link(app, login_as, smtp_server):
     assert app.test_client().get(reset).status_code == 410
     with app.app_context():
         assert not _user(name).active
+
+
+def test_an_account_page_offers_a_sign_in_link_not_a_password_form(app, login_as, smtp_server):
+    admin = login_as("demo-admin")
+    name = _invite(app, admin, "Outreach")
+    smtp_server.wait_for(1)
+    with app.app_context():
+        target_id = _user(name).id
+    page = admin.get(f"/users/show/{target_id}").get_data(as_text=True)
+    assert "resetpasswords" not in page
+    assert "send_link" in page
+    assert admin.get(f"/users/action/resetpasswords/{target_id}").status_code in (302, 404)
+    token = csrf_token(admin, f"/users/show/{target_id}")
+    sent = admin.post(f"/users/action/send_link/{target_id}", data={"csrf_token": token})
+    assert sent.status_code == 302
+    (recipients, _message) = smtp_server.wait_for(2)[1]
+    assert recipients == [f"{name}@test.invalid"]
