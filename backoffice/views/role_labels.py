@@ -139,15 +139,18 @@ def describe(appbuilder, permission_views) -> list[Area]:
             capabilities.append(permission)
         elif permission != "menu_access":
             by_view.setdefault(view, set()).add(permission)
-    areas: dict[str, list[Line]] = {}
+    areas: dict[str, dict[str, set[str]]] = {}
     for view, permissions in by_view.items():
         area, label = screen_of(appbuilder, view)
         if view == "UserDBModelView" and permissions <= SELF_SERVICE:
             area, label = str(MY_ACCOUNT), str(SCREEN_LABELS["UserInfoEditView"])
-        words = sorted({permission_label(p) for p in permissions})
-        areas.setdefault(area, []).append(Line(label, ", ".join(words)))
+        words = areas.setdefault(area, {}).setdefault(label, set())
+        words.update(permission_label(p) for p in permissions)
     result = [
-        Area(area, tuple(sorted(lines, key=lambda line: line.label)))
+        Area(
+            area,
+            tuple(Line(label, ", ".join(sorted(words))) for label, words in sorted(lines.items())),
+        )
         for area, lines in sorted(areas.items())
     ]
     if capabilities:

@@ -12,6 +12,7 @@ import pytest
 
 from backoffice.extensions import db
 from backoffice.services import invitations
+from tests.browser.conftest import browser_login
 from tests.browser.test_pages_browser import _axe, _violations
 
 pytestmark = pytest.mark.browser
@@ -84,3 +85,15 @@ def test_a_used_link_says_so_in_french(app, page):
     assert again.status == 410
     assert "déjà été utilisé" in page.locator(".alert").inner_text()
     _fits(page)
+
+
+def test_a_roles_page_in_words_fits_a_phone_and_passes_axe(app, page):
+    browser_login(page, "demo-admin")
+    page.goto("/lang/fr")
+    with app.app_context():
+        moderator = app.appbuilder.sm.find_role("Moderator").id
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"/roles/show/{moderator}")
+    assert "Relire les signalements et publier les alertes" in page.content()
+    _fits(page)
+    assert _violations(_axe(), page, "/roles/show") == []
