@@ -183,7 +183,8 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         g.held_changes = grants.hold_sensitive_changes(item, g.account_before)
         if not item.active:
             self.appbuilder.sm.end_all_sessions(item)
-            invitations.revoke(item)  # a link must not reopen a closed account
+            if g.account_was_active:  # closed now: a link must not reopen it (an account
+                invitations.revoke(item)  # still awaiting its owner keeps its invitation)
 
     def post_update(self, item) -> None:
         requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))

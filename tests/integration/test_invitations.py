@@ -361,3 +361,38 @@ def test_an_account_page_offers_a_sign_in_link_not_a_password_form(app, login_as
     assert sent.status_code == 302
     (recipients, _message) = smtp_server.wait_for(2)[1]
     assert recipients == [f"{name}@test.invalid"]
+
+
+def test_correcting_an_invited_account_keeps_its_invitation(app, login_as, smtp_server):
+    admin = login_as("demo-admin")
+    name = _invite(app, admin, "Outreach")
+    link = _link(smtp_server.wait_for(1)[0][1])
+    with app.app_context():
+        user = _user(name)
+        user_id = user.id
+        form = {
+            "first_name": "Inès-Marie",
+            "last_name": user.last_name,
+            "username": user.username,
+            "email": user.email,
+            "organisation": str(user.organisation_id),
+            "roles": [str(role.id) for role in user.roles],
+        }
+    form["csrf_token"] = csrf_token(admin, f"/users/edit/{user_id}")
+    assert admin.post(f"/users/edit/{user_id}", data=form).status_code == 302
+    assert _choose(app.test_client(), link, PASSWORD).status_code == 302
+
+
+def test_in_development_the_invitation_lands_in_the_outbox(app_context, tmp_path):
+    saved = {key: app_context.config[key] for key in ("MAIL_BACKEND", "MESSAGE_OUTBOX_DIR")}
+    app_context.config.update(MAIL_BACKEND="outbox", MESSAGE_OUTBOX_DIR=str(tmp_path))
+    try:
+        user = _user("demo-relay")
+        invitation, token = invitations.issue(user, None)
+        invitations.send(user, invitation, token)
+    finally:
+        app_context.config.update(saved)
+    (written,) = tmp_path.glob("*-email-*.txt")
+    text = written.read_text(encoding="utf-8")
+    assert "To: " + user.email in text
+    assert "/invitation/?token=" + token in text
