@@ -160,6 +160,8 @@ def _security_settings(production: bool) -> dict:
         "SESSION_PROTECTION": "strong",
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30)),
         "SESSION_ABSOLUTE_HOURS": _env_int("SESSION_ABSOLUTE_HOURS", 12),
+        # How long the link of a staff invitation (or of a password reset by email) works.
+        "INVITATION_HOURS": _env_int("INVITATION_HOURS", 72),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "PROXY_FIX_HOPS": _env_int("PROXY_FIX_HOPS", 0),
         "HSTS_ENABLED": _env_bool("HSTS_ENABLED", production),

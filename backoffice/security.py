@@ -24,6 +24,7 @@ import click
 from flask import current_app, g, has_request_context, request, session
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from sqlalchemy import Select, false, select
 from sqlalchemy.orm import joinedload
@@ -274,6 +275,23 @@ CAPABILITIES: dict[str, tuple[str, ...]] = {
     # Follows the reports its association filed (their outcome) and answers the moderators'
     # questions about them (services/questions.py).
     "answer_filed_reports": (PARTNER_RELAY,),
+}
+
+
+# What each capability lets its holder do, as the roles screen says it (views/role_labels.py).
+CAPABILITY_DESCRIPTIONS = {
+    "read_all_statistics": _l("Read the statistics of every association (aggregated)"),
+    "read_own_statistics": _l("Read the statistics of one's own association"),
+    "build_funder_report": _l("Build the funder report"),
+    "hold_cases": _l("Be assigned cases and receive their digests"),
+    "run_outreach": _l("Run outreach rounds"),
+    "lead_outreach": _l("Be named outreach lead (message texts, platforms)"),
+    "moderate": _l("Review reports and publish alerts"),
+    "erase_reports": _l("Erase a report on request"),
+    "approve_grants": _l("Approve or refuse another Admin's access requests"),
+    "review_directory_changes": _l("Review changes to verified directory entries"),
+    "publish_information": _l("Review and publish information sheets"),
+    "check_identifiers": _l("Check an identifier against the published alerts"),
 }
 
 

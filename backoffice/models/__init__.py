@@ -48,6 +48,7 @@ from backoffice.models.report import (
 )
 from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
 from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
+from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffInvitation, StaffSession
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import (
     Structure,
@@ -91,3 +92,5 @@ __all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "ReportQuestion"]
 __all__ += ["WorkerToken"]
 __all__ += ["StaffNotice", "StaffNoticeSettings"]
+__all__ += ["LoginThrottle", "RecoveryCode", "StaffInvitation", "StaffSession"]
+__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

@@ -57,3 +57,25 @@ class RecoveryCode(Model):
     code_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class StaffInvitation(Model):
+    """A single-use link by email: to a new account (``invitation``: she sets her password
+    and second factor) or to an existing one locked out (``reset``: a new password). Only
+    the SHA-256 of the link's token is kept (256 random bits: a fast hash is enough)."""
+
+    __tablename__ = "staff_invitations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(20), nullable=False, default="invitation")
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("ab_user.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

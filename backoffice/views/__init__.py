@@ -38,6 +38,9 @@ def register_views(appbuilder) -> None:
     )
     appbuilder.add_view_no_menu(SecondFactorView)
     appbuilder.add_view_no_menu(SessionsView)
+    from backoffice.views.invitations import register as register_invitations
+
+    register_invitations(appbuilder)
     appbuilder.add_view(
         AuditEventView,
         "audit",

@@ -16,6 +16,7 @@ from backoffice import security
 from backoffice.models.base import utcnow
 from backoffice.services.bidi import isolate, strip_bidi_controls
 from backoffice.services.timezones import to_local, zone_of_user
+from backoffice.views import role_labels
 
 
 def local_time(value: dt.datetime | None, zone=None) -> str:
@@ -114,6 +115,15 @@ def empty_list_sentence(modelview_name: str, filters=None) -> str:
     return str(_l("Nothing here yet."))
 
 
+def permission_areas(permission_views) -> list:
+    """A role's permissions grouped by area, in words (views/role_labels.py)."""
+    return role_labels.describe(current_app.appbuilder, permission_views)
+
+
+def permission_summary(permission_views) -> str:
+    return role_labels.summary(current_app.appbuilder, permission_views)
+
+
 def current_locale() -> str:
     return str(get_locale() or "fr")
 
@@ -130,6 +140,8 @@ def install(app: Flask) -> None:
     app.jinja_env.filters["role_label"] = role_label
     app.jinja_env.filters["isolate"] = isolate
     app.jinja_env.filters["stock_value"] = stock_value
+    app.jinja_env.filters["permission_areas"] = permission_areas
+    app.jinja_env.filters["permission_summary"] = permission_summary
     app.jinja_env.globals["current_locale"] = current_locale
     app.jinja_env.globals["empty_list_sentence"] = empty_list_sentence
     app.jinja_env.globals["text_direction"] = text_direction

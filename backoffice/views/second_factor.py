@@ -70,6 +70,20 @@ def _wrong_code(user, login_name: str) -> None:
     flash(_("This code is not valid. Try the current one."), "warning")
 
 
+def hold_sign_in(user, name: str, next_url: str | None, step: str):
+    """The password was right (or was just chosen, views/invitations.py): hold the sign-in
+    until the next step ("second_step" or "enrol") is done."""
+    session.clear()
+    session.update(
+        second_factor_user=user.id,
+        second_factor_since=int(time.time()),
+        second_factor_step=step,
+        second_factor_next=next_url,
+        login_name=name,
+    )
+    return redirect(url_for(f"TwoStepAuthDBView.{step}"))
+
+
 class TwoStepAuthDBView(AuthDBView):
     """FAB's password login, then the code (or the enrolment, when mandatory)."""
 
@@ -102,16 +116,7 @@ class TwoStepAuthDBView(AuthDBView):
         return self._finish(user, name, next_url)
 
     def _hold(self, user, name: str, next_url: str, step: str):
-        """The password was right: hold the sign-in until the next step is done."""
-        session.clear()
-        session.update(
-            second_factor_user=user.id,
-            second_factor_since=int(time.time()),
-            second_factor_step=step,
-            second_factor_next=next_url,
-            login_name=name,
-        )
-        return redirect(url_for(f"{type(self).__name__}.{step}"))
+        return hold_sign_in(user, name, next_url, step)
 
     def _pending(self):
         """The user whose password was accepted in this browser a moment ago, or None."""
@@ -199,6 +204,7 @@ class TwoStepAuthDBView(AuthDBView):
         return self.render_template(
             "backoffice/second_factor_enrol.html",
             form=form,
+            required=second_factor.required_for(user),
             secret=secret,
             uri=uri,
             qr=second_factor.qr_svg(uri),

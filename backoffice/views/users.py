@@ -1,5 +1,9 @@
 """Staff accounts, managed by Admins: FAB's user view with the organisation and unlocking.
 
+Admins never type someone else's password: a new account is an invitation by email (the
+person chooses her password and second factor, services/invitations.py), and a locked-out
+person gets a new link ("Send a sign-in link"); the add form has no password field.
+
 What would open confidential data (a sensitive role, another organisation, a second-factor
 or password reset of someone else) is held back and becomes a grant request that a second
 Admin decides (``services/grants.py``, the "Access requests" screen); the rest of an edit
@@ -8,9 +12,13 @@ applies at once.
 
 from __future__ import annotations
 
+import logging
+
 from flask import abort, flash, g, redirect, request
+from flask_appbuilder import expose
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.filters import FilterNotEqual
+from flask_appbuilder.security.decorators import has_access
 from flask_appbuilder.security.views import (
     ResetPasswordView,
     RoleModelView,
@@ -25,9 +33,15 @@ from wtforms.validators import Length, Optional
 from backoffice import security
 from backoffice.extensions import db
 from backoffice.models.user import StaffUser
-from backoffice.services import audit, grants
+from backoffice.services import audit, grants, invitations
+from backoffice.services.mailer import MailError
 from backoffice.views.arguments import parse_int
 from backoffice.views.base import DoomsFailedHooks, ScopedActions
+
+log = logging.getLogger(__name__)
+
+# The buttons of an account's page.
+_SHOW_ACTIONS = ("send_link", "revoke_link")
 
 _ASSIGNABLE_ROLES = [
     ["name", FilterNotEqual, "Superuser"],
@@ -66,12 +80,9 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         "first_name",
         "last_name",
         "username",
-        "active",
         "email",
         "organisation",
         "roles",
-        "password",
-        "conf_password",
         "grant_reason",
     ]
     edit_columns = [
@@ -111,7 +122,33 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             validators=[Optional(), Length(max=500)],
         )
     }
-    add_form_extra_fields = {**UserDBModelView.add_form_extra_fields, **edit_form_extra_fields}
+    # No password fields: the person chooses hers from the invitation's link.
+    add_form_extra_fields = edit_form_extra_fields
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        # FAB's "Reset Password" of someone else is not offered: she gets a sign-in link.
+        self.actions.pop("resetpasswords", None)
+
+    @expose("/show/<pk>", methods=["GET"])
+    @has_access
+    def show(self, pk):
+        """FAB's account page, whose one button was "Reset Password": the sign-in link
+        buttons instead (a POST each, with the CSRF token)."""
+        item = self.datamodel.get(pk, self._base_filters)
+        if not item:
+            abort(404)
+        actions = {name: self.actions[name] for name in _SHOW_ACTIONS if name in self.actions}
+        widgets = self._get_show_widget(pk, item, actions=actions)
+        self.update_redirect()
+        return self.render_template(
+            self.show_template,
+            pk=pk,
+            title=self.show_title,
+            widgets=widgets,
+            appbuilder=self.appbuilder,
+            related_views=self._related_views,
+        )
 
     def process_form(self, form, is_created: bool) -> None:
         """Before FAB writes the form on the account: remember the account as it was."""
@@ -121,7 +158,9 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             g.account_was_active = bool(user.active)
 
     def pre_add(self, item) -> None:
-        # A new account starts in its organisation; sensitive roles wait for approval.
+        # A new account starts in its organisation, inactive and without password until its
+        # owner follows her invitation; sensitive roles wait for approval.
+        invitations.prepare_new_account(item)
         before = {
             "roles": [],
             "organisation_id": item.organisation.id if item.organisation else None,
@@ -138,11 +177,14 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
             details={"after": grants.snapshot(item), "pending": [r.id for r in requests]},
         )
         _flash_pending(requests)
+        _send_links([item])
 
     def pre_update(self, item) -> None:
         g.held_changes = grants.hold_sensitive_changes(item, g.account_before)
         if not item.active:
             self.appbuilder.sm.end_all_sessions(item)
+            if g.account_was_active:  # closed now: a link must not reopen it (an account
+                invitations.revoke(item)  # still awaiting its owner keeps its invitation)
 
     def post_update(self, item) -> None:
         requests = grants.open_requests(item, g.pop("held_changes", []), g.user, _reason(item))
@@ -176,6 +218,34 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         return redirect(self.get_redirect())
 
     @action(
+        "send_link",
+        _l("Send a sign-in link"),
+        _l(
+            "Send each selected person a new link by email to choose her password (an "
+            "invitation, or a new password for an account already in use)?"
+        ),
+        "fa-envelope",
+    )
+    def send_link(self, items):
+        _send_links(items if isinstance(items, list) else [items])
+        return redirect(self.get_redirect())
+
+    @action(
+        "revoke_link",
+        _l("Withdraw the sign-in link"),
+        _l("Withdraw the links sent to the selected people? They will no longer work."),
+        "fa-ban",
+    )
+    def revoke_link(self, items):
+        users = items if isinstance(items, list) else [items]
+        revoked = sum(invitations.revoke(user) for user in users)
+        flash(
+            ngettext("%(num)d link withdrawn.", "%(num)d links withdrawn.", revoked),
+            "success" if revoked else "info",
+        )
+        return redirect(self.get_redirect())
+
+    @action(
         "reset_second_factor",
         _l("Reset the second factor"),
         _l("Ask another Admin to approve a reset of the second factor of these accounts?"),
@@ -187,6 +257,42 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
         requests = [grants.request_second_factor_reset(user, g.user) for user in users]
         _flash_pending(requests)
         return redirect(self.get_redirect())
+
+
+def _send_links(users) -> None:
+    """A new link to each person by email; an account without email gets none."""
+    sent = failed = 0
+    for user in users:
+        if not user.email:
+            failed += 1
+            continue
+        invitation, token = invitations.issue(user, g.user)
+        try:
+            invitations.send(user, invitation, token)
+        except MailError:
+            log.warning("A sign-in link could not be sent (account %s).", user.id)
+            invitations.revoke(user)  # a link nobody received is worth nothing
+            failed += 1
+        else:
+            sent += 1
+    if sent:
+        flash(
+            ngettext(
+                "%(num)d sign-in link sent by email.", "%(num)d sign-in links sent by email.", sent
+            ),
+            "success",
+        )
+    if failed:
+        flash(
+            ngettext(
+                "%(num)d link could not be sent: check the address and the mail server, then "
+                "use “Send a sign-in link”.",
+                "%(num)d links could not be sent: check the addresses and the mail server, "
+                "then use “Send a sign-in link”.",
+                failed,
+            ),
+            "warning",
+        )
 
 
 def _reason(item) -> str | None:
@@ -204,11 +310,14 @@ def _flash_pending(requests) -> None:
 
 
 class StaffResetPasswordView(ResetPasswordView):
-    """FAB's "reset password" of another account: the new password waits for a second
-    Admin (it is kept hashed in the request); one's own applies at once."""
+    """FAB's "reset password" form: one's own password only. Admins never type someone
+    else's: the person gets a link by email ("Send a sign-in link" on the user list)."""
 
     class_permission_name = "ResetPasswordView"
-    message = _l("The new password awaits the approval of another Admin (Access requests).")
+    message = _l(
+        "Nobody chooses another person's password: send her a sign-in link instead (user "
+        "list, “Send a sign-in link”)."
+    )
 
     def form_post(self, form) -> None:
         user_id = parse_int(request.args.get("pk"))  # a hostile number is a 404, not a 500
@@ -219,14 +328,21 @@ class StaffResetPasswordView(ResetPasswordView):
             self.appbuilder.sm.reset_password(target.id, form.password.data)
             flash(str(_l("Password changed.")), "info")
             return
-        grants.request_password_reset(target, form.password.data, g.user)
         flash(str(self.message), "warning")
 
 
 class RoleView(ScopedActions, RoleModelView):
-    """FAB's role list (read by Admins), with its action routes made safe."""
+    """FAB's role list (read by Admins), with its action routes made safe, in words: each
+    role's permissions grouped by area (views/role_labels.py, the filters
+    ``permission_areas`` and ``permission_summary`` of its templates), not "can show on
+    CaseView"."""
 
     class_permission_name = "RoleModelView"
+    list_title = _l("Roles")
+    show_title = _l("Role")
+    label_columns = {"name": _l("Role"), "permissions": _l("What the role may do")}
+    # Searching by permission would list every "can … on …" pair: by name only.
+    search_columns = ["name"]
 
 
 class GroupView(ScopedActions, UserGroupModelView):

@@ -38,6 +38,9 @@ EXPECTED: dict[str, tuple[str | None, set[str]]] = {
     "LocaleView": (None, set()),
     "DisabledSecurityApi": (None, set()),
     "TwoStepAuthDBView": ("/login/", {PUBLIC}),
+    # the page an invitation's link opens: the link is the credential (without one, the
+    # page says the link is not valid, to everyone)
+    "InvitationView": ("/invitation/", set()),
     "SecondFactorView": ("/account/second-factor/", EVERYONE),
     "SessionsView": ("/account/sessions/", EVERYONE),
     "NotificationsView": ("/account/notifications/", EVERYONE),
