@@ -46,9 +46,8 @@ from backoffice.models.report import (
     ReportEvent,
     ReportIdentifier,
 )
-from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffSession
-from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
 from backoffice.models.sign_in import LoginThrottle, RecoveryCode, StaffInvitation, StaffSession
+from backoffice.models.staff_notice import StaffNotice, StaffNoticeSettings
 from backoffice.models.statistics import FunderReport, StatisticsDaily, StatisticsRefresh
 from backoffice.models.structure import (
     Structure,
@@ -88,9 +87,7 @@ __all__ += ["CaseEvidence", "Complaint", "Dossier", "LegalConsent"]
 __all__ += ["AlertDispatch", "Delivery", "Subscriber", "SubscriberDepartment"]
 __all__ += ["FunderReport", "StatisticsDaily", "StatisticsRefresh"]
 __all__ += ["GrantRequest"]
-__all__ += ["LoginThrottle", "RecoveryCode", "StaffSession"]
 __all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "ReportQuestion"]
 __all__ += ["WorkerToken"]
 __all__ += ["StaffNotice", "StaffNoticeSettings"]
 __all__ += ["LoginThrottle", "RecoveryCode", "StaffInvitation", "StaffSession"]
-__all__ += ["PendingRegistration", "ReportAnswer", "ReportFollowUp", "WorkerToken"]

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "20261207_invite_1"
-down_revision = "20261207_erasure_1"
+down_revision = "20261207_partner_1"
 branch_labels = None
 depends_on = None
 
