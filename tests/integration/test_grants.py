@@ -31,7 +31,9 @@ def _make_user(app, role: str, organisation: str = "Médecins du Monde – Jasmi
         user = sm.add_user(
             username=name,
             first_name="Test",
-            last_name=role,
+            # A neutral name: an English role name as a last name would read as an English
+            # word on French pages (test_french_stock_screens runs in the same database).
+            last_name="Essai",
             email=f"{name}@test.invalid",
             role=sm.find_role(role),
             password=PASSWORD,
