@@ -50,7 +50,7 @@ CHANNELS = ["web", "app", "partner", "phone", "sms"]
 LANGUAGES = ["fr"] * 6 + ["en", "es", "pt", "ro", "bg", "zh"]
 COLUMNS = [
     "reference", "status", "version_id", "channel", "language", "incident_date",
-    "date_precision", "department", "violence_types", "severity", "narrative",
+    "date_precision", "department", "violence_types", "severity",
     "aggressor_description", "vehicle", "consent_publish_alert", "consent_follow_up",
     "consent_share_with_partner", "consent_statistics", "consent_police_or_lawyer",
     "received_at", "redaction_status", "row_uid", "created_at", "updated_at",
@@ -69,7 +69,7 @@ def _rows(rng: random.Random, now: dt.datetime):
         yield (
             f"J-{received.year}-{number:06d}", rng.choice(STATUSES), 1, rng.choice(CHANNELS),
             rng.choice(LANGUAGES), received.date().isoformat(), "day", rng.choice(DEPARTMENTS),
-            json.dumps(violence), severity, f"Témoignage numéro {number}.", "{}", "{}",
+            json.dumps(violence), severity, "{}", "{}",
             "t", "f", "f", "t", "f", stamp, "proposed", uuid.uuid4().hex, stamp, stamp, stamp,
         )  # fmt: skip
 
