@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -33,6 +34,21 @@ def _redirect_was_asked(record: logging.LogRecord) -> bool:
 
 
 logging.getLogger("flask_appbuilder.utils.base").addFilter(_redirect_was_asked)
+
+_QUERY_STRING = re.compile(r"\?[^\s\"]*")
+
+
+def without_query_strings(record: logging.LogRecord) -> bool:
+    """The development server logs each request line: its query string may carry a sign-in
+    link's token or a searched number, so only the path is kept ("GET /invitation/?… HTTP")."""
+    if isinstance(record.args, tuple):
+        record.args = tuple(
+            _QUERY_STRING.sub("?…", arg) if isinstance(arg, str) else arg for arg in record.args
+        )
+    return True
+
+
+logging.getLogger("werkzeug").addFilter(without_query_strings)
 
 
 def create_app(overrides: dict | None = None) -> Flask:

@@ -116,3 +116,18 @@ def test_the_environment_template_lists_every_setting():
     template = (root / "deploy" / "backoffice.env.example").read_text()
     listed = set(re.findall(r"^#?([A-Z0-9_]+)=", template, flags=re.MULTILINE))
     assert read and not read - listed, sorted(read - listed)
+
+
+def test_the_development_server_log_keeps_no_query_string():
+    """A sign-in link's token (or a searched number) never reaches the request log."""
+    import logging
+
+    from backoffice import without_query_strings
+
+    record = logging.LogRecord(
+        "werkzeug", logging.INFO, __file__, 1, '"%s" %s %s',
+        ("GET /invitation/?token=s3cr3t-token&x=1 HTTP/1.1", "302", "-"), None,
+    )  # fmt: skip
+    assert without_query_strings(record)
+    assert "s3cr3t" not in record.getMessage()
+    assert record.getMessage() == '"GET /invitation/?… HTTP/1.1" 302 -'
