@@ -26,13 +26,14 @@ from flask_appbuilder.api import BaseApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
-from sqlalchemy import Select, false, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.orm import joinedload
 
 from backoffice import transactions
 from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.models.sign_in import StaffSession
+from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.user import StaffUser, new_session_token
 from backoffice.services import audit, login_delay, second_factor, staff_sessions
 
@@ -134,9 +135,21 @@ class BackofficeSecurityManager(SecurityManager):
         if not has_request_context():
             return db.session.scalars(statement).unique().first(), None
         condition = staff_sessions.record_condition(session.get(SESSION_KEY))
-        statement = statement.add_columns(StaffSession).outerjoin(StaffSession, condition)
+        # The navigation's unread-notice count rides along (views/notifications.py): every
+        # page shows it, and a query of its own would be one more on every page.
+        unread = (
+            select(func.count())
+            .select_from(StaffNotice)
+            .where(StaffNotice.user_id == user_id, StaffNotice.read_at.is_(None))
+            .scalar_subquery()
+        )
+        statement = statement.add_columns(StaffSession, unread)
+        statement = statement.outerjoin(StaffSession, condition)
         row = db.session.execute(statement).unique().first()
-        return (row[0], row[1]) if row else (None, None)
+        if row is None:
+            return None, None
+        g.unread_notices = row[2]
+        return row[0], row[1]
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB's check, answered from the user's permissions loaded once per request.

@@ -124,6 +124,8 @@ def unread_notice_count() -> int:
     user = g.get("user")
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
+    if "unread_notices" in g:  # counted with the user at sign-in check (security.load_user)
+        return g.unread_notices
     return staff_notices.unread_count(user)
 
 

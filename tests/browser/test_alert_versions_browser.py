@@ -10,8 +10,8 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.alert import Alert, AlertReport
 from backoffice.services import identifiers
+from tests.browser.axe_support import axe, violations
 from tests.browser.conftest import browser_login
-from tests.browser.test_pages_browser import _axe, _violations
 from tests.integration.moderation_support import report_in, unique_phone
 
 pytestmark = pytest.mark.browser
@@ -40,8 +40,8 @@ def test_a_moderator_corrects_a_wrong_digit_and_sees_both_versions(app, page):
     with page.expect_navigation():
         page.click("#correct-link")
     assert _fits(page)
-    axe = _axe()
-    assert not _violations(axe, page, "correct")
+    checker = axe()
+    assert not violations(checker, page, "correct")
     page.uncheck("input[name=keep_identifiers] >> nth=0")
     page.fill("input[name=extra_value_0]", right)
     page.fill("#reason", "Un chiffre faux dans le numéro")
@@ -64,4 +64,4 @@ def test_a_moderator_corrects_a_wrong_digit_and_sees_both_versions(app, page):
         assert _fits(page), width
     page.set_viewport_size({"width": 390, "height": 800})
     page.screenshot(path="/tmp/versions_history_390.png", full_page=True)
-    assert not _violations(axe, page, "history")
+    assert not violations(checker, page, "history")

@@ -12,8 +12,8 @@ from backoffice.extensions import db
 from backoffice.models.base import utcnow
 from backoffice.services import cases
 from backoffice.services.timezones import to_local
+from tests.browser.axe_support import AXE_OPTIONS
 from tests.browser.conftest import browser_login
-from tests.browser.test_pages_browser import AXE_OPTIONS
 from tests.integration.cases_support import AIDES_WORKER, make_report, user
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,8 @@ import pytest
 
 from backoffice.extensions import db
 from backoffice.services import invitations
+from tests.browser.axe_support import axe, violations
 from tests.browser.conftest import browser_login
-from tests.browser.test_pages_browser import _axe, _violations
 
 pytestmark = pytest.mark.browser
 PASSWORD = "copper meadow falcon 61 ribbon"
@@ -46,14 +46,14 @@ def _fits(page) -> None:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_the_invitation_and_enrolment_pages_on_a_phone_and_a_laptop(app, page, width, tmp_path):
-    axe = _axe()
+    checker = axe()
     page.set_viewport_size({"width": width, "height": 800})
     page.goto("/lang/fr")
     page.goto(_invited(app))
     assert page.url.endswith("/invitation/")  # the token left the address bar
     assert page.locator("h1").inner_text() == "Bienvenue sur le back-office Jasmine"
     _fits(page)
-    assert _violations(axe, page, "/invitation/") == []
+    assert violations(checker, page, "/invitation/") == []
     page.fill("input[name=password]", PASSWORD)
     page.fill("input[name=conf_password]", PASSWORD)
     with page.expect_navigation():
@@ -64,7 +64,7 @@ def test_the_invitation_and_enrolment_pages_on_a_phone_and_a_laptop(app, page, w
     assert box and box["width"] > 100 and box["x"] + box["width"] <= width
     page.screenshot(path=str(tmp_path / f"enrol-{width}.png"), full_page=True)
     _fits(page)
-    assert _violations(axe, page, "/login/enrol") == []
+    assert violations(checker, page, "/login/enrol") == []
     secret = page.locator("#totp-secret").inner_text()
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
     with page.expect_navigation():
@@ -96,4 +96,4 @@ def test_a_roles_page_in_words_fits_a_phone_and_passes_axe(app, page):
     page.goto(f"/roles/show/{moderator}")
     assert "Relire les signalements et publier les alertes" in page.content()
     _fits(page)
-    assert _violations(_axe(), page, "/roles/show") == []
+    assert violations(axe(), page, "/roles/show") == []

@@ -10,8 +10,8 @@ import pytest
 
 from backoffice.extensions import db
 from backoffice.services import intake
+from tests.browser.axe_support import WIDE_ELEMENTS, axe, violations
 from tests.browser.conftest import browser_login
-from tests.browser.test_pages_browser import WIDE_ELEMENTS, _axe, _violations
 from tests.integration.moderation_support import payload
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page):
         reference = intake.submit_report(body).reference
         db.session.commit()
     browser_login(page, "demo-moderator")
-    axe = _axe()
+    checker = axe()
     problems = {}
     for width in (390, 1366):
         page.set_viewport_size({"width": width, "height": 900})
@@ -34,7 +34,7 @@ def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page):
             )
             if scroll > inner:
                 problems[f"{url} at {width}"] = page.evaluate(WIDE_ELEMENTS)
-            found = _violations(axe, page, url)
+            found = violations(checker, page, url)
             if found:
                 problems[f"{url} at {width} (axe)"] = found
             page.screenshot(path=f"/tmp/notify-{width}-{url.strip('/').replace('/', '-')}.png")

@@ -28,6 +28,7 @@ from backoffice.models.structure import Structure
 from backoffice.models.user import StaffUser
 from backoffice.services import alerts, audit
 from backoffice.transactions import unit_of_work
+from tests.browser.axe_support import WIDE_ELEMENTS, axe, violations
 from tests.browser.conftest import browser_login
 from tests.integration.moderation_support import report_in, user
 from tests.integration.test_access_matrix import PUBLIC, ROLES, USER_OF_ROLE
@@ -39,10 +40,6 @@ pytestmark = pytest.mark.browser
 
 WIDTHS = (390, 1366)
 AUDIT_PAGES = 8  # FAB's pager then shows all its links
-AXE_OPTIONS = {
-    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
-    "resultTypes": ["violations"],
-}
 # Arguments naming a row that is not organisation-owned (the first row is taken).
 SHARED_ARGUMENTS: dict[str, type] = {
     "structure_id": Structure,
@@ -53,18 +50,6 @@ SHARED_ARGUMENTS: dict[str, type] = {
 # Routes never visited: they end the session, delete, or change the language of the walk.
 NOT_PAGES = {*SKIPPED_ENDPOINTS, "logout", "delete", "download"}
 NOT_PAGE_VIEWS = {"LocaleView", "UtilView", "static", "appbuilder", "api_v1"}
-
-# The innermost elements that end beyond the right edge of the screen (to say what to fix).
-WIDE_ELEMENTS = """() => {
-  const beyond = e => e.getBoundingClientRect().right > window.innerWidth + 1;
-  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-    + (typeof e.className === 'string' && e.className ? '.' + e.className.trim() : '');
-  return [...document.querySelectorAll('body *')]
-    .filter(e => beyond(e) && ![...e.children].some(beyond))
-    .filter(e => !e.closest('.table-scroll, [data-scroll-region]'))
-    .slice(0, 4)
-    .map(e => name(e) + ' ' + Math.round(e.getBoundingClientRect().right));
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -151,21 +136,6 @@ def pages_of(app, username: str | None) -> list[str]:
     return sorted(urls)
 
 
-def _axe():
-    from axe_playwright_python.sync_playwright import Axe
-
-    return Axe()
-
-
-def _violations(axe, page) -> list[str]:
-    results = axe.run(page, options=AXE_OPTIONS)
-    found = []
-    for violation in results.response["violations"]:
-        targets = [", ".join(map(str, node["target"])) for node in violation["nodes"][:3]]
-        found.append(f"{violation['id']} ({violation['impact']}): {targets}")
-    return found
-
-
 def _is_page(page, url: str) -> bool:
     """An HTML page answered 200 without a redirect (asked first, so no download starts)."""
     answer = page.request.get(url, max_redirects=0)
@@ -182,7 +152,7 @@ def test_the_walk_finds_the_pages_of_the_routes(app, rows):
 
 @pytest.mark.parametrize("who", [PUBLIC, *ROLES])
 def test_every_page_fits_the_screen_passes_axe_and_speaks_french(app, rows, page, who):
-    axe = _axe()
+    checker = axe()
     username = None if who == PUBLIC else USER_OF_ROLE[who]
     if username:
         browser_login(page, username)
@@ -206,7 +176,7 @@ def test_every_page_fits_the_screen_passes_axe_and_speaks_french(app, rows, page
                     f"page is {scroll}px wide for {inner}px: {culprits}"
                 )
             if width == WIDTHS[0]:
-                problems.setdefault(where, []).extend(_violations(axe, page))
+                problems.setdefault(where, []).extend(violations(checker, page))
                 if found := _stock_strings_in(page.content()):
                     problems[where].append(f"stock strings on a French page: {found}")
             elif url == urls[0]:
@@ -216,6 +186,6 @@ def test_every_page_fits_the_screen_passes_axe_and_speaks_french(app, rows, page
                     problems.setdefault(where, []).append(f"the menu is {height}px tall")
             if width != WIDTHS[0] and who in (PUBLIC, "Admin"):
                 # axe at both widths would double the run time: 1,366 px for two roles
-                problems.setdefault(where, []).extend(_violations(axe, page))
+                problems.setdefault(where, []).extend(violations(checker, page))
     problems = {where: found for where, found in problems.items() if found}
     assert not problems, "\n".join(f"{w}: {p}" for w, p in problems.items())

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.report import Report
 from backoffice.services import intake, moderation
+from tests.browser.axe_support import AXE_OPTIONS, axe
 from tests.browser.conftest import browser_login
-from tests.browser.test_pages_browser import AXE_OPTIONS, _axe
 from tests.integration.moderation_support import payload, user
 
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ def test_a_relay_answers_a_question_on_her_phone(app, page, tmp_path):
         page.click(f"text={reference}")
     assert page.locator(".question-text").inner_text() == QUESTION
     assert _fits(page)
-    violations = _axe().run(page, options=AXE_OPTIONS).response["violations"]
+    violations = axe().run(page, options=AXE_OPTIONS).response["violations"]
     assert not [v["id"] for v in violations]
 
     # An empty answer is refused with a clear message; nothing changes.

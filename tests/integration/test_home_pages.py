@@ -36,8 +36,7 @@ from tests.integration.outreach_support import make_session
 # permissions, then for a social worker the deadlines, the overdue actions and the new cases
 # (see services/home.py); ``bench/home_pages.py`` times it at 100,000 reports and 50,000
 # cases.
-# The sections' own queries, plus the navigation's unread-notice count (views/notifications).
-HOME_PAGE_QUERIES_SOCIAL_WORKER = 6
+HOME_PAGE_QUERIES_SOCIAL_WORKER = 5
 
 
 @pytest.fixture

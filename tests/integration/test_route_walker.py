@@ -192,7 +192,9 @@ def walkers(walker_app) -> dict[str, str | None]:
             user = sm.add_user(
                 username=username,
                 first_name="Walker",
-                last_name=role,
+                # Not the role's English name: it would read as a stock string on French
+                # pages that list staff (the page walk shares this database).
+                last_name="Marcheuse",
                 email=f"{username}@test.invalid",
                 role=sm.find_role(role),
                 password=PASSWORD,
