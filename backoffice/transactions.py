@@ -2,9 +2,10 @@
 
 * **Requests.** ``install(app)`` commits once the view has produced an answer below 400 and
   rolls back otherwise, so a refused request leaves nothing behind. If that commit fails,
-  the answer is replaced by the generic error page (for the API: 503 with Retry-After, in
-  its JSON error shape): data whose reading could not be audited is not served (every
-  decryption writes its audit event into this same transaction).
+  the answer is replaced by an error (for the API: 503 with Retry-After, in its JSON error
+  shape; for staff, a dropped connection is the standalone 503 page with Retry-After, any
+  other failure the generic error page): data whose reading could not be audited is not
+  served (every decryption writes its audit event into this same transaction).
 * **Refusals that must leave a trace** (a failed sign-in counted, a wrong code counted, an
   audited refusal) call ``keep_on_failure()``: the request then commits even with a 4xx.
 * **A change the rules refused** in one of our views (a service raised: the view flashes
@@ -89,7 +90,7 @@ def install(app: Flask) -> None:
             except Exception as error:  # the answer must not claim what was not stored
                 rollback_quietly()
                 log.error("Request commit failed (%s)", type(error).__name__)
-                return _commit_failed_response()
+                return _commit_failed_response(error)
         else:
             rollback_quietly()
         return response
@@ -108,10 +109,10 @@ def rollback_quietly() -> None:
         log.warning("Rollback failed (%s)", type(error).__name__)
 
 
-def _commit_failed_response():
+def _commit_failed_response(error: Exception):
     from backoffice.views.errors import commit_failed  # views import this module
 
-    return commit_failed()
+    return commit_failed(error)
 
 
 @contextlib.contextmanager

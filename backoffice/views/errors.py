@@ -8,12 +8,16 @@ from flask import current_app, g, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from backoffice import transactions
 from backoffice.views import api
 
 log = logging.getLogger(__name__)
+
+# The database connection dropped or refused: answered 503 with Retry-After, never 500.
+DATABASE_DOWN = (OperationalError, InterfaceError, PendingRollbackError)
 
 
 def _messages() -> dict[int, str]:
@@ -46,24 +50,32 @@ def render_error(error):
     if status == 400 and getattr(error, "description", "").lower().startswith("the csrf"):
         message = _("Your form expired. Reload the page and submit it again.")
     appbuilder = current_app.appbuilder
-    page = render_template(
-        "backoffice/error.html",
-        status=status,
-        message=message,
-        appbuilder=appbuilder,
-        base_template=appbuilder.base_template,
-    )
+    try:
+        # The layout reads the menu, permissions and the navigation's counts from the database.
+        page = render_template(
+            "backoffice/error.html",
+            status=status,
+            message=message,
+            appbuilder=appbuilder,
+            base_template=appbuilder.base_template,
+        )
+    except DATABASE_DOWN as dropped:  # the connection dropped under the error page itself
+        return database_unavailable(dropped)
     return page, status
 
 
-def commit_failed():
+def commit_failed(error: Exception | None = None):
     """The answer when the request's commit failed: nothing it did was stored.
 
-    API clients get 503 with Retry-After (send the same request again); staff get the
-    generic error page (the page they asked for is not shown: its reading was not audited).
+    API clients get 503 with Retry-After (send the same request again). Staff get the
+    standalone 503 page with Retry-After when the connection dropped (the layout would query
+    the database that just failed), otherwise the generic error page (the page they asked
+    for is not shown: its reading was not audited).
     """
     if is_api_request():
         return api.unavailable()
+    if isinstance(error, DATABASE_DOWN):
+        return database_unavailable(error)
     return make_response(render_error(InternalServerError()))
 
 
