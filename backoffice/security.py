@@ -305,6 +305,10 @@ CAPABILITY_DESCRIPTIONS = {
     "review_directory_changes": _l("Review changes to verified directory entries"),
     "publish_information": _l("Review and publish information sheets"),
     "check_identifiers": _l("Check an identifier against the published alerts"),
+    "watch_report_queue": _l("Be told when a dangerous report waits unclaimed"),
+    "answer_filed_reports": _l(
+        "Follow the reports one's association filed and answer the moderators' questions"
+    ),
 }
 
 
