@@ -139,6 +139,30 @@ def _partners(departments: list[str]) -> list[Organisation]:
     ]
 
 
+def _enqueue_partner(
+    alert_id: int, purpose: str, partner_id: int, now: dt.datetime, version: int = 1
+) -> int:
+    """One email to a partner association about an alert (its ``version``); the unique
+    (alert, version, recipient, channel) makes a second call write nothing."""
+    row = {
+        "alert_id": alert_id,
+        "alert_version": version,
+        "purpose": purpose,
+        "recipient_key": f"o{partner_id}",
+        "partner_id": partner_id,
+        "channel": "email",
+        "language": PARTNER_LANGUAGE,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "idempotency_key": secrets.token_hex(16),
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = _insert(Delivery.__table__).values(**row).on_conflict_do_nothing()
+    return db.session.execute(statement).rowcount or 0
+
+
 def recipient_counts(alert: Alert, now: dt.datetime | None = None) -> dict[str, int]:
     """How many SMS, e-mails and partner e-mails publishing ``alert`` would queue now.
 
@@ -181,25 +205,9 @@ def enqueue_alert(alert: Alert, now: dt.datetime | None = None) -> int:
             _DELIVERY_COLUMNS, _subscriber_rows(alert.id, channel, departments, now)
         )
         total += db.session.execute(statement).rowcount or 0
-    partner_rows = [
-        {
-            "alert_id": alert.id,
-            "purpose": "alert",
-            "recipient_key": f"o{organisation.id}",
-            "partner_id": organisation.id,
-            "channel": "email",
-            "language": PARTNER_LANGUAGE,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "idempotency_key": secrets.token_hex(16),
-            "created_at": now,
-            "updated_at": now,
-        }
-        for organisation in _partners(departments)
-    ]
-    for row in partner_rows:
-        total += db.session.execute(_insert(table).values(**row).on_conflict_do_nothing()).rowcount
+    partners = _partners(departments)
+    for organisation in partners:
+        total += _enqueue_partner(alert.id, "alert", organisation.id, now)
     db.session.execute(
         update(AlertDispatch.__table__)
         .where(AlertDispatch.__table__.c.alert_id == alert.id)
@@ -208,7 +216,7 @@ def enqueue_alert(alert: Alert, now: dt.datetime | None = None) -> int:
     audit.record(
         "alert_dispatch_enqueued",
         alert,
-        details={"deliveries": total, "partners": len(partner_rows)},
+        details={"deliveries": total, "partners": len(partners)},
     )
     return total
 
@@ -364,24 +372,8 @@ def enqueue_revision(
         .on_conflict_do_nothing()
     )
     total = db.session.execute(statement).rowcount or 0
-    partners = _revision_partners(alert.id)
-    for received in partners:
-        row = {
-            "alert_id": alert.id,
-            "alert_version": version,
-            "purpose": purpose,
-            "recipient_key": received.recipient_key,
-            "partner_id": received.partner_id,
-            "channel": "email",
-            "language": PARTNER_LANGUAGE,
-            "status": "queued",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "idempotency_key": secrets.token_hex(16),
-            "created_at": now,
-            "updated_at": now,
-        }
-        total += db.session.execute(_insert(table).values(**row).on_conflict_do_nothing()).rowcount
+    for received in _revision_partners(alert.id):
+        total += _enqueue_partner(alert.id, purpose, received.partner_id, now, version)
     audit.record(
         "alert_revision_enqueued",
         alert,

@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from backoffice.extensions import db
@@ -182,6 +183,19 @@ class SmsGateway:
 
 
 # --- data --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    """The application sends its email to a real SMTP server on loopback during the test
+    (import it into a test module: ``smtp = dispatch_support.smtp``)."""
+    server = SmtpServer()
+    server.start()
+    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
+    monkeypatch.setitem(app.config, "SMTP_PORT", server.port)
+    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 3)
+    yield server
+    server.stop()
 
 
 def unique_mobile() -> str:

@@ -18,6 +18,7 @@ from backoffice.models.subscriber import Subscriber
 from backoffice.services import dispatch, outbox, subscribers
 from backoffice.services.sms_encoding import sms_parts
 from tests.conftest import csrf_token
+from tests.integration import dispatch_support
 from tests.integration.dispatch_support import (
     SmsGateway,
     SmtpServer,
@@ -30,15 +31,7 @@ from tests.integration.dispatch_support import (
 HOUR = dt.timedelta(hours=1)
 
 
-@pytest.fixture
-def smtp(app, monkeypatch):
-    server = SmtpServer()
-    server.start()
-    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
-    monkeypatch.setitem(app.config, "SMTP_PORT", server.port)
-    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 3)
-    yield server
-    server.stop()
+smtp = dispatch_support.smtp  # the fixture
 
 
 def subscriber(

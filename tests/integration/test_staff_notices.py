@@ -21,8 +21,9 @@ from backoffice.security import MODERATOR
 from backoffice.services import cases, dispatch, intake, moderation, staff_notices
 from backoffice.services.timezones import to_local, zone_of_user
 from tests.conftest import csrf_token
+from tests.integration import dispatch_support
 from tests.integration.cases_support import make_report
-from tests.integration.dispatch_support import SmsGateway, SmtpServer, unique_mobile
+from tests.integration.dispatch_support import SmsGateway, unique_mobile
 from tests.integration.moderation_support import (
     PASSWORD,
     drive,
@@ -35,15 +36,7 @@ VICTIM_NAME = "Lilabeth"
 VICTIM_PHONE = "07 98 76 54 32"
 
 
-@pytest.fixture
-def smtp(app, monkeypatch):
-    server = SmtpServer()
-    server.start()
-    monkeypatch.setitem(app.config, "SMTP_HOST", "127.0.0.1")
-    monkeypatch.setitem(app.config, "SMTP_PORT", server.port)
-    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 3)
-    yield server
-    server.stop()
+smtp = dispatch_support.smtp  # the fixture
 
 
 def dangerous_report(**overrides):
