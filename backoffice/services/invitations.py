@@ -62,8 +62,15 @@ def hours_valid() -> int:
 
 
 def purpose_for(user: StaffUser) -> str:
-    """A link to an account never signed in to is an invitation, otherwise a reset."""
-    return RESET if user.active and user.password != UNUSABLE_PASSWORD else INVITATION
+    """A link to an account never signed in to (no password yet) is an invitation, otherwise
+    a reset."""
+    return INVITATION if user.password == UNUSABLE_PASSWORD else RESET
+
+
+def may_receive_link(user: StaffUser) -> bool:
+    """An account in use, or one still awaiting its owner; never one that was closed (a link
+    would reopen it)."""
+    return bool(user.email) and (user.active or user.password == UNUSABLE_PASSWORD)
 
 
 def prepare_new_account(user: StaffUser) -> None:
@@ -146,13 +153,17 @@ def find(token: str) -> tuple[StaffInvitation | None, str | None]:
     return invitation, problem_of(invitation)
 
 
+def _owner(invitation: StaffInvitation) -> StaffUser:
+    return db.session.get(StaffUser, invitation.user_id)
+
+
 def problem_of(invitation: StaffInvitation | None) -> str | None:
     if invitation is None:
         return UNKNOWN
     if invitation.used_at is not None:
         return USED
-    if invitation.revoked_at is not None:
-        return REVOKED
+    if invitation.revoked_at is not None or not may_receive_link(_owner(invitation)):
+        return REVOKED  # withdrawn, or its account closed since it was sent
     if invitation.expires_at <= utcnow():
         return EXPIRED
     return None
@@ -163,9 +174,7 @@ def accept(invitation: StaffInvitation, password: str, confirmation: str) -> Sta
     ``InvitationRefused`` (with the reason, in the reader's language) changes nothing."""
     if problem_of(invitation) is not None:
         raise InvitationRefused(_("This link no longer works."))
-    user = db.session.get(StaffUser, invitation.user_id)
-    if invitation.purpose == RESET and not user.active:
-        raise InvitationRefused(_("This link no longer works."))  # closed since it was sent
+    user = _owner(invitation)
     if password != confirmation:
         raise InvitationRefused(_("The two passwords are not the same."))
     words = [user.username, user.first_name, user.last_name, user.email]

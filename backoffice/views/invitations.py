@@ -94,7 +94,7 @@ class InvitationView(BaseView):
             purpose=invitation.purpose,
             first_name=user.first_name if user else "",
             appbuilder=self.appbuilder,
-        )
+        ), (400 if error else 200)
 
     def _held(self) -> StaffInvitation | None:
         invitation_id = session.get(_SESSION_KEY)

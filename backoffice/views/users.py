@@ -260,9 +260,13 @@ class StaffUserView(ScopedActions, DoomsFailedHooks, UserDBModelView):
 
 
 def _send_links(users) -> None:
-    """A new link to each person by email; an account without email gets none."""
-    sent = failed = 0
+    """A new link to each person by email; an account without email, or a closed one (the
+    link would reopen it: an Admin reopens it by ticking "active"), gets none."""
+    sent = failed = closed = 0
     for user in users:
+        if user.email and not invitations.may_receive_link(user):
+            closed += 1
+            continue
         if not user.email:
             failed += 1
             continue
@@ -281,6 +285,15 @@ def _send_links(users) -> None:
                 "%(num)d sign-in link sent by email.", "%(num)d sign-in links sent by email.", sent
             ),
             "success",
+        )
+    if closed:
+        flash(
+            ngettext(
+                "%(num)d account is closed: reopen it (tick “active”) before sending a link.",
+                "%(num)d accounts are closed: reopen them (tick “active”) before sending a link.",
+                closed,
+            ),
+            "warning",
         )
     if failed:
         flash(
