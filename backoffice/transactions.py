@@ -69,8 +69,11 @@ def keep_on_failure() -> None:
 
 def undo() -> None:
     """Roll back what this request wrote so far, because the rules refused the change; the
-    rest of the request commits as usual (a refused change never half-happens)."""
+    rest of the request commits, even with the 4xx that shows the refusal: a form shown again
+    may decrypt sealed data, and its audit events must be kept (a refused change never
+    half-happens, a read is never unaudited)."""
     db.session.rollback()
+    keep_on_failure()
 
 
 def doom() -> None:

@@ -196,6 +196,9 @@ def seal_legacy_questions() -> int:
     ).all()
     for event in legacy:
         report = event.report
+        if report.data_key is not None and report.data_key.destroyed_at is not None:
+            event.reason = None  # erased: her words are not sealed again under a live key
+            continue
         question = ReportQuestion(
             report_id=report.id,
             addressee="partner" if report.filing_organisation_id is not None else "worker",

@@ -17,7 +17,12 @@ from sqlalchemy import select
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
-from backoffice.models.report import REDACTION_SEALED_COLUMNS, VICTIM_SEALED_COLUMNS, Report
+from backoffice.models.report import (
+    REDACTION_SEALED_COLUMNS,
+    VICTIM_SEALED_COLUMNS,
+    Report,
+    ReportEvent,
+)
 from backoffice.models.worker_access import ReportAnswer, ReportFollowUp, ReportQuestion
 from backoffice.security import can
 from backoffice.services import alerts, audit, confidential
@@ -73,6 +78,14 @@ def erase_report(report: Report) -> None:
     asked = select(ReportQuestion).where(ReportQuestion.report_id == report.id)
     for question in db.session.scalars(asked):
         confidential.shred(question, ["text_sealed"])
+    # Questions asked before they were sealed sat in clear in the history: they go too.
+    asked_in_clear = select(ReportEvent).where(
+        ReportEvent.report_id == report.id,
+        ReportEvent.action == "request_info",
+        ReportEvent.reason.is_not(None),
+    )
+    for event in db.session.scalars(asked_in_clear):
+        event.reason = None
     report.city = None
     report.incident_time = None
     follow_up = db.session.get(ReportFollowUp, report.id)

@@ -109,6 +109,7 @@ def test_a_relay_answers_the_question_and_the_report_returns_to_review(app, logi
     token = csrf_token(relay, f"/partner/reports/{reference}")
     with app.app_context():
         version = db.session.get(Report, report_id).version_id
+        read_before_refusal = decryptions(question_id)
     empty = relay.post(
         f"/partner/reports/{reference}/answer",
         data={"csrf_token": token, "version": version, "answer": "   "},
@@ -116,6 +117,8 @@ def test_a_relay_answers_the_question_and_the_report_returns_to_review(app, logi
     assert empty.status_code == 400 and 'id="answer-error"' in empty.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Report, report_id).status == "needs_info"  # nothing changed
+        # The refused form showed the question again: that read is audited all the same.
+        assert decryptions(question_id) > read_before_refusal
         assert not db.session.scalars(
             select(ReportAnswer).where(ReportAnswer.report_id == report_id)
         ).all()
@@ -336,6 +339,25 @@ def test_erasing_the_report_erases_the_question(app):
         assert question.text_sealed is None and question.data_key.is_destroyed
 
 
+def test_erasure_clears_a_question_kept_in_clear_before_sealing_and_it_is_not_sealed_again(app):
+    with app.app_context():
+        report = filed_report()
+        ask(report)
+        event = moderation.history(report)[-1]
+        db.session.delete(db.session.get(ReportQuestion, event.details["question"]))
+        event.reason, event.details = "Rue de la Paix, le soir du 3 ?", {}  # as before sealing
+        db.session.commit()
+        report_erasure.erase_report(report)
+        db.session.commit()
+        assert db.session.get(ReportEvent, event.id).reason is None
+        questions.seal_legacy_questions()
+        db.session.commit()
+        assert (
+            db.session.scalar(select(ReportQuestion).where(ReportQuestion.report_id == report.id))
+            is None
+        )
+
+
 @pytest.mark.parametrize("username", ["demo-social-a", "demo-moderator", "demo-coordinator"])
 def test_other_roles_cannot_answer(app, login_as, username):
     with app.app_context():
@@ -345,6 +367,14 @@ def test_other_roles_cannot_answer(app, login_as, username):
     client = login_as(username)
     assert client.get(f"/partner/reports/{reference}").status_code in (302, 403, 404)
     with app.app_context():
+        version = db.session.get(Report, report_id).version_id
+    posted = client.post(
+        f"/partner/reports/{reference}/answer",
+        data={"csrf_token": csrf_token(client, "/"), "version": version, "answer": "Rue X"},
+    )
+    assert posted.status_code in (302, 403, 404)
+    with app.app_context():
+        assert db.session.get(Report, report_id).status == "needs_info"
         assert (
             db.session.scalar(
                 select(ReportEvent.id).where(
