@@ -47,6 +47,7 @@ from backoffice.security import holders
 from backoffice.services import audit, identifiers, outbox
 from backoffice.services.confidential import keyring
 from backoffice.services.crypto import associated_data
+from backoffice.services.paging import Page, paginate
 from backoffice.services.timezones import to_local, to_utc, zone_of_user
 
 MODERATE = "moderate"
@@ -439,16 +440,14 @@ def answers_received(now: dt.datetime | None = None) -> int:
 # --- reading -------------------------------------------------------------------------------
 
 
-def notices_of(user, limit: int = 200) -> list[StaffNotice]:
-    """Her notices, newest first."""
-    return list(
-        db.session.scalars(
-            select(StaffNotice)
-            .where(StaffNotice.user_id == user.id)
-            .order_by(StaffNotice.created_at.desc(), StaffNotice.id.desc())
-            .limit(limit)
-        )
+def notices_of(user, page: int = 1, size: int = 50) -> Page:
+    """Her notices, newest first, one page at a time."""
+    statement = (
+        select(StaffNotice)
+        .where(StaffNotice.user_id == user.id)
+        .order_by(StaffNotice.created_at.desc(), StaffNotice.id.desc())
     )
+    return paginate(statement, page, size)
 
 
 def unread_count(user) -> int:

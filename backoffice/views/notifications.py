@@ -18,6 +18,7 @@ from backoffice.models.staff_notice import StaffNotice
 from backoffice.security import ROLES
 from backoffice.services import staff_notices
 from backoffice.transactions import undo
+from backoffice.views.arguments import page_arg
 
 PERMISSION = "can_notifications"
 
@@ -42,8 +43,8 @@ class NotificationsView(BaseView):
     def notifications(self):
         return self.render_template(
             "notifications/list.html",
-            notices=staff_notices.notices_of(g.user),
-            unread=staff_notices.unread_count(g.user),
+            page=staff_notices.notices_of(g.user, page_arg()),
+            unread=unread_notice_count(),
             levels=staff_notices.LEVELS,
             rule_texts=staff_notices.RULE_TEXTS,
             form=FlaskForm(),
@@ -82,16 +83,9 @@ class NotificationsView(BaseView):
     def settings(self):
         form = FlaskForm()
         errors: dict[str, str] = {}
-        settings = staff_notices.settings_of(g.user.id)
-        values = {
-            "by_email": settings.by_email,
-            "by_sms": settings.by_sms,
-            "phone": staff_notices.phone_of(settings) or "",
-            "quiet_start": settings.quiet_start.strftime("%H:%M") if settings.quiet_start else "",
-            "quiet_end": settings.quiet_end.strftime("%H:%M") if settings.quiet_end else "",
-            "on_duty": settings.on_duty,
-        }
-        if request.method == "POST":
+        if request.method != "POST":
+            values = _stored_settings(g.user)  # her number decrypted (audited) to be shown
+        else:
             if not form.validate_on_submit():
                 abort(400)
             values = {
@@ -117,6 +111,18 @@ class NotificationsView(BaseView):
             errors=errors,
             has_email=bool((g.user.email or "").strip()),
         ), (400 if errors else 200)
+
+
+def _stored_settings(user) -> dict:
+    settings = staff_notices.settings_of(user.id)
+    return {
+        "by_email": settings.by_email,
+        "by_sms": settings.by_sms,
+        "phone": staff_notices.phone_of(settings) or "",
+        "quiet_start": settings.quiet_start.strftime("%H:%M") if settings.quiet_start else "",
+        "quiet_end": settings.quiet_end.strftime("%H:%M") if settings.quiet_end else "",
+        "on_duty": settings.on_duty,
+    }
 
 
 def unread_notice_count() -> int:

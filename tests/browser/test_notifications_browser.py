@@ -7,8 +7,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import delete, select
 
 from backoffice.extensions import db
+from backoffice.models.staff_notice import StaffNoticeSettings
+from backoffice.models.user import StaffUser
 from backoffice.services import intake
 from tests.browser.axe_support import WIDE_ELEMENTS, axe, violations
 from tests.browser.conftest import browser_login
@@ -17,6 +20,19 @@ from tests.integration.moderation_support import payload
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture
+def moderator_settings_restored(app):
+    """demo-moderator's notice settings as they were: other tests rely on her defaults."""
+    yield
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser).where(StaffUser.username == "demo-moderator"))
+        db.session.execute(
+            delete(StaffNoticeSettings).where(StaffNoticeSettings.user_id == user.id)
+        )
+        db.session.commit()
+
+
+@pytest.mark.usefixtures("moderator_settings_restored")
 def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page):
     with app.app_context():
         body = payload(incident={"violence_types": ["rape"], "date": dt.date.today().isoformat()})
@@ -37,7 +53,6 @@ def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page):
             found = violations(checker, page, url)
             if found:
                 problems[f"{url} at {width} (axe)"] = found
-            page.screenshot(path=f"/tmp/notify-{width}-{url.strip('/').replace('/', '-')}.png")
     assert problems == {}
     page.goto("/account/notifications/")
     assert page.locator("#unread-notices").count() == 1
