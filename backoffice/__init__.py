@@ -210,16 +210,13 @@ def _security_headers(app: Flask, response) -> None:
 
 def _install_error_pages(app: Flask) -> None:
     from flask_wtf.csrf import CSRFError
-    from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
     from werkzeug.exceptions import NotFound
 
     from backoffice.security import OutOfScope
-    from backoffice.services.crypto import UnknownKeyError
+    from backoffice.views.api import SERVICE_UNAVAILABLE
     from backoffice.views.errors import database_unavailable, render_error
 
-    # A dropped or refused database connection is 503 with Retry-After (retry), never a 500.
-    # So is a key this process cannot find: the data is not erased, retry once deployed.
-    for unavailable in (OperationalError, InterfaceError, PendingRollbackError, UnknownKeyError):
+    for unavailable in SERVICE_UNAVAILABLE:  # 503 with Retry-After, never a 500
         app.register_error_handler(unavailable, database_unavailable)
     for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, render_error)

@@ -36,7 +36,8 @@ DELIVERY_STATUSES: dict[str, object] = {
 # "staff": a notice to a staff user (``StaffNotice``), through the same workers.
 # "correction" and "update" tell those who received an alert that it was corrected or
 # strengthened (issue 18.6); they carry the alert and the version they announce.
-DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage", "staff", "correction", "update")
+REVISION_PURPOSES = ("correction", "update")
+DELIVERY_PURPOSES = ("alert", "welcome", "goodbye", "manage", "staff", *REVISION_PURPOSES)
 FINAL_STATUSES = ("sent", "failed", "cancelled")
 
 

@@ -171,8 +171,13 @@ class OutreachSession(OrganisationOwned, ConfidentialRecord, TimestampMixin, Mod
 
     @property
     def reference(self) -> str:
-        year = self.session_date.year if self.session_date else 0
-        return f"M-{year}-{self.id or 0:05d}"
+        return self.reference_of(self.id, self.session_date)
+
+    @staticmethod
+    def reference_of(session_id: int | None, session_date: dt.date | None) -> str:
+        """ "M-2026-00012": also for a round read as plain columns (home page)."""
+        year = session_date.year if session_date else 0
+        return f"M-{year}-{session_id or 0:05d}"
 
     @property
     def is_open(self) -> bool:

@@ -824,8 +824,6 @@ def render_unsubscribed_sms(language: str) -> str:
 
 # --- corrections and updates of a published alert (issue 18.6) -------------------------------
 
-REVISION_PURPOSES = ("correction", "update")
-
 
 def _revision_notice(reader: _Reader, content: AlertContent, purpose: str) -> str:
     reference = reader.isolate(content.reference)

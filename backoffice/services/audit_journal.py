@@ -160,10 +160,6 @@ class Reader:
     last: dt.datetime
 
 
-def _is_read(action: str) -> bool:
-    return action in READ_ACTIONS or action.endswith(READ_SUFFIX)
-
-
 def journal_statement(
     *, include_system: bool = False, who: str = "", reference: str = ""
 ) -> object:

@@ -65,13 +65,12 @@ from sqlalchemy.orm import selectinload
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
-from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.dispatch import REVISION_PURPOSES, AlertDispatch, Delivery
 from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.subscriber import Subscriber
 from backoffice.security import OutOfScope
 from backoffice.services import audit, channels, mailer, staff_notices
 from backoffice.services.alert_text import (
-    REVISION_PURPOSES,
     render_email,
     render_revision_email,
     render_revision_sms,

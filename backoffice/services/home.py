@@ -19,7 +19,7 @@ queries whatever the number of rows (``tests/integration/test_home_pages.py`` co
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -37,7 +37,7 @@ from backoffice.services.moderation import MODERATE
 from backoffice.services.statistics import funder_reports, rollup
 from backoffice.services.statistics.reading import Reader
 from backoffice.services.statistics.sources import ALL_DEPARTMENTS
-from backoffice.services.timezones import local_today, zone_of_user
+from backoffice.services.timezones import local_today, to_local, zone_of_user
 from backoffice.services.vocabulary import SEVERITIES
 
 BUILD_FUNDER_REPORT = "build_funder_report"
@@ -179,7 +179,7 @@ class CasesHome:
     overdue_total: int
     new_cases: list[NewCaseLine]
     new_total: int
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date
 
 
 def _followed(statement):
@@ -295,7 +295,8 @@ def coordination_section(actor, now: dt.datetime | None = None) -> CoordinationH
     as the dashboard shows them to this viewer."""
     if not can(BUILD_FUNDER_REPORT, actor):
         return None
-    today = (now or utcnow()).date()
+    # This month in her organisation's zone, as her other dates (overseas, or the 1st at 0:30).
+    today = to_local(now, zone_of_user(actor)).date() if now else local_today(zone_of_user(actor))
     period = statistics.Period(today.replace(day=1), today)
     viewer = statistics.viewer_for(actor)
     figures, counted_until = key_figures(period, viewer) if viewer else ([], None)
@@ -383,7 +384,14 @@ def outreach_section(actor) -> OutreachHome | None:
     rows = db.session.execute(statement.limit(LIST_LENGTH)).all()
     return OutreachHome(
         rounds=[
-            RoundLine(row[0], f"M-{row[1].year}-{row[0]:05d}", row[1], row[2], row[3], row[4])
+            RoundLine(
+                row[0],
+                OutreachSession.reference_of(row[0], row[1]),
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+            )
             for row in rows
         ],
         total=rows[0].total if rows else 0,

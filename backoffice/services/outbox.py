@@ -51,7 +51,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
-from backoffice.models.dispatch import AlertDispatch, Delivery
+from backoffice.models.dispatch import REVISION_PURPOSES, AlertDispatch, Delivery
 from backoffice.models.organisation import Organisation
 from backoffice.models.staff_notice import StaffNotice
 from backoffice.models.subscriber import Subscriber, SubscriberDepartment
@@ -275,7 +275,6 @@ def enqueue_staff_notice(
 # --- corrections and updates of a published alert ------------------------------------------
 
 # The alert messages that reached (or were reaching) someone: a correction goes to them.
-REVISION_PURPOSES = ("correction", "update")
 _RECEIVED = ("sent", "sending")
 
 

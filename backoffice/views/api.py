@@ -85,6 +85,10 @@ from backoffice.services import api_keys
 from backoffice.services.crypto import UnknownKeyError
 
 log = logging.getLogger(__name__)
+# Answered 503 with Retry-After, never 500 (API and screens alike): the database connection
+# dropped or was refused, or a key this process cannot find yet (deployed later; nothing is
+# erased). The request rolls back: retrying is safe.
+SERVICE_UNAVAILABLE = (OperationalError, InterfaceError, PendingRollbackError, UnknownKeyError)
 
 api_blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -181,14 +185,14 @@ def _http_error(error: HTTPException) -> Response:
     return http_error(error.code or 500)
 
 
-@api_blueprint.errorhandler(OperationalError)
-@api_blueprint.errorhandler(InterfaceError)  # the connection dropped under the request
-@api_blueprint.errorhandler(PendingRollbackError)
-@api_blueprint.errorhandler(UnknownKeyError)  # a key file not yet deployed here
 def _database_busy(error: Exception) -> Response:
     # The request rolls back (an answer >= 400): nothing is left half-written.
     log.warning("API request failed on the database (%s)", type(error).__name__)
     return unavailable()
+
+
+for _kind in SERVICE_UNAVAILABLE:
+    api_blueprint.register_error_handler(_kind, _database_busy)
 
 
 @api_blueprint.errorhandler(Exception)

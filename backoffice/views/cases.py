@@ -828,7 +828,7 @@ class CaseView(BaseView):
         """Her consents to a dossier, the dossiers given, and the form when one applies."""
         case = scoped_get(Case, case_id)
         consents = cases.legal_consents_of(case)
-        active = any(c.is_active and c.recipient_kind in ("police", "lawyer") for c in consents)
+        active = cases.dossier_consent_active(case)
         directory = cases.recipients()
         return self.render(
             "cases/dossier.html",

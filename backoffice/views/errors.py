@@ -8,7 +8,6 @@ from flask import current_app, g, make_response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from backoffice import transactions
@@ -16,8 +15,7 @@ from backoffice.views import api
 
 log = logging.getLogger(__name__)
 
-# The database connection dropped or refused: answered 503 with Retry-After, never 500.
-DATABASE_DOWN = (OperationalError, InterfaceError, PendingRollbackError)
+DATABASE_DOWN = api.SERVICE_UNAVAILABLE
 
 
 def _messages() -> dict[int, str]:

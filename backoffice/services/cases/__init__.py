@@ -56,6 +56,7 @@ from backoffice.services.cases.deadlines import (
 from backoffice.services.cases.dossiers import (
     DossierRequest,
     build_dossier,
+    dossier_consent_active,
     dossiers_of,
     legal_consents_of,
     published_alert_of,
@@ -205,6 +206,7 @@ __all__ = [
 ]
 __all__ += ["add_evidence", "evidence_of", "read_evidence"]
 __all__ += ["DossierRequest", "build_dossier", "dossiers_of", "legal_consents_of"]
+__all__ += ["dossier_consent_active"]
 __all__ += ["ComplaintInput", "change_complaint_dates", "complaints_of", "record_complaint"]
 __all__ += ["liaison_sheet"]
 __all__ += ["published_alert_of", "recipients", "record_legal_consent", "withdraw_legal_consent"]

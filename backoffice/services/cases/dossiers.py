@@ -145,8 +145,10 @@ def _recipient(structure_id: int | None) -> tuple[Structure, str]:
     return structure, kinds[structure.category]
 
 
-def covering_consent(case: Case, kind: str, testimony: bool, evidence: bool) -> LegalConsent:
-    """Her active consent for ``kind`` covering the content asked; refused otherwise."""
+def active_consent(
+    case: Case, kind: str, testimony: bool = False, evidence: bool = False
+) -> LegalConsent | None:
+    """Her latest active consent for ``kind`` covering the content asked, if any."""
     for consent in reversed(legal_consents_of(case)):
         if not consent.is_active or consent.recipient_kind != kind:
             continue
@@ -154,6 +156,19 @@ def covering_consent(case: Case, kind: str, testimony: bool, evidence: bool) -> 
             evidence and not consent.include_evidence
         ):
             continue
+        return consent
+    return None
+
+
+def dossier_consent_active(case: Case) -> bool:
+    """Whether she agreed to a dossier for the police or a lawyer (the dossier form shows)."""
+    return any(active_consent(case, kind) for kind in RECIPIENT_CATEGORIES)
+
+
+def covering_consent(case: Case, kind: str, testimony: bool, evidence: bool) -> LegalConsent:
+    """Her active consent for ``kind`` covering the content asked; refused otherwise."""
+    consent = active_consent(case, kind, testimony, evidence)
+    if consent is not None:
         return consent
     raise CaseRuleError(
         _(

@@ -33,7 +33,7 @@ from backoffice.models.case import Case, LegalConsent
 from backoffice.services import audit
 from backoffice.services.alert_text import BABEL_LOCALES, LANGUAGE_NAMES
 from backoffice.services.cases.deadlines import flag_deadline
-from backoffice.services.cases.dossiers import legal_consents_of, read_testimony
+from backoffice.services.cases.dossiers import active_consent, read_testimony
 from backoffice.services.cases.rules import require_live
 from backoffice.services.cases.sealed import reading
 from backoffice.services.timezones import to_local, to_utc, zone_for
@@ -76,10 +76,7 @@ def shorten(text: str, max_width: int) -> tuple[str, bool]:
 
 def testimony_consent(case: Case) -> LegalConsent | None:
     """Her active consent to give her account to a doctor, if she gave one."""
-    for consent in reversed(legal_consents_of(case)):
-        if consent.is_active and consent.recipient_kind == DOCTOR and consent.include_testimony:
-            return consent
-    return None
+    return active_consent(case, DOCTOR, testimony=True)
 
 
 def _language_name(code: str | None, reader: str) -> str | None:

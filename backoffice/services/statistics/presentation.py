@@ -117,8 +117,6 @@ def compare(current: Presented, previous: Presented) -> Presented:
         now_value, old_value = shown.figure.value, old.figure.value
         if shown.hidden or old.hidden or now_value is None or old_value is None:
             continue
-        if shown.text == "—" or old.text == "—":
-            continue
         if old_value == now_value:
             direction, text = "same", "="
         elif old_value == 0:
