@@ -28,6 +28,7 @@ from backoffice.services import (
     subscribers,
 )
 from backoffice.services.alert_text import render_revision_sms
+from backoffice.services.crypto import Keyring
 from tests.conftest import csrf_token
 from tests.integration.dispatch_support import (
     SmsGateway,
@@ -254,7 +255,11 @@ def test_the_correction_notice_goes_once_to_each_recipient_in_her_language(
 
 def test_a_later_report_strengthens_a_live_alert_count_severity_and_update(app_context):
     phone = unique_phone()
-    alert = _published(phone)  # theft + condom removal: risky
+    department = "973"  # Guyane: a reader of our own there, whatever other tests left
+    reader = _subscriber("fr", department)
+    db.session.commit()
+    incident = {"department": department}
+    alert = _alert_of(report_in("published", **_with_phone(phone), incident=incident))
     assert alert.severity == "risky" and alert.reports_count == 1
     later = report_in("approved", **_with_phone(phone))
     moderator = user("demo-moderator")
@@ -276,7 +281,8 @@ def test_a_later_report_strengthens_a_live_alert_count_severity_and_update(app_c
     updates = db.session.scalars(
         select(Delivery).where(Delivery.alert_id == alert.id, Delivery.purpose == "update")
     ).all()
-    assert {d.alert_version for d in updates} <= {2}
+    assert f"s{reader.id}" in sent_to and updates  # the update is really exercised
+    assert {d.alert_version for d in updates} == {2}
     assert sorted({d.recipient_key for d in updates if d.subscriber_id}) == sorted(set(sent_to))
     content = alerts.content_of(alert)
     assert "reported 2 times" in render_revision_sms(content, "en", "update")
@@ -412,10 +418,41 @@ def test_attaching_from_the_alert_page_asks_confirmation_first(app, login_as):
     assert missing.status_code == 302
 
 
-def test_versions_reseal_with_key_rotation():
-    from backoffice.services import key_rotation
+def test_versions_reseal_with_key_rotation(app_context):
+    """A version's sealed identifiers follow a rotation of the root key: re-sealed under the
+    new key and still shown in the alert's history."""
+    from backoffice.services.key_rotation import rotate
 
-    assert any(kind.model is AlertVersion for kind in key_rotation.ROOT_SEALED)
+    phone, corrected = unique_phone(), unique_phone()
+    alert = _published(phone)
+    alerts.correct(alert, user("demo-moderator"), _correction(alert, corrected), "Chiffre")
+    db.session.commit()
+    version_id = alert.versions[0].id
+    sealed_before = alert.versions[0].identifiers_sealed
+    old_keyring = app_context.extensions["keyring"]
+    new_keyring = old_keyring.with_new_active_key()
+    app_context.extensions["keyring"] = new_keyring
+    try:
+        assert rotate(new_keyring, settle_seconds=0) >= 1
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(AlertVersion, version_id).identifiers_sealed != sealed_before
+        shown = {
+            n
+            for v in alerts.version_history(alert, user("demo-moderator"))
+            for _kind, n in v.identifiers
+        }
+        assert _shown(phone) in shown and _shown(corrected) in shown
+    finally:  # everything back under the session keyring for the other tests
+        back = Keyring(
+            root_keys=dict(new_keyring.root_keys),
+            active_id=old_keyring.active_id,
+            index_key=old_keyring.index_key,
+        )
+        app_context.extensions["keyring"] = back
+        rotate(back, settle_seconds=0)
+        db.session.commit()
+        app_context.extensions["keyring"] = old_keyring
 
 
 def test_the_correction_reaches_e_mail_recipients_in_their_language(app, app_context, monkeypatch):
