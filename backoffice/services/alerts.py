@@ -910,6 +910,18 @@ def _clean_version_reason(reason: str | None, required: bool) -> str | None:
     return reason
 
 
+def correction_parts(alert: Alert, typed: AlertParts) -> AlertParts:
+    """What a correction may change — texts, severity and identifiers — over the alert's parts
+    as published; the rest (description, vehicle, types, departments) stays as it is."""
+    parts = parts_from_alert(alert)
+    parts.summary = typed.summary
+    parts.translations = typed.translations
+    parts.severity = typed.severity
+    parts.kept_identifier_ids = typed.kept_identifier_ids
+    parts.extra_identifiers = typed.extra_identifiers
+    return parts
+
+
 def correct(
     alert: Alert,
     actor,
@@ -931,6 +943,7 @@ def correct(
     _require_live(alert, actor, now)
     _check_alert_version(alert, expected_version)
     reason = _clean_version_reason(reason, required=True)
+    parts = correction_parts(alert, parts)
     severity, extra = validate_parts(parts)
     before, before_keys = _snapshot(alert), _identifier_keys(alert)
     version = _supersede(alert, "correction", actor, reason, now)

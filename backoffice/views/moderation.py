@@ -409,19 +409,6 @@ CORRECTION_FIELDS = (
 )
 
 
-def correction_parts(alert, form) -> alerts.AlertParts:
-    """The correction form over the alert's parts: texts, severity and identifiers change;
-    the other parts stay as published."""
-    parts = alerts.parts_from_alert(alert)
-    typed = parts_from_form(form)
-    parts.summary = typed.summary
-    parts.translations = typed.translations
-    parts.severity = typed.severity
-    parts.kept_identifier_ids = typed.kept_identifier_ids
-    parts.extra_identifiers = typed.extra_identifiers
-    return parts
-
-
 def _revision_line(counts: dict, purpose: str) -> str:
     sms = ngettext("%(num)d SMS", "%(num)d SMS", counts["sms"])
     emails = ngettext("%(num)d e-mail", "%(num)d e-mails", counts["email"])
@@ -641,7 +628,7 @@ class AlertComposerView(BaseView):
             return redirect(url_for("AlertsView.show", reference=reference))
         if request.method == "GET":
             return self._correction_form(alert, alerts.parts_from_alert(alert), keep_all=True)
-        parts = correction_parts(alert, request.form)
+        parts = alerts.correction_parts(alert, parts_from_form(request.form))
         if not confirmation.confirmed():
             return self._confirm_correction(alert)
         try:
