@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 import pytest
 from flask import current_app
@@ -122,6 +123,29 @@ def reachable_moderator(app_context):
     db.session.rollback()
     found.active = False
     db.session.commit()
+
+
+@pytest.fixture
+def newcomer_moderator(app):
+    """A Moderator created for this test alone, so her list holds only this test's notices
+    (demo-moderator's fills with the notices other tests' rules queue, some dated ahead)."""
+    name = f"test-newcomer-{uuid.uuid4().hex[:8]}"
+    with app.app_context():
+        sm = current_app.appbuilder.sm
+        created = sm.add_user(
+            username=name,
+            first_name="Nadia",
+            last_name="Test",
+            email=f"{name}@example.org",
+            role=sm.find_role(MODERATOR),
+            password=PASSWORD,
+        )
+        created.organisation_id = user("demo-moderator").organisation_id
+        db.session.commit()
+    yield name
+    with app.app_context():
+        user(name).active = False
+        db.session.commit()
 
 
 def quiet_now(username: str) -> dict:
@@ -334,14 +358,18 @@ def test_the_rules_run_as_a_scheduled_job():
 # --- the page (requests outside the test's application context: each has its own) ---------
 
 
-def test_my_notifications_lists_counts_and_marks_read(app, login_as, clean_settings):
+def test_my_notifications_lists_counts_and_marks_read(
+    app, login_as, clean_settings, newcomer_moderator
+):
     with app.app_context():
         report = dangerous_report()
         reference = report.reference
-        mine = next(n for n in notices(reference, "danger") if n.user.username == "demo-moderator")
+        mine = next(
+            n for n in notices(reference, "danger") if n.user.username == newcomer_moderator
+        )
         notice_id = mine.id
-        unread = staff_notices.unread_count(user("demo-moderator"))
-    client = login_as("demo-moderator")
+        unread = staff_notices.unread_count(user(newcomer_moderator))
+    client = login_as(newcomer_moderator)
     page = client.get("/account/notifications/").get_data(as_text=True)
     assert reference in page and 'id="unread-notices"' in page
     assert VICTIM_NAME not in page
@@ -349,7 +377,7 @@ def test_my_notifications_lists_counts_and_marks_read(app, login_as, clean_setti
     answer = client.post(f"/account/notifications/{notice_id}/read", data={"csrf_token": token})
     assert answer.status_code == 302
     with app.app_context():
-        assert staff_notices.unread_count(user("demo-moderator")) == unread - 1
+        assert staff_notices.unread_count(user(newcomer_moderator)) == unread - 1
     opened = client.post(f"/account/notifications/{notice_id}/open", data={"csrf_token": token})
     assert opened.headers["Location"].endswith(f"/moderation/reports/{reference}")
 
