@@ -7,38 +7,33 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, select
 
 from backoffice.extensions import db
-from backoffice.models.staff_notice import StaffNoticeSettings
-from backoffice.models.user import StaffUser
 from backoffice.services import intake
 from tests.browser.axe_support import WIDE_ELEMENTS, axe, violations
 from tests.browser.conftest import browser_login
-from tests.integration.moderation_support import payload
+from tests.integration.moderation_support import newcomer_moderator, payload, retire
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def moderator_settings_restored(app):
-    """demo-moderator's notice settings as they were: other tests rely on her defaults."""
-    yield
+def newcomer(app):
+    """A moderator of this test's own: her list holds only its notice, and her settings
+    changes touch no one else."""
     with app.app_context():
-        user = db.session.scalar(select(StaffUser).where(StaffUser.username == "demo-moderator"))
-        db.session.execute(
-            delete(StaffNoticeSettings).where(StaffNoticeSettings.user_id == user.id)
-        )
-        db.session.commit()
+        name = newcomer_moderator()
+    yield name
+    with app.app_context():
+        retire(name)
 
 
-@pytest.mark.usefixtures("moderator_settings_restored")
-def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page):
+def test_a_moderator_sees_her_notice_and_sets_her_quiet_hours(app, page, newcomer):
     with app.app_context():
         body = payload(incident={"violence_types": ["rape"], "date": dt.date.today().isoformat()})
         reference = intake.submit_report(body).reference
         db.session.commit()
-    browser_login(page, "demo-moderator")
+    browser_login(page, newcomer)
     checker = axe()
     problems = {}
     for width in (390, 1366):

@@ -85,6 +85,31 @@ def second_moderator():
     return found
 
 
+def newcomer_moderator() -> str:
+    """A Moderator created for one test, so her notices are that test's alone (demo-moderator's
+    list fills with the notices other tests' rules queue, some dated ahead); the caller
+    deactivates her with ``retire``."""
+    sm = current_app.appbuilder.sm
+    name = f"test-newcomer-{uuid.uuid4().hex[:8]}"
+    created = sm.add_user(
+        username=name,
+        first_name="Nadia",
+        last_name="Test",
+        email=f"{name}@demo.invalid",
+        role=sm.find_role(MODERATOR),
+        password=PASSWORD,
+    )
+    created.organisation_id = user("demo-moderator").organisation_id
+    db.session.commit()
+    return name
+
+
+def retire(username: str) -> None:
+    """Deactivate a test's user: later tests' reports must not notify her."""
+    user(username).active = False
+    db.session.commit()
+
+
 def drive(report: Report, status: str, actor=None) -> Report:
     """Take a fresh report to ``status`` through the real transitions, then commit."""
     actor = actor or user("demo-moderator")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 
 import pytest
 from flask import current_app
@@ -28,7 +27,9 @@ from tests.integration.dispatch_support import SmsGateway, unique_mobile
 from tests.integration.moderation_support import (
     PASSWORD,
     drive,
+    newcomer_moderator,
     payload,
+    retire,
     second_moderator,
     user,
 )
@@ -126,26 +127,12 @@ def reachable_moderator(app_context):
 
 
 @pytest.fixture
-def newcomer_moderator(app):
-    """A Moderator created for this test alone, so her list holds only this test's notices
-    (demo-moderator's fills with the notices other tests' rules queue, some dated ahead)."""
-    name = f"test-newcomer-{uuid.uuid4().hex[:8]}"
+def newcomer(app):
     with app.app_context():
-        sm = current_app.appbuilder.sm
-        created = sm.add_user(
-            username=name,
-            first_name="Nadia",
-            last_name="Test",
-            email=f"{name}@example.org",
-            role=sm.find_role(MODERATOR),
-            password=PASSWORD,
-        )
-        created.organisation_id = user("demo-moderator").organisation_id
-        db.session.commit()
+        name = newcomer_moderator()
     yield name
     with app.app_context():
-        user(name).active = False
-        db.session.commit()
+        retire(name)
 
 
 def quiet_now(username: str) -> dict:
@@ -358,18 +345,14 @@ def test_the_rules_run_as_a_scheduled_job():
 # --- the page (requests outside the test's application context: each has its own) ---------
 
 
-def test_my_notifications_lists_counts_and_marks_read(
-    app, login_as, clean_settings, newcomer_moderator
-):
+def test_my_notifications_lists_counts_and_marks_read(app, login_as, clean_settings, newcomer):
     with app.app_context():
         report = dangerous_report()
         reference = report.reference
-        mine = next(
-            n for n in notices(reference, "danger") if n.user.username == newcomer_moderator
-        )
+        mine = next(n for n in notices(reference, "danger") if n.user.username == newcomer)
         notice_id = mine.id
-        unread = staff_notices.unread_count(user(newcomer_moderator))
-    client = login_as(newcomer_moderator)
+        unread = staff_notices.unread_count(user(newcomer))
+    client = login_as(newcomer)
     page = client.get("/account/notifications/").get_data(as_text=True)
     assert reference in page and 'id="unread-notices"' in page
     assert VICTIM_NAME not in page
@@ -377,7 +360,7 @@ def test_my_notifications_lists_counts_and_marks_read(
     answer = client.post(f"/account/notifications/{notice_id}/read", data={"csrf_token": token})
     assert answer.status_code == 302
     with app.app_context():
-        assert staff_notices.unread_count(user(newcomer_moderator)) == unread - 1
+        assert staff_notices.unread_count(user(newcomer)) == unread - 1
     opened = client.post(f"/account/notifications/{notice_id}/open", data={"csrf_token": token})
     assert opened.headers["Location"].endswith(f"/moderation/reports/{reference}")
 
