@@ -27,6 +27,8 @@ STOCK_STRINGS = (
     "Show record",
     "Supprimer le record",
     "Select Value",
+    "Select a State",
+    "Remove all items",
     "__None",
     "User confirmation needed",
     "You sure you want",

@@ -72,3 +72,26 @@
     document.addEventListener("DOMContentLoaded", mendAll);
   }
 })();
+
+// FAB's select2 boxes speak the page's language: select2's own French texts (vendored i18n,
+// e.g. "Supprimer tous les éléments") and, instead of ab.js's English placeholders ("Select a
+// State", "Select"), the page's word for "Choose…" (data-choose on <html>, through Babel).
+// Registered before ab.js's ready handler, so it runs first.
+(function () {
+  if (!window.jQuery) return;
+  var ENGLISH_PLACEHOLDERS = ["Select a State", "Select"];
+  window.jQuery(function ($) {
+    if (!$.fn.select2) return;
+    var root = document.documentElement;
+    if (root.lang === "fr") $.fn.select2.defaults.set("language", "fr");
+    var choose = root.getAttribute("data-choose") || "";
+    var original = $.fn.select2;
+    $.fn.select2 = function (options) {
+      if (options && typeof options === "object" && ENGLISH_PLACEHOLDERS.indexOf(options.placeholder) >= 0) {
+        options = $.extend({}, options, { placeholder: choose });
+      }
+      return original.apply(this, arguments.length ? [options].concat([].slice.call(arguments, 1)) : []);
+    };
+    $.extend($.fn.select2, original);
+  });
+})();
