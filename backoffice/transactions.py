@@ -23,16 +23,19 @@
   retention) calls ``checkpoint()``, which refuses to run inside a request.
 
 Streamed answers (large exports) run after the commit: they must audit what they will
-decrypt before they start streaming.
+decrypt before they start streaming. ``streamed_after_commit`` reads them in an application
+context and session of their own, in the request's language, so the stream keeps nothing of
+the request alive.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import force_locale, get_locale
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -162,3 +165,25 @@ def _changed_columns(obj) -> set[str]:
 
     state = inspect(obj)
     return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+def streamed_after_commit(produce: Callable[[], Iterator[str]]) -> Iterator[str]:
+    """The pieces ``produce()`` yields, produced only once the answer is being sent: after this
+    request has committed (its audit event stored first), in the request's language. Each
+    piece is made in an application context (and session) of its own, left before the piece
+    is sent: a slow reader or an abandoned download holds no context, session or cursor, so
+    ``produce`` must read in short queries (keyset batches), not through one cursor."""
+    app = current_app._get_current_object()
+    locale = str(get_locale() or app.config.get("BABEL_DEFAULT_LOCALE", "fr"))
+
+    def pieces() -> Iterator[str]:
+        iterator: Iterator[str] | None = None
+        while True:
+            with app.app_context(), force_locale(locale):
+                iterator = iterator or produce()
+                piece = next(iterator, None)
+            if piece is None:
+                return
+            yield piece
+
+    return pieces()

@@ -5,7 +5,8 @@ C-2026-000001"), not rows of codes.
   request wrote at the same moment, by the same person, about the same case) make one entry.
   The machine's own work (events without a person or an API client behind them: the
   dispatch batches every 30 seconds, retention, checkpoints) is left out unless asked for.
-* ``export_csv`` gives the same sentences as a spreadsheet file (``spreadsheets.csv_text``).
+* ``export_csv`` gives the same sentences as a spreadsheet file (``spreadsheets.csv_pieces``),
+  read and written a batch of events at a time: the trail grows with every read.
 * ``readers_of_case`` answers "who read this person's file": each reader, how many times,
   and when last; the caller audits that it was asked.
 
@@ -15,7 +16,7 @@ The trail holds codes, counts and references, never personal data: so do the sen
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
@@ -30,11 +31,12 @@ from backoffice.models.user import StaffUser
 from backoffice.services import audit
 from backoffice.services.audit import READ_ACTIONS, READ_SUFFIX
 from backoffice.services.paging import Page, paginate
-from backoffice.services.spreadsheets import csv_text
+from backoffice.services.spreadsheets import csv_pieces
 from backoffice.services.timezones import to_local
 
 SYSTEM = "system"  # the actor name of events no person or API client caused
 PAGE_SIZE = 100
+EXPORT_BATCH = 2000  # events read at a time by the export
 
 # "%(who)s …" sentences by action; an action missing here is said with its code.
 SENTENCES: dict[str, object] = {
@@ -193,17 +195,12 @@ def journal(
 def entries_of(events: Iterable[AuditEvent]) -> list[Entry]:
     """Events (newest first) as entries, each with its sentence."""
     entries: list[Entry] = []
+    previous: AuditEvent | None = None
     for event in events:
-        details = event.details or {}
-        last = entries[-1] if entries else None
-        if (
-            event.action == "decrypt"
-            and last is not None
-            and last.action == "decrypt"
-            and last.actor_name == event.actor_name
-            and last.occurred_at == event.occurred_at
-            and last.case == details.get("case")
-        ):
+        same_read = previous is not None and _same_read(previous, event)
+        previous = event
+        if same_read:
+            last = entries[-1]
             last.event_ids.append(event.id)
             last.reads[event.object_type or ""] = last.reads.get(event.object_type or "", 0) + 1
             continue
@@ -215,7 +212,7 @@ def entries_of(events: Iterable[AuditEvent]) -> list[Entry]:
             event_ids=[event.id],
             object_type=event.object_type,
             object_id=event.object_id,
-            case=details.get("case") if isinstance(details.get("case"), str) else None,
+            case=_case_of(event),
         )
         if event.action == "decrypt":
             entry.reads[event.object_type or ""] = 1
@@ -224,6 +221,21 @@ def entries_of(events: Iterable[AuditEvent]) -> list[Entry]:
     for entry in entries:
         entry.sentence = sentence(entry, names)
     return entries
+
+
+def _same_read(earlier: AuditEvent, event: AuditEvent) -> bool:
+    """Whether ``event`` is one more read of the page view ``earlier`` belongs to."""
+    return (
+        earlier.action == event.action == "decrypt"
+        and earlier.actor_name == event.actor_name
+        and earlier.occurred_at == event.occurred_at
+        and _case_of(earlier) == _case_of(event)
+    )
+
+
+def _case_of(event: AuditEvent) -> str | None:
+    case = (event.details or {}).get("case")
+    return case if isinstance(case, str) else None
 
 
 def staff_names(usernames: set[str]) -> dict[str, str]:
@@ -294,11 +306,17 @@ def sentence(entry: Entry, names: dict[str, str]) -> str:
 
 
 def export_csv(
-    *, include_system: bool = False, who: str = "", reference: str = "", zone=None
-) -> str:
-    """The journal as a spreadsheet file: when (local time), who, what, outcome, reference."""
+    *,
+    include_system: bool = False,
+    who: str = "",
+    reference: str = "",
+    zone=None,
+    batch: int = EXPORT_BATCH,
+) -> Iterator[str]:
+    """The journal as a spreadsheet file, in pieces: when (local time), who, what, outcome,
+    reference (a view streams it with ``transactions.streamed_after_commit``)."""
     statement = journal_statement(include_system=include_system, who=who, reference=reference)
-    entries = entries_of(db.session.scalars(statement).all())
+    events = (event for events in _keyset_batches(statement, batch) for event in events)
     header = (_l("When"), _l("Who"), _l("What happened"), _l("Outcome"), _l("Reference"))
     rows = (
         (
@@ -308,9 +326,42 @@ def export_csv(
             OUTCOMES.get(entry.outcome, entry.outcome),
             entry.case or entry.object_id or "",
         )
-        for entry in entries
+        for events_of_batch in _batches(events, batch)
+        for entry in entries_of(events_of_batch)
     )
-    return csv_text(header, rows)
+    yield from csv_pieces(header, rows)
+
+
+def _keyset_batches(statement, size: int) -> Iterator[list[AuditEvent]]:
+    """The journal's events ``size`` at a time, each batch a query of its own that starts
+    after the last event of the one before (newest first by time, then id)."""
+    last: AuditEvent | None = None
+    while True:
+        page = statement
+        if last is not None:
+            page = page.where(
+                or_(
+                    AuditEvent.occurred_at < last.occurred_at,
+                    and_(AuditEvent.occurred_at == last.occurred_at, AuditEvent.id < last.id),
+                )
+            )
+        events = db.session.scalars(page.limit(size)).all()
+        if not events:
+            return
+        yield events
+        last = events[-1]
+
+
+def _batches(events: Iterable[AuditEvent], size: int) -> Iterator[list[AuditEvent]]:
+    """Lists of about ``size`` events, never cutting the reads of one page view in two."""
+    batch: list[AuditEvent] = []
+    for event in events:
+        if len(batch) >= size and not _same_read(batch[-1], event):
+            yield batch
+            batch = []
+        batch.append(event)
+    if batch:
+        yield batch
 
 
 def readers_of_case(case: Case) -> list[Reader]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from flask_babel import get_locale
 
@@ -22,13 +22,25 @@ def safe_cell(value: object) -> str:
 
 def csv_text(header: Iterable[object], rows: Iterable[Iterable[object]]) -> str:
     """The whole file as text: BOM, ``;``, CRLF, every cell made safe."""
+    return "".join(csv_pieces(header, rows))
+
+
+def csv_pieces(
+    header: Iterable[object], rows: Iterable[Iterable[object]], rows_per_piece: int = 1000
+) -> Iterator[str]:
+    """The same file in pieces of ``rows_per_piece`` rows, for a file too long to hold in
+    memory (streamed to the browser as it is read)."""
     buffer = io.StringIO()
     buffer.write("\ufeff")
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow([safe_cell(cell) for cell in header])
-    for row in rows:
+    for count, row in enumerate(rows, start=1):
         writer.writerow([safe_cell(cell) for cell in row])
-    return buffer.getvalue()
+        if count % rows_per_piece == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def spreadsheet_date(day: dt.date | None) -> str:

@@ -15,6 +15,7 @@ from backoffice.models.audit import AuditEvent
 from backoffice.security import ADMIN, ALL, DATA_PROTECTION, READ
 from backoffice.services import audit, audit_journal
 from backoffice.services.timezones import zone_of_user
+from backoffice.transactions import streamed_after_commit
 from backoffice.views.arguments import page_arg
 from backoffice.views.base import BackofficeModelView, Interface
 from backoffice.views.formatting import local_time
@@ -96,7 +97,8 @@ class AuditEventView(BackofficeModelView):
     @permission_name("list")
     def journal_export(self):
         filters = _journal_filters()
-        body = audit_journal.export_csv(**filters, zone=zone_of_user(g.user))
+        zone = zone_of_user(g.user)
+        body = streamed_after_commit(lambda: audit_journal.export_csv(**filters, zone=zone))
         audit.record(
             "audit_exported",
             object_type="AuditEvent",

@@ -8,12 +8,13 @@ import io
 import re
 from types import SimpleNamespace
 
+from flask import has_app_context
 from sqlalchemy import func, select
 
 from backoffice.extensions import db
 from backoffice.models.audit import AuditEvent
-from backoffice.services import audit, cases
-from backoffice.transactions import unit_of_work
+from backoffice.services import audit, audit_journal, cases
+from backoffice.transactions import streamed_after_commit, unit_of_work
 from tests.integration.cases_support import AIDES_WORKER, open_case, unique, user
 
 DPO = "demo-dpo"
@@ -89,6 +90,33 @@ def test_the_export_is_a_french_spreadsheet_of_sentences_and_is_audited(app, log
     assert re.fullmatch(r"\d\d/\d\d/\d{4} \d\d:\d\d:\d\d", rows[1][0])
     with app.app_context():
         assert _events("audit_exported") == exported_before + 1
+
+
+def test_the_export_reads_the_trail_in_batches_without_cutting_a_page_view(app, login_as):
+    """The trail grows with every read: the export streams it a batch at a time. Batches of
+    two events give the same file as one batch, and the 4 reads of one page view (her
+    contact details and 3 notes) stay one line although they span two batches."""
+    with app.app_context():
+        case = _case_with_notes(3)
+    for _ in range(2):
+        login_as(AIDES_WORKER).get(f"/cases/{case.id}")
+    with app.app_context():
+        whole = "".join(audit_journal.export_csv(reference=case.reference, batch=10_000))
+        pieces = "".join(audit_journal.export_csv(reference=case.reference, batch=2))
+    assert pieces == whole
+    # as the view sends it: a context of its own for each piece, none kept between pieces
+    with app.test_request_context():
+        stream = streamed_after_commit(
+            lambda: audit_journal.export_csv(reference=case.reference, batch=2)
+        )
+    assert not has_app_context()
+    first = next(stream)
+    assert not has_app_context()
+    assert first + "".join(stream) == whole
+    rows = list(csv.reader(io.StringIO(whole[1:]), delimiter=";"))[1:]
+    reads = [row for row in rows if "a lu" in row[2] or " read " in row[2]]
+    assert len(reads) == 2
+    assert all("3" in row[2] for row in reads)
 
 
 def test_who_read_this_file_names_each_reader_once_and_is_itself_audited(app, login_as):
