@@ -29,7 +29,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
@@ -979,6 +979,19 @@ def _new_version(
     )
     _flush()
     return version
+
+
+def refusal_of(change: Callable[[], object]) -> None:
+    """Try ``change`` (a correction, an attachment) in a savepoint and undo it whatever
+    happens: raises the ``AlertError`` or ``ModerationError`` it would meet, changes
+    nothing. A confirmation page is shown only for a change that will be accepted (not
+    "3 SMS will be sent", then a refusal)."""
+    savepoint = db.session.begin_nested()
+    try:
+        change()
+    finally:
+        if savepoint.is_active:
+            savepoint.rollback()
 
 
 def attachable_report(reference: str) -> Report | None:

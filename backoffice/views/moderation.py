@@ -629,12 +629,17 @@ class AlertComposerView(BaseView):
         if request.method == "GET":
             return self._correction_form(alert, alerts.parts_from_alert(alert), keep_all=True)
         parts = alerts.correction_parts(alert, parts_from_form(request.form))
-        if not confirmation.confirmed():
-            return self._confirm_correction(alert)
-        try:
-            version = alerts.correct(
+
+        def change():
+            return alerts.correct(
                 alert, g.user, parts, request.form.get("reason", ""), expected_version=_version()
             )
+
+        try:
+            if not confirmation.confirmed():
+                alerts.refusal_of(change)
+                return self._confirm_correction(alert)
+            version = change()
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
             alert = alerts.get_alert(reference)
@@ -701,10 +706,9 @@ class AlertComposerView(BaseView):
         if report is None:
             flash(_("No report has this reference."), "danger")
             return redirect(back)
-        if not confirmation.confirmed():
-            return self._confirm_attach(alert, report, severity, notify)
-        try:
-            alerts.attach_report(
+
+        def change():
+            return alerts.attach_report(
                 alert,
                 report,
                 g.user,
@@ -713,6 +717,12 @@ class AlertComposerView(BaseView):
                 reason=request.form.get("reason", ""),
                 expected_version=_version(),
             )
+
+        try:
+            if not confirmation.confirmed():
+                alerts.refusal_of(change)
+                return self._confirm_attach(alert, report, severity, notify)
+            change()
         except (alerts.AlertError, moderation.ModerationError) as error:
             _refused(error)
             return redirect(back)

@@ -418,6 +418,64 @@ def test_attaching_from_the_alert_page_asks_confirmation_first(app, login_as):
     assert missing.status_code == 302
 
 
+def test_a_correction_that_would_be_refused_is_refused_before_the_confirmation(app, login_as):
+    """The confirmation ("3 SMS and 12 emails will be sent") is offered only for a change that
+    will be accepted: a correction that changes nothing is refused at once, with the form."""
+    phone = unique_phone()
+    with app.app_context():
+        alert = _published(phone)
+        reference, version_id = alert.reference, alert.version_id
+        keep = [str(row.id) for row in alert.identifiers]
+        severity, summary = alert.severity, alert.summary
+        db.session.remove()
+    client = login_as("demo-moderator")
+    client.get("/lang/fr")
+    page = f"/composer/correct/{reference}"
+    form = {
+        "csrf_token": csrf_token(client, page),
+        "version": version_id,
+        "severity": severity,
+        "summary": summary or "",
+        "keep_identifiers": keep,
+        "reason": "Relecture",
+    }
+    answer = client.post(page, data=form)
+    html = answer.get_data(as_text=True)
+    assert "confirm-consequences" not in html and 'id="correction-form"' in html
+    assert "rien à corriger" in html
+    with app.app_context():
+        assert alerts.get_alert(reference).versions == []
+        db.session.remove()
+
+
+def test_an_attachment_that_would_be_refused_is_refused_before_the_confirmation(app, login_as):
+    phone = unique_phone()
+    with app.app_context():
+        alert = _published(phone)
+        later = report_in("approved", **_with_phone(phone))
+        reference, later_reference, version_id = alert.reference, later.reference, alert.version_id
+        assert alert.severity != "nuisance"
+        db.session.remove()
+    client = login_as("demo-moderator")
+    client.get("/lang/fr")
+    show = f"/alerts/show/{reference}"
+    form = {
+        "csrf_token": csrf_token(client, show),
+        "version": version_id,
+        "report": later_reference,
+        "severity": "nuisance",  # lower than the alert's: refused
+        "notify": "1",
+    }
+    answer = client.post(f"/composer/attach/{reference}", data=form)
+    assert answer.status_code == 302 and "#strengthen" in answer.headers["Location"]
+    flashed = client.get(show).get_data(as_text=True)
+    assert "La gravité peut être relevée, pas abaissée." in flashed
+    with app.app_context():
+        alert = alerts.get_alert(reference)
+        assert alert.reports_count == 1 and alert.versions == []
+        db.session.remove()
+
+
 def test_versions_reseal_with_key_rotation(app_context):
     """A version's sealed identifiers follow a rotation of the root key: re-sealed under the
     new key and still shown in the alert's history."""
