@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Engine, and_, bindparam, create_engine, exists, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -52,7 +53,15 @@ from backoffice.models.alert import (
 from backoffice.models.base import new_row_uid, utcnow
 from backoffice.models.report import DATE_PRECISIONS, Report, ReportIdentifier
 from backoffice.security import OutOfScope, can
-from backoffice.services import audit, identifiers, intake, moderation, outbox, text_review
+from backoffice.services import (
+    anonymise,
+    audit,
+    identifiers,
+    intake,
+    moderation,
+    outbox,
+    text_review,
+)
 from backoffice.services.alert_text import (
     AGE_RANGE_LABELS,
     BUILD_LABELS,
@@ -71,6 +80,7 @@ from backoffice.services.vocabulary import (
     DEPARTMENTS,
     SEVERITIES,
     SEVERITY_RANK,
+    SPAN_LABELS,
     VIOLENCE_TYPES,
     WORK_CONTEXTS,
     severity_for,
@@ -648,11 +658,14 @@ def leaked_details(alert: Alert) -> list[str]:
 
     Names are compared without case or accents; phone-like details by their digits.
     """
-    texts = _free_texts(alert)
+    return _reports_repeated_in(_free_texts(alert), alert.reports)
+
+
+def _reports_repeated_in(texts: list[str], reports: Iterable[Report]) -> list[str]:
     folded = [_fold(t) for t in texts]
     digits = [_digits(t) for t in texts]
     leaks = []
-    for report in alert.reports:
+    for report in reports:
         for detail in _victim_details(report):
             number = _digits(detail)
             if len(number) >= 6 and any(number[-9:] in d for d in digits):
@@ -900,14 +913,43 @@ def _require_live(alert: Alert, actor, now: dt.datetime) -> None:
         raise AlertError(_l("Only a live alert can be corrected or strengthened."))
 
 
-def _clean_version_reason(reason: str | None, required: bool) -> str | None:
+def _clean_version_reason(
+    reason: str | None, required: bool, reports: Iterable[Report] = ()
+) -> str | None:
     reason = (reason or "").replace("\x00", "").strip() or None
     if required and not reason:
         message = _l("Say what was wrong: it is kept in the alert's history.")
         raise AlertError(message, {"reason": [message]})
     if reason and len(reason) > moderation.REASON_MAX_LENGTH:
         raise AlertError(_l("The reason is too long."), {"reason": [_l("The reason is too long.")]})
+    _refuse_details_in_reason(reason, reports)
     return reason
+
+
+# What the assistant finds with few false alarms; a name or an age it may see in any
+# capitalised word or number ("Numéro corrigé"), and a reason cannot be "marked reviewed".
+REASON_DETAIL_TYPES = frozenset({"PHONE", "EMAIL", "PLATE", "URL", "HANDLE", "ADDRESS"})
+
+
+def _refuse_details_in_reason(reason: str | None, reports: Iterable[Report]) -> None:
+    """The reason is kept in clear in the alert's history: it says what was wrong ("un
+    chiffre du numéro était faux"), never the wrong number itself, which may be an innocent
+    person's, an address, or a detail of the victims of the alert's reports."""
+    if not reason:
+        return
+    locale = get_locale()
+    language = locale.language if locale is not None else "fr"
+    spans = anonymise.propose_redaction(reason, language).spans
+    labels = [str(SPAN_LABELS[s.type]).lower() for s in spans if s.type in REASON_DETAIL_TYPES]
+    if _reports_repeated_in([reason], reports):
+        labels.append(str(_l("a detail of the victim")))
+    if labels:
+        message = _l(
+            "Say what was wrong without writing the detail itself (%(kinds)s): the reason "
+            "is kept as written in the alert's history.",
+            kinds=", ".join(dict.fromkeys(labels)),
+        )
+        raise AlertError(message, {"reason": [message]})
 
 
 def correction_parts(alert: Alert, typed: AlertParts) -> AlertParts:
@@ -942,7 +984,7 @@ def correct(
     now = now or utcnow()
     _require_live(alert, actor, now)
     _check_alert_version(alert, expected_version)
-    reason = _clean_version_reason(reason, required=True)
+    reason = _clean_version_reason(reason, required=True, reports=alert.reports)
     parts = correction_parts(alert, parts)
     severity, extra = validate_parts(parts)
     before, before_keys = _snapshot(alert), _identifier_keys(alert)
@@ -1021,7 +1063,7 @@ def attach_report(
     now = now or utcnow()
     _require_live(alert, actor, now)
     _check_alert_version(alert, expected_version)
-    reason = _clean_version_reason(reason, required=False)
+    reason = _clean_version_reason(reason, required=False, reports=[*alert.reports, report])
     if report.id in {link.report_id for link in alert.report_links}:
         raise AlertError(_l("This report already backs the alert."))
     if report.status != "approved":

@@ -63,6 +63,19 @@ REPORTER_RELATIONS: dict[str, object] = {
     "partner": _l("A partner association"),
 }
 
+# The kinds of detail the anonymisation assistant finds (anonymise's span types).
+SPAN_LABELS = {
+    "NAME": _l("Name"),
+    "PHONE": _l("Phone"),
+    "EMAIL": _l("Email"),
+    "ADDRESS": _l("Address"),
+    "PLATE": _l("Licence plate"),
+    "URL": _l("Web address"),
+    "HANDLE": _l("Social-network handle"),
+    "AGE": _l("Age"),
+    "BIRTH_DATE": _l("Birth date"),
+}
+
 # Severity levels workers already know, most serious first.
 SEVERITIES: dict[str, object] = {
     "dangerous": _l("Dangerous"),

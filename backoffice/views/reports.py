@@ -39,6 +39,7 @@ from backoffice.services.vocabulary import (
     IDENTIFIER_KINDS,
     REPORTER_RELATIONS,
     SEVERITIES,
+    SPAN_LABELS,
     VIOLENCE_TYPES,
     WORK_CONTEXTS,
 )
@@ -66,17 +67,6 @@ REDACTION_STATUS_LABELS = {
     "pending": _l("Being prepared"),
     "proposed": _l("Proposed"),
     "failed": _l("Failed: redact by hand"),
-}
-SPAN_LABELS = {
-    "NAME": _l("Name"),
-    "PHONE": _l("Phone"),
-    "EMAIL": _l("Email"),
-    "ADDRESS": _l("Address"),
-    "PLATE": _l("Licence plate"),
-    "URL": _l("Web address"),
-    "HANDLE": _l("Social-network handle"),
-    "AGE": _l("Age"),
-    "BIRTH_DATE": _l("Birth date"),
 }
 CORROBORATION_SUBJECTS = {
     "phone": _l("This phone number"),

@@ -158,6 +158,13 @@ def test_a_correction_that_would_leak_or_change_nothing_is_refused_and_changes_n
         alerts.correct(alert, moderator, _correction(alert, unique_phone()), "  ")
     assert "reason" in no_reason.value.errors
     db.session.rollback()
+    # The reason stays in clear in the history: the wrong number (maybe an innocent person's)
+    # and the victim's name have no place in it.
+    for telling in (f"Le numéro était {phone}", "Confusion avec Lila"):
+        with pytest.raises(alerts.AlertError) as detail:
+            alerts.correct(alert, moderator, _correction(alert, unique_phone()), telling)
+        assert "reason" in detail.value.errors and phone not in str(detail.value.message)
+        db.session.rollback()
     with pytest.raises(OutOfScope):
         alerts.correct(alert, user("demo-relay"), _correction(alert, unique_phone()), "Typo")
     db.session.rollback()
