@@ -76,6 +76,9 @@ def _organisation(name: str) -> Organisation:
     return db.session.scalar(select(Organisation).where(Organisation.name == name))
 
 
+FORM_SCROLLS = """() => document.querySelectorAll(
+  'form .table-scroll[data-scroll-region] > table.table-bordered:not(.table-hover)').length"""
+
 MENU_HEIGHT = """() => {
   const menu = document.querySelector('.navbar-collapse');
   return menu ? Math.round(menu.getBoundingClientRect().height) : 0;
@@ -176,6 +179,10 @@ def test_every_page_fits_the_screen_passes_axe_and_speaks_french(app, rows, page
                     f"page is {scroll}px wide for {inner}px: {culprits}"
                 )
             if width == WIDTHS[0]:
+                if page.evaluate(FORM_SCROLLS):
+                    # a form on a phone stacks: a label or help sentence cut off or hidden
+                    # in a sideways-scrolling box is a form she cannot read
+                    problems.setdefault(where, []).append("a form scrolls sideways")
                 problems.setdefault(where, []).extend(violations(checker, page))
                 if found := _stock_strings_in(page.content()):
                     problems[where].append(f"stock strings on a French page: {found}")

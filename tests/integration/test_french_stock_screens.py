@@ -29,6 +29,8 @@ STOCK_STRINGS = (
     "Select Value",
     "Select a State",
     "Remove all items",
+    "The user role on the application",
+    "Ecrire le nom",
     "__None",
     "User confirmation needed",
     "You sure you want",
