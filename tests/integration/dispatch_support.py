@@ -21,10 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+from sqlalchemy import select, update
 
 from backoffice.extensions import db
 from backoffice.models.alert import Alert
 from backoffice.models.base import utcnow
+from backoffice.models.dispatch import Delivery
 from backoffice.models.organisation import Organisation
 from backoffice.services import references
 
@@ -196,6 +198,20 @@ def smtp(app, monkeypatch):
     monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 3)
     yield server
     server.stop()
+
+
+def postpone_all_but(kept) -> None:
+    """Leave only the deliveries matching ``kept`` due (the others until 2100): the database
+    is shared by the test session, and other tests' queued rows would share the batches of
+    a scripted gateway (a slow answer puts the whole batch in doubt), in whatever order tests
+    run."""
+    ours = select(Delivery.id).where(kept)
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.status.in_(("queued", "sending")), Delivery.id.not_in(ours))
+        .values(next_attempt_at=dt.datetime(2100, 1, 1))
+    )
+    db.session.commit()
 
 
 def unique_mobile() -> str:
