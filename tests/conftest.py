@@ -92,6 +92,31 @@ def test_keyring():
     return Keyring.generate()
 
 
+@contextlib.contextmanager
+def new_root_key(app_context) -> Iterator:
+    """A new active root key for the block (the test rotates to it); afterwards everything is
+    re-sealed under the session keyring again, for the other tests."""
+    from backoffice.extensions import db
+    from backoffice.services.crypto import Keyring
+    from backoffice.services.key_rotation import rotate
+
+    old_keyring = app_context.extensions["keyring"]
+    new_keyring = old_keyring.with_new_active_key()
+    app_context.extensions["keyring"] = new_keyring
+    try:
+        yield new_keyring
+    finally:
+        back = Keyring(
+            root_keys=dict(new_keyring.root_keys),
+            active_id=old_keyring.active_id,
+            index_key=old_keyring.index_key,
+        )
+        app_context.extensions["keyring"] = back
+        rotate(back, settle_seconds=0)
+        db.session.commit()
+        app_context.extensions["keyring"] = old_keyring
+
+
 def make_app(database_url: str, keyring, instance_dir, **overrides):
     from backoffice import create_app
 

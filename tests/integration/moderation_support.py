@@ -69,39 +69,31 @@ def user(username: str):
 
 def second_moderator():
     """Another Moderator (created once per test session)."""
-    sm = current_app.appbuilder.sm
-    found = sm.find_user(username="test-moderator-2")
-    if found is None:
-        found = sm.add_user(
-            username="test-moderator-2",
-            first_name="Maëlle",
-            last_name="Test",
-            email="test-moderator-2@demo.invalid",
-            role=sm.find_role(MODERATOR),
-            password=PASSWORD,
-        )
-        found.organisation_id = user("demo-moderator").organisation_id
-        db.session.commit()
-    return found
+    found = user("test-moderator-2")
+    return found if found is not None else _add_moderator("test-moderator-2", "Maëlle")
 
 
 def newcomer_moderator() -> str:
     """A Moderator created for one test, so her notices are that test's alone (demo-moderator's
     list fills with the notices other tests' rules queue, some dated ahead); the caller
     deactivates her with ``retire``."""
+    return _add_moderator(f"test-newcomer-{uuid.uuid4().hex[:8]}", "Nadia").username
+
+
+def _add_moderator(username: str, first_name: str):
+    """A Moderator of demo-moderator's association, committed."""
     sm = current_app.appbuilder.sm
-    name = f"test-newcomer-{uuid.uuid4().hex[:8]}"
     created = sm.add_user(
-        username=name,
-        first_name="Nadia",
+        username=username,
+        first_name=first_name,
         last_name="Test",
-        email=f"{name}@demo.invalid",
+        email=f"{username}@demo.invalid",
         role=sm.find_role(MODERATOR),
         password=PASSWORD,
     )
     created.organisation_id = user("demo-moderator").organisation_id
     db.session.commit()
-    return name
+    return created
 
 
 def retire(username: str) -> None:

@@ -28,8 +28,7 @@ from backoffice.services import (
     subscribers,
 )
 from backoffice.services.alert_text import render_revision_sms
-from backoffice.services.crypto import Keyring
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, new_root_key
 from tests.integration.dispatch_support import (
     SmsGateway,
     SmtpServer,
@@ -396,22 +395,30 @@ def test_the_moderator_corrects_through_a_confirmation_and_sees_both_versions(ap
     assert _shown(right) in relay and _shown(wrong) not in relay
 
 
-def test_attaching_from_the_alert_page_asks_confirmation_first(app, login_as):
+def _attachment(app, login_as, severity: str) -> tuple:
+    """A live alert, a later approved report about the same phone, the moderator signed in
+    (French) and the attach form: (client, alert reference, report reference, form)."""
     phone = unique_phone()
     with app.app_context():
         alert = _published(phone)
         later = report_in("approved", **_with_phone(phone))
         reference, later_reference, version_id = alert.reference, later.reference, alert.version_id
+        assert alert.severity not in ("nuisance", "dangerous")  # both directions testable
         db.session.remove()
     client = login_as("demo-moderator")
-    show = f"/alerts/show/{reference}"
+    client.get("/lang/fr")
     form = {
-        "csrf_token": csrf_token(client, show),
+        "csrf_token": csrf_token(client, f"/alerts/show/{reference}"),
         "version": version_id,
         "report": later_reference,
-        "severity": "dangerous",
+        "severity": severity,
         "notify": "1",
     }
+    return client, reference, later_reference, form
+
+
+def test_attaching_from_the_alert_page_asks_confirmation_first(app, login_as):
+    client, reference, later_reference, form = _attachment(app, login_as, "dangerous")
     confirm = client.post(f"/composer/attach/{reference}", data=form)
     assert confirm.status_code == 200 and later_reference in confirm.get_data(as_text=True)
     done = client.post(f"/composer/attach/{reference}", data={**form, "confirmed": "1"})
@@ -456,23 +463,9 @@ def test_a_correction_that_would_be_refused_is_refused_before_the_confirmation(a
 
 
 def test_an_attachment_that_would_be_refused_is_refused_before_the_confirmation(app, login_as):
-    phone = unique_phone()
-    with app.app_context():
-        alert = _published(phone)
-        later = report_in("approved", **_with_phone(phone))
-        reference, later_reference, version_id = alert.reference, later.reference, alert.version_id
-        assert alert.severity != "nuisance"
-        db.session.remove()
-    client = login_as("demo-moderator")
-    client.get("/lang/fr")
+    # lower than the alert's severity: refused
+    client, reference, _later, form = _attachment(app, login_as, "nuisance")
     show = f"/alerts/show/{reference}"
-    form = {
-        "csrf_token": csrf_token(client, show),
-        "version": version_id,
-        "report": later_reference,
-        "severity": "nuisance",  # lower than the alert's: refused
-        "notify": "1",
-    }
     answer = client.post(f"/composer/attach/{reference}", data=form)
     assert answer.status_code == 302 and "#strengthen" in answer.headers["Location"]
     flashed = client.get(show).get_data(as_text=True)
@@ -494,10 +487,7 @@ def test_versions_reseal_with_key_rotation(app_context):
     db.session.commit()
     version_id = alert.versions[0].id
     sealed_before = alert.versions[0].identifiers_sealed
-    old_keyring = app_context.extensions["keyring"]
-    new_keyring = old_keyring.with_new_active_key()
-    app_context.extensions["keyring"] = new_keyring
-    try:
+    with new_root_key(app_context) as new_keyring:
         assert rotate(new_keyring, settle_seconds=0) >= 1
         db.session.commit()
         db.session.expire_all()
@@ -508,16 +498,6 @@ def test_versions_reseal_with_key_rotation(app_context):
             for _kind, n in v.identifiers
         }
         assert _shown(phone) in shown and _shown(corrected) in shown
-    finally:  # everything back under the session keyring for the other tests
-        back = Keyring(
-            root_keys=dict(new_keyring.root_keys),
-            active_id=old_keyring.active_id,
-            index_key=old_keyring.index_key,
-        )
-        app_context.extensions["keyring"] = back
-        rotate(back, settle_seconds=0)
-        db.session.commit()
-        app_context.extensions["keyring"] = old_keyring
 
 
 def test_the_correction_reaches_e_mail_recipients_in_their_language(app, app_context, monkeypatch):

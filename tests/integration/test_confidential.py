@@ -10,7 +10,8 @@ from backoffice.models.audit import AuditEvent
 from backoffice.models.keys import DataKey
 from backoffice.services import confidential
 from backoffice.services.confidential import ErasedError, Sealed, shred
-from backoffice.services.crypto import DecryptionError, Keyring
+from backoffice.services.crypto import DecryptionError
+from tests.conftest import new_root_key
 
 
 class FakeCase:
@@ -83,10 +84,7 @@ def test_rotation_rewraps_and_everything_stays_readable(app_context, test_keyrin
     case = FakeCase(1, "C-rotate")
     case.contact = "before rotation"
     db.session.commit()
-    old_keyring = app_context.extensions["keyring"]
-    new_keyring = old_keyring.with_new_active_key()
-    app_context.extensions["keyring"] = new_keyring
-    try:
+    with new_root_key(app_context) as new_keyring:
         rotated = rotate(new_keyring, settle_seconds=0)
         assert rotated >= 1
         assert set(keys_still_used()) == {new_keyring.active_id}
@@ -94,18 +92,7 @@ def test_rotation_rewraps_and_everything_stays_readable(app_context, test_keyrin
         key_row._dek = None  # forget the cached clear key: read through the new wrap
         case.data_key = key_row
         assert case.contact == "before rotation"
-    finally:
-        # Put everything back under the session keyring for the other tests.
-        back = Keyring(
-            root_keys=dict(new_keyring.root_keys),
-            active_id=old_keyring.active_id,
-            index_key=old_keyring.index_key,
-        )
-        app_context.extensions["keyring"] = back
-        rotate(back, settle_seconds=0)
-        db.session.commit()
-        app_context.extensions["keyring"] = old_keyring
-        assert set(keys_still_used()) <= {old_keyring.active_id}
+    assert set(keys_still_used()) <= {app_context.extensions["keyring"].active_id}
 
 
 def test_keyring_is_read_from_configuration(app_context):
